@@ -1,0 +1,241 @@
+"""FFT engine registry: ``numpy``, ``scipy`` or ``pyfftw``.
+
+All structured products in the library go through the four n-dimensional
+transforms of this module (:func:`fftn`, :func:`ifftn`, :func:`rfftn`,
+:func:`irfftn` and their 1-D shorthands), so one switch changes the engine
+everywhere::
+
+    >>> import numpy as np
+    >>> import toeplitzkit as tk
+    >>> with tk.fft_backend("numpy"):
+    ...     y = tk.toeplitz.Circulant([1.0, 2.0, 3.0]) @ np.ones(3)
+    >>> y
+    array([6., 6., 6.])
+
+Engines give the same numbers up to rounding.  Real data takes the real
+transforms, and single precision stays single precision in every engine.
+
+pyFFTW plans are cached per thread in a bounded LRU (``PYFFTW_CACHE_SIZE``
+plans), so memory does not grow with the number of distinct shapes seen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import threading
+from collections import OrderedDict
+from typing import Sequence
+
+import numpy as np
+import scipy.fft as _sfft
+
+from ._deps import HAS_PYFFTW
+from ._validation import check_option
+
+__all__ = [
+    "BACKENDS",
+    "available_backends",
+    "fft_backend",
+    "get_fft_backend",
+    "set_fft_backend",
+    "fft",
+    "ifft",
+    "rfft",
+    "irfft",
+    "fftn",
+    "ifftn",
+    "rfftn",
+    "irfftn",
+    "next_fast_len",
+]
+
+BACKENDS = ("numpy", "scipy", "pyfftw")
+PYFFTW_CACHE_SIZE = 64
+
+
+def available_backends() -> tuple[str, ...]:
+    """The engines that can run here (``pyfftw`` only when it is installed)."""
+    return tuple(b for b in BACKENDS if b != "pyfftw" or HAS_PYFFTW)
+
+
+def _default_threads() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _default_backend() -> str:
+    env = os.environ.get("TOEPLITZKIT_FFT_BACKEND")
+    if env:
+        return check_option(env, "TOEPLITZKIT_FFT_BACKEND", available_backends())
+    # scipy.fft (pocketfft, C++, multi-threaded over batches) was the fastest
+    # engine in benchmarks/bench_fft_engines.py for the sizes the operators use;
+    # pyFFTW wins only for large single transforms and costs a plan per shape.
+    return "scipy"
+
+
+_state = contextvars.ContextVar("toeplitzkit_fft_state",
+                                default=(_default_backend(), _default_threads()))
+
+
+def get_fft_backend() -> tuple[str, int]:
+    """Return ``(name, threads)`` of the engine in use."""
+    return _state.get()
+
+
+def _check_backend(name: str, threads) -> tuple[str, int]:
+    check_option(name, "backend", BACKENDS)
+    if name == "pyfftw" and not HAS_PYFFTW:
+        raise ImportError("backend 'pyfftw' needs pyFFTW; install it with: pip install 'toeplitzkit[fftw]'")
+    if threads is None:
+        threads = _default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"'threads' must be a positive integer, got {threads!r}")
+    return name, int(threads)
+
+
+def set_fft_backend(name: str, threads: int | None = None) -> None:
+    """Choose the FFT engine used by every operator.
+
+    Parameters
+    ----------
+    name : {'numpy', 'scipy', 'pyfftw'}
+        The engine.
+    threads : int, optional
+        Worker threads for ``scipy`` and ``pyfftw`` (ignored by ``numpy``).
+        Defaults to the number of CPUs (at most 8).
+
+    Examples
+    --------
+    >>> import toeplitzkit as tk
+    >>> tk.set_fft_backend("numpy"); tk.get_fft_backend()[0]
+    'numpy'
+    >>> tk.set_fft_backend("scipy")
+    """
+    _state.set(_check_backend(name, threads))
+
+
+@contextlib.contextmanager
+def fft_backend(name: str, threads: int | None = None):
+    """Context manager that switches the FFT engine inside a ``with`` block."""
+    token = _state.set(_check_backend(name, threads))
+    try:
+        yield
+    finally:
+        _state.reset(token)
+
+
+def next_fast_len(n: int, real: bool = True) -> int:
+    """Smallest length >= ``n`` with only small prime factors (fast for every engine)."""
+    return int(_sfft.next_fast_len(int(n), real=real))
+
+
+# --------------------------------------------------------------------- engines
+
+def _numpy_transform(kind, x, s, axes, threads):
+    f = {"fft": np.fft.fftn, "ifft": np.fft.ifftn, "rfft": np.fft.rfftn, "irfft": np.fft.irfftn}[kind]
+    return f(x, s=s, axes=axes)
+
+
+def _scipy_transform(kind, x, s, axes, threads):
+    f = {"fft": _sfft.fftn, "ifft": _sfft.ifftn, "rfft": _sfft.rfftn, "irfft": _sfft.irfftn}[kind]
+    return f(x, s=s, axes=axes, workers=threads)
+
+
+class _PlanCache(threading.local):
+    def __init__(self):
+        self.plans: OrderedDict = OrderedDict()
+
+
+_plans = _PlanCache()
+
+
+def _pyfftw_transform(kind, x, s, axes, threads):
+    import pyfftw
+    import pyfftw.builders as builders
+
+    key = (kind, x.shape, x.dtype.str, x.strides, tuple(s), tuple(axes), threads)
+    plans = _plans.plans
+    plan = plans.get(key)
+    if plan is None:
+        build = {"fft": builders.fftn, "ifft": builders.ifftn,
+                 "rfft": builders.rfftn, "irfft": builders.irfftn}[kind]
+        plan = build(np.empty_like(x), s=tuple(s), axes=tuple(axes), threads=threads,
+                     planner_effort="FFTW_ESTIMATE", auto_align_input=True,
+                     auto_contiguous=True)
+        plans[key] = plan
+        if len(plans) > PYFFTW_CACHE_SIZE:
+            plans.popitem(last=False)
+    else:
+        plans.move_to_end(key)
+    # A fresh output array each call: the plan's internal output buffer is reused
+    # by the next call and must never escape to the caller.
+    out = pyfftw.empty_aligned(plan.output_shape, dtype=plan.output_dtype)
+    plan(x, out)
+    return out
+
+
+_ENGINES = {"numpy": _numpy_transform, "scipy": _scipy_transform, "pyfftw": _pyfftw_transform}
+
+_COMPLEX_OF = {np.dtype(np.float32): np.dtype(np.complex64), np.dtype(np.float64): np.dtype(np.complex128)}
+_REAL_OF = {np.dtype(np.complex64): np.dtype(np.float32), np.dtype(np.complex128): np.dtype(np.float64)}
+
+
+def _prepare(kind, x):
+    x = np.asarray(x)
+    if kind == "rfft":
+        if x.dtype.kind == "c":
+            raise TypeError("rfft needs real input")
+        if x.dtype not in _COMPLEX_OF:
+            x = x.astype(np.float64)
+    else:
+        if x.dtype not in _REAL_OF:
+            x = x.astype(_COMPLEX_OF.get(x.dtype, np.dtype(np.complex128)))
+    return x
+
+
+def _run(kind, x, s, axes):
+    x = _prepare(kind, x)
+    axes = tuple(int(a) % x.ndim for a in axes)
+    if s is None:
+        s = tuple(x.shape[a] for a in axes)
+        if kind == "irfft":
+            s = s[:-1] + (2 * (x.shape[axes[-1]] - 1),)
+    name, threads = _state.get()
+    return _ENGINES[name](kind, x, tuple(int(v) for v in s), axes, threads)
+
+
+def fftn(x, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)):
+    """Complex forward transform over ``axes`` (zero-padded or cropped to ``s``)."""
+    return _run("fft", x, s, axes)
+
+
+def ifftn(x, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)):
+    """Complex inverse transform over ``axes`` (``1/N`` normalization)."""
+    return _run("ifft", x, s, axes)
+
+
+def rfftn(x, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)):
+    """Real-input forward transform; the last of ``axes`` is halved."""
+    return _run("rfft", x, s, axes)
+
+
+def irfftn(x, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)):
+    """Inverse of :func:`rfftn`; ``s`` gives the real output lengths."""
+    return _run("irfft", x, s, axes)
+
+
+def fft(x, n: int | None = None, axis: int = -1):
+    return fftn(x, None if n is None else (n,), (axis,))
+
+
+def ifft(x, n: int | None = None, axis: int = -1):
+    return ifftn(x, None if n is None else (n,), (axis,))
+
+
+def rfft(x, n: int | None = None, axis: int = -1):
+    return rfftn(x, None if n is None else (n,), (axis,))
+
+
+def irfft(x, n: int | None = None, axis: int = -1):
+    return irfftn(x, None if n is None else (n,), (axis,))

@@ -1,0 +1,328 @@
+"""The operator base class every structured matrix of the package derives from.
+
+An operator is a batch of ``m x n`` matrices known through products.  A concrete
+class writes ``__init__``, ``_matmat`` and ``_rmatmat`` (and a fast
+``_to_dense`` when it has one); sums, products, scaling, transposes and
+adjoints of operators live in the private classes at the end of this module.
+
+Shapes
+------
+``op.shape == op.batch_shape + (m, n)``.  ``matvec`` takes ``x`` of shape
+``(..., n)`` and ``matmat`` takes ``X`` of shape ``(..., n, k)``; the leading
+dimensions of the input broadcast against ``batch_shape``.  ``op @ x`` follows
+NumPy's ``matmul``: a 1-D ``x`` is a vector, anything else a stack of matrices.
+
+Dtypes
+------
+A product has the dtype ``result_dtype(op.dtype, x.dtype)``: float32 stays
+float32, real times real stays real, integers are treated as float64.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse.linalg as _spla
+
+from .._validation import as_array, result_dtype
+
+__all__ = ["StructuredOperator", "aslinearoperator"]
+
+
+class StructuredOperator:
+    """Base class: a batch of ``m x n`` matrices applied through fast products.
+
+    Subclasses set ``self._mn = (m, n)``, ``self._batch_shape`` and
+    ``self._dtype`` and implement :meth:`_matmat` and :meth:`_rmatmat`.
+    """
+
+    _mn: tuple[int, int]
+    _batch_shape: tuple[int, ...] = ()
+    _dtype: np.dtype
+    check_finite: bool = True
+    __array_priority__ = 100  # so that ndarray @ op defers to __rmatmul__
+
+    # ------------------------------------------------------------ to implement
+    def _matmat(self, X: np.ndarray) -> np.ndarray:
+        """``X`` has shape ``(*bx, n, k)`` and the product's dtype; return ``(*b, m, k)``."""
+        raise NotImplementedError
+
+    def _rmatmat(self, X: np.ndarray) -> np.ndarray:
+        """Conjugate-transpose product: ``X`` is ``(*bx, m, k)``; return ``(*b, n, k)``."""
+        raise NotImplementedError
+
+    def _to_dense(self) -> np.ndarray:
+        m, n = self._mn
+        eye = np.eye(n, dtype=self.dtype)
+        return self._matmat(eye)
+
+    # ------------------------------------------------------------ attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``batch_shape + (m, n)``."""
+        return tuple(self._batch_shape) + tuple(self._mn)
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return tuple(self._batch_shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self._dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_real(self) -> bool:
+        return self.dtype.kind == "f"
+
+    def __repr__(self) -> str:
+        shape = "x".join(str(s) for s in self.shape)
+        return f"<{shape} {type(self).__name__} with dtype={self.dtype}>"
+
+    # ------------------------------------------------------------ products
+    def _prepare(self, x, name, rows, as_matrix, check_finite):
+        if check_finite is None:
+            check_finite = self.check_finite
+        x = as_array(x, name, min_ndim=2 if as_matrix else 1, check_finite=check_finite, inexact=False)
+        axis = -2 if as_matrix else -1
+        if x.shape[axis] != rows:
+            want = "(..., {}, k)".format(rows) if as_matrix else "(..., {})".format(rows)
+            raise ValueError(f"{name!r} has shape {x.shape}, expected {want} to match "
+                             f"the operator of shape {self.shape}")
+        dt = result_dtype(self.dtype, x.dtype)
+        return x.astype(dt, copy=False)
+
+    def matvec(self, x, *, check_finite=None) -> np.ndarray:
+        """Return ``A @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., m)``."""
+        x = self._prepare(x, "x", self._mn[1], False, check_finite)
+        return self._matmat(x[..., None])[..., 0]
+
+    def rmatvec(self, x, *, check_finite=None) -> np.ndarray:
+        """Return ``A^H @ x`` for ``x`` of shape ``(..., m)``; the result is ``(..., n)``."""
+        x = self._prepare(x, "x", self._mn[0], False, check_finite)
+        return self._rmatmat(x[..., None])[..., 0]
+
+    def matmat(self, X, *, check_finite=None) -> np.ndarray:
+        """Return ``A @ X`` for ``X`` of shape ``(..., n, k)``."""
+        X = self._prepare(X, "X", self._mn[1], True, check_finite)
+        return self._matmat(X)
+
+    def rmatmat(self, X, *, check_finite=None) -> np.ndarray:
+        """Return ``A^H @ X`` for ``X`` of shape ``(..., m, k)``."""
+        X = self._prepare(X, "X", self._mn[0], True, check_finite)
+        return self._rmatmat(X)
+
+    def dot(self, x):
+        return self @ x
+
+    def __matmul__(self, other):
+        if isinstance(other, StructuredOperator):
+            return _ProductOperator(self, other)
+        if isinstance(other, _spla.LinearOperator):
+            return NotImplemented
+        x = np.asarray(other)
+        if x.ndim == 0:
+            raise ValueError("matmul with a scalar is not allowed; use '*' instead")
+        return self.matvec(x) if x.ndim == 1 else self.matmat(x)
+
+    def __rmatmul__(self, other):
+        x = np.asarray(other)
+        if x.ndim == 0:
+            raise ValueError("matmul with a scalar is not allowed; use '*' instead")
+        if x.ndim == 1:
+            return self.transpose().matvec(x)
+        return np.swapaxes(self.transpose().matmat(np.swapaxes(x, -1, -2)), -1, -2)
+
+    # ------------------------------------------------------------ algebra
+    def __add__(self, other):
+        if isinstance(other, StructuredOperator):
+            return _SumOperator(self, other)
+        return NotImplemented
+
+    def __sub__(self, other):
+        if isinstance(other, StructuredOperator):
+            return _SumOperator(self, -other)
+        return NotImplemented
+
+    def __neg__(self):
+        return self * -1
+
+    def __mul__(self, alpha):
+        if isinstance(alpha, numbers.Number) or (np.ndim(alpha) == 0 and not isinstance(alpha, StructuredOperator)):
+            return _ScaledOperator(self, alpha)
+        return NotImplemented
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, alpha):
+        if isinstance(alpha, numbers.Number):
+            return self * (1.0 / alpha)
+        return NotImplemented
+
+    def transpose(self) -> "StructuredOperator":
+        """The (batched) transpose ``A^T``; structured classes return their own kind."""
+        return _TransposeOperator(self)
+
+    def adjoint(self) -> "StructuredOperator":
+        """The (batched) conjugate transpose ``A^H``."""
+        return _AdjointOperator(self)
+
+    def conj(self) -> "StructuredOperator":
+        return self.adjoint().transpose()
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    @property
+    def H(self):
+        return self.adjoint()
+
+    # ------------------------------------------------------------ conversion
+    def to_dense(self) -> np.ndarray:
+        """The dense matrix (or stack of matrices) of shape ``self.shape``."""
+        dense = self._to_dense()
+        return np.broadcast_to(dense, self.shape).astype(self.dtype, copy=False)
+
+    def toarray(self):
+        return self.to_dense()
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.to_dense()
+        return a if dtype is None else a.astype(dtype)
+
+    def aslinearoperator(self) -> _spla.LinearOperator:
+        """A ``scipy.sparse.linalg.LinearOperator`` view, for svds, eigs, cg, gmres, lsqr.
+
+        Only an unbatched operator converts.
+        """
+        if self._batch_shape:
+            raise ValueError(f"only an unbatched operator converts to a LinearOperator; "
+                             f"this one has batch_shape {self.batch_shape}; build one operator per batch entry")
+        op = self
+        return _spla.LinearOperator(
+            shape=self._mn, dtype=self.dtype,
+            matvec=lambda v: op.matvec(np.ravel(v)),
+            rmatvec=lambda v: op.rmatvec(np.ravel(v)),
+            matmat=lambda V: op.matmat(V),
+            rmatmat=lambda V: op.rmatmat(V),
+        )
+
+
+def aslinearoperator(op) -> _spla.LinearOperator:
+    """Convert a :class:`StructuredOperator` (or anything SciPy accepts) to a LinearOperator."""
+    if isinstance(op, StructuredOperator):
+        return op.aslinearoperator()
+    return _spla.aslinearoperator(op)
+
+
+# -------------------------------------------------------------- composition
+
+def _broadcast_batch(*ops) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(*(op.batch_shape for op in ops)))
+    except ValueError:
+        raise ValueError("operator batch shapes do not broadcast: "
+                         + ", ".join(str(op.batch_shape) for op in ops)) from None
+
+
+class _SumOperator(StructuredOperator):
+    def __init__(self, a, b):
+        if a._mn != b._mn:
+            raise ValueError(f"cannot add operators of shapes {a.shape} and {b.shape}")
+        self.args = (a, b)
+        self._mn = a._mn
+        self._batch_shape = _broadcast_batch(a, b)
+        self._dtype = result_dtype(a.dtype, b.dtype)
+        self.check_finite = a.check_finite and b.check_finite
+
+    def _matmat(self, X):
+        a, b = self.args
+        return a._matmat(X) + b._matmat(X)
+
+    def _rmatmat(self, X):
+        a, b = self.args
+        return a._rmatmat(X) + b._rmatmat(X)
+
+
+class _ProductOperator(StructuredOperator):
+    def __init__(self, a, b):
+        if a._mn[1] != b._mn[0]:
+            raise ValueError(f"cannot multiply operators of shapes {a.shape} and {b.shape}: "
+                             "inner dimensions differ")
+        self.args = (a, b)
+        self._mn = (a._mn[0], b._mn[1])
+        self._batch_shape = _broadcast_batch(a, b)
+        self._dtype = result_dtype(a.dtype, b.dtype)
+        self.check_finite = a.check_finite and b.check_finite
+
+    def _matmat(self, X):
+        a, b = self.args
+        Y = b._matmat(X)
+        return a._matmat(Y.astype(result_dtype(Y.dtype, a.dtype), copy=False))
+
+    def _rmatmat(self, X):
+        a, b = self.args
+        Y = a._rmatmat(X)
+        return b._rmatmat(Y.astype(result_dtype(Y.dtype, b.dtype), copy=False))
+
+
+class _ScaledOperator(StructuredOperator):
+    def __init__(self, a, alpha):
+        self.args = (a,)
+        self.alpha = alpha
+        self._mn = a._mn
+        self._batch_shape = a._batch_shape
+        self._dtype = result_dtype(a.dtype, np.asarray(alpha).dtype)
+        if a.dtype == np.float32 and np.isrealobj(alpha):
+            self._dtype = np.dtype(np.float32)
+        if a.dtype == np.complex64:
+            self._dtype = np.dtype(np.complex64)
+        self.check_finite = a.check_finite
+
+    def _matmat(self, X):
+        return (self.args[0]._matmat(X) * self.alpha).astype(result_dtype(X.dtype, self.dtype), copy=False)
+
+    def _rmatmat(self, X):
+        return (self.args[0]._rmatmat(X) * np.conj(self.alpha)).astype(result_dtype(X.dtype, self.dtype), copy=False)
+
+
+class _AdjointOperator(StructuredOperator):
+    def __init__(self, a):
+        self.args = (a,)
+        self._mn = (a._mn[1], a._mn[0])
+        self._batch_shape = a._batch_shape
+        self._dtype = a.dtype
+        self.check_finite = a.check_finite
+
+    def _matmat(self, X):
+        return self.args[0]._rmatmat(X)
+
+    def _rmatmat(self, X):
+        return self.args[0]._matmat(X)
+
+    def adjoint(self):
+        return self.args[0]
+
+
+class _TransposeOperator(StructuredOperator):
+    # A^T x = conj(A^H conj(x)); for real operators and real x this is A^H x.
+    def __init__(self, a):
+        self.args = (a,)
+        self._mn = (a._mn[1], a._mn[0])
+        self._batch_shape = a._batch_shape
+        self._dtype = a.dtype
+        self.check_finite = a.check_finite
+
+    def _matmat(self, X):
+        return np.conj(self.args[0]._rmatmat(np.conj(X)))
+
+    def _rmatmat(self, X):
+        return np.conj(self.args[0]._matmat(np.conj(X)))
+
+    def transpose(self):
+        return self.args[0]

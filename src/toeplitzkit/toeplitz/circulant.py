@@ -1,0 +1,217 @@
+"""Circulant matrices (Def 2.1, Thm 2.1, Alg 2.1)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _fft
+from .._validation import as_array, result_dtype
+from .base import StructuredOperator
+
+__all__ = ["Circulant"]
+
+
+def _spectrum(c: np.ndarray, real: bool) -> np.ndarray:
+    return _fft.rfft(c) if real else _fft.fft(c)
+
+
+def _circ_apply(spec: np.ndarray, X: np.ndarray, n: int, real: bool) -> np.ndarray:
+    """``circ`` product along axis -2 of ``X`` given the operator's (r)fft spectrum."""
+    if real:
+        return _fft.irfft(spec[..., :, None] * _fft.rfft(X, axis=-2), n, axis=-2)
+    return _fft.ifft(spec[..., :, None] * _fft.fft(X, axis=-2), n, axis=-2)
+
+
+class Circulant(StructuredOperator):
+    r"""Circulant matrix ``C = circ(c)``, ``C[j, k] = c[(j - k) mod n]`` (Eq 2.1).
+
+    Parameters
+    ----------
+    c : (..., n) array_like
+        First column; leading dimensions are a batch of operators.
+    check_finite : bool, default True
+        Reject NaN and infinities in ``c`` and in the vectors it is applied to.
+
+    Notes
+    -----
+    ``C = U^* diag(U c) U / n`` with ``U`` the DFT matrix (Thm 2.1), so a product
+    costs two FFTs of length ``n`` with the spectrum ``U c`` cached (Alg 2.1):
+    ``O(n log n)`` time and ``O(n)`` memory.  Real ``c`` uses real transforms.
+    Circulant matrices are closed under ``+`` and ``@`` (Eq 2.9-2.19): both
+    return a :class:`Circulant`.  ``solve``, ``inv`` and ``logdet`` divide by or
+    take the logarithm of the eigenvalues; a matrix with an eigenvalue below
+    ``n * eps * max|lambda|`` in modulus is treated as singular.
+
+    References
+    ----------
+    Thesis, Definition 2.1, Theorem 2.1, Algorithm 2.1, Eq 2.9-2.19.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.linalg
+    >>> from toeplitzkit.toeplitz import Circulant
+    >>> c = np.array([1.0, 2.0, 0.5, -1.0])
+    >>> C = Circulant(c)
+    >>> x = np.arange(4.0)
+    >>> np.allclose(C @ x, scipy.linalg.circulant(c) @ x)
+    True
+    >>> np.allclose(np.sort_complex(C.eigvals()), np.sort_complex(np.linalg.eigvals(C.to_dense())))
+    True
+    """
+
+    def __init__(self, c, *, check_finite: bool = True):
+        c = as_array(c, "c", min_ndim=1, check_finite=check_finite, allow_empty=False)
+        self.c = c
+        n = c.shape[-1]
+        self._mn = (n, n)
+        self._batch_shape = c.shape[:-1]
+        self._dtype = c.dtype
+        self.check_finite = check_finite
+        self._spec_cache = {}
+
+    @property
+    def n(self) -> int:
+        return self._mn[0]
+
+    def _spec(self, real: bool) -> np.ndarray:
+        spec = self._spec_cache.get(real)
+        if spec is None:
+            spec = _spectrum(self.c, real)
+            self._spec_cache[real] = spec
+        return spec
+
+    def _matmat(self, X):
+        real = self.is_real and X.dtype.kind == "f"
+        return _circ_apply(self._spec(real), X, self.n, real).astype(X.dtype, copy=False)
+
+    def _rmatmat(self, X):
+        real = self.is_real and X.dtype.kind == "f"
+        return _circ_apply(np.conj(self._spec(real)), X, self.n, real).astype(X.dtype, copy=False)
+
+    def _to_dense(self):
+        n = self.n
+        idx = (np.arange(n)[:, None] - np.arange(n)[None, :]) % n
+        return self.c[..., idx]
+
+    # -------------------------------------------------------------- structure
+    def transpose(self) -> "Circulant":
+        """``C^T = circ(c[-j mod n])``."""
+        return Circulant(np.roll(self.c[..., ::-1], 1, axis=-1), check_finite=False)
+
+    def adjoint(self) -> "Circulant":
+        return Circulant(np.conj(np.roll(self.c[..., ::-1], 1, axis=-1)), check_finite=False)
+
+    def __add__(self, other):
+        if isinstance(other, Circulant) and other.n == self.n:
+            return Circulant(self.c + other.c, check_finite=False)
+        return super().__add__(other)
+
+    def __sub__(self, other):
+        if isinstance(other, Circulant) and other.n == self.n:
+            return Circulant(self.c - other.c, check_finite=False)
+        return super().__sub__(other)
+
+    def __mul__(self, alpha):
+        if np.ndim(alpha) == 0 and not isinstance(alpha, StructuredOperator):
+            c = self.c * alpha
+            if np.isrealobj(alpha):
+                c = c.astype(self.dtype, copy=False)
+            return Circulant(c, check_finite=False)
+        return NotImplemented
+
+    __rmul__ = __mul__
+
+    def __neg__(self):
+        return Circulant(-self.c, check_finite=False)
+
+    def __matmul__(self, other):
+        if isinstance(other, Circulant) and other.n == self.n:
+            # Closure (Eq 2.19): circ(a) circ(b) = circ(a (*) b), a cyclic convolution.
+            return Circulant(self.matvec(other.c, check_finite=False), check_finite=False)
+        return super().__matmul__(other)
+
+    # -------------------------------------------------------------- spectrum
+    def eigvals(self) -> np.ndarray:
+        """Eigenvalues ``U c`` (Thm 2.1), shape ``(..., n)``; entry k has eigenvector ``exp(2 pi i j k / n)``."""
+        return _fft.fft(self.c)
+
+    def singular_values(self) -> np.ndarray:
+        """Singular values ``|U c|`` sorted in descending order, shape ``(..., n)``."""
+        return -np.sort(-np.abs(self.eigvals()), axis=-1)
+
+    def norm(self) -> np.ndarray:
+        """Spectral norm ``max_k |(U c)_k|``."""
+        return np.max(np.abs(self.eigvals()), axis=-1)
+
+    def _checked_eigvals(self, lstsq: bool):
+        lam = self.eigvals()
+        tol = self.n * np.finfo(lam.dtype).eps * np.max(np.abs(lam), axis=-1, keepdims=True)
+        small = np.abs(lam) <= tol
+        if np.any(small) and not lstsq:
+            raise np.linalg.LinAlgError(
+                f"circulant matrix is singular: {int(np.count_nonzero(small))} eigenvalue(s) of "
+                f"modulus <= {float(np.max(tol)):.3g}; pass lstsq=True for the least-squares solution")
+        return lam, small
+
+    def solve(self, b, *, lstsq: bool = False, check_finite=None) -> np.ndarray:
+        """Solve ``C x = b`` exactly through the eigenvalues (``O(n log n)``).
+
+        ``b`` follows ``numpy.linalg.solve``: a 1-D ``(n,)`` vector, or a stack of
+        matrices ``(..., n, k)`` (``k`` right-hand sides) broadcast against the batch.
+        Raises ``numpy.linalg.LinAlgError`` for a singular matrix unless
+        ``lstsq=True``, which returns the minimum-norm least-squares solution.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from toeplitzkit.toeplitz import Circulant
+        >>> c = np.array([4.0, 1.0, 0.0, 1.0])
+        >>> b = np.array([1.0, 2.0, 3.0, 4.0])
+        >>> np.allclose(Circulant(c).solve(b), scipy.linalg.solve_circulant(c, b))
+        True
+        """
+        if np.ndim(b) == 1:
+            b = self._prepare(b, "b", self.n, False, check_finite)
+            return self._solve(b[..., None], lstsq)[..., 0]
+        B = self._prepare(b, "b", self.n, True, check_finite)
+        return self._solve(B, lstsq)
+
+    def _solve(self, B, lstsq):
+        lam, small = self._checked_eigvals(lstsq)
+        inv = np.where(small, 0, 1.0 / np.where(small, 1, lam))
+        real = self.is_real and B.dtype.kind == "f"
+        if real:
+            inv = inv[..., : self.n // 2 + 1]
+        return _circ_apply(inv, B, self.n, real).astype(B.dtype, copy=False)
+
+    def inv(self, *, lstsq: bool = False) -> "Circulant":
+        """The inverse (a circulant, ``circ(U^{-1} (1 / U c))``); the pseudo-inverse with ``lstsq=True``."""
+        lam, small = self._checked_eigvals(lstsq)
+        inv = np.where(small, 0, 1.0 / np.where(small, 1, lam))
+        c = _fft.ifft(inv)
+        if self.is_real:
+            c = c.real
+        return Circulant(c.astype(self.dtype, copy=False), check_finite=False)
+
+    def slogdet(self):
+        """``(sign, logabsdet)`` as in ``numpy.linalg.slogdet``, from the eigenvalues."""
+        lam = self.eigvals()
+        with np.errstate(divide="ignore"):
+            absdet = np.sum(np.log(np.abs(lam)), axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            phase = np.prod(np.where(lam == 0, 0, lam / np.abs(np.where(lam == 0, 1, lam))), axis=-1)
+        if self.is_real:
+            phase = np.real(phase)
+            phase = np.where(phase == 0, 0.0, np.sign(phase))
+        return phase, absdet
+
+    def logdet(self):
+        """Natural logarithm of the determinant: real when ``det > 0``, complex otherwise.
+
+        Raises ``numpy.linalg.LinAlgError`` when the matrix is singular.
+        """
+        self._checked_eigvals(lstsq=False)  # raises LinAlgError for a singular matrix
+        sign, absdet = self.slogdet()
+        if np.all(np.real(sign) > 0) and np.all(np.imag(sign) == 0):
+            return np.real(absdet + 0 * sign) if np.ndim(absdet) else float(absdet)
+        return np.log(sign.astype(complex)) + absdet
