@@ -5,9 +5,27 @@ Every operator derives from :class:`StructuredOperator` (``shape``, ``dtype``,
 ``aslinearoperator()``).
 """
 
+import importlib
+
 from .base import StructuredOperator, aslinearoperator
 from .circulant import Circulant
 from .fcirculant import FCirculant, SkewCirculant, f_unit_circulant
+
+# name -> module of this subpackage; loaded on first access.
+_LAZY = {
+    "Toeplitz": "toeplitz",
+    "Hankel": "hankel",
+    "BlockCirculant": "block",
+    "BlockToeplitz": "block",
+    "DoublyBlockCirculant": "doubly_block",
+    "DoublyBlockToeplitz": "doubly_block",
+    "Conv1dOperator": "conv",
+    "Conv2dOperator": "conv",
+    "Conv3dOperator": "conv",
+    "TrigPolynomial": "symbol",
+    "Vandermonde": "vandermonde",
+    "Cauchy": "cauchy",
+}
 
 __all__ = [
     "StructuredOperator",
@@ -16,4 +34,17 @@ __all__ = [
     "FCirculant",
     "SkewCirculant",
     "f_unit_circulant",
+    *_LAZY,
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
