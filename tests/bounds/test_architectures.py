@@ -1,0 +1,51 @@
+"""The layer tables reproduce torchvision's published parameter counts exactly."""
+
+import numpy as np
+import pytest
+
+from toeplitzkit.bounds.architectures import ARCHITECTURES, conv_layers, linear_layers, random_weight
+
+# Parameter counts published in torchvision's model documentation.
+PUBLISHED = {
+    "alexnet": 61_100_840,
+    "vgg11": 132_863_336,
+    "vgg16": 138_357_544,
+    "resnet18": 11_689_512,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "wide_resnet50_2": 68_883_240,
+    "densenet121": 7_978_856,
+    "squeezenet1_0": 1_248_424,
+}
+
+
+def _count(name):
+    convs, fcs = conv_layers(name), linear_layers(name)
+    weights = sum(int(np.prod(c.weight_shape)) for c in convs)
+    fc = sum(f.in_features * f.out_features + f.out_features for f in fcs)
+    if name.startswith(("vgg", "alexnet", "squeezenet")):
+        extra = sum(c.out_channels for c in convs)  # conv biases, no batch norm
+    elif name.startswith(("resnet", "wide_resnet")):
+        extra = sum(2 * c.out_channels for c in convs)  # one BatchNorm (gamma, beta) after every conv
+    else:  # densenet: BatchNorm before every conv except conv0, one after conv0, and norm5
+        extra = 2 * convs[0].out_channels + sum(2 * c.in_channels for c in convs[1:]) + 2 * fcs[0].in_features
+    return weights + extra + fc
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_parameter_counts_match_torchvision(name):
+    assert _count(name) == PUBLISHED[name]
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_shapes_are_consistent(name):
+    for spec in conv_layers(name):
+        assert all(o >= 1 for o in spec.output_size)
+        assert spec.in_channels % spec.groups == 0
+        w = random_weight(spec, 0)
+        assert w.shape == spec.weight_shape and w.dtype == np.float32
+
+
+def test_unknown_architecture():
+    with pytest.raises(ValueError, match="'architecture' must be one of"):
+        conv_layers("resnet19")
