@@ -2,18 +2,12 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings
+from toeplitzkit.testing import load_profile
 
-# Two profiles: "ci" (derandomized, quick) is the default; "thorough" searches more.
-settings.register_profile(
-    "ci", derandomize=True, max_examples=40, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "thorough", max_examples=500, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# Two profiles, registered by the package (toeplitzkit.testing._profiles): "ci"
+# (derandomized, quick) is the default; "thorough" searches more.  Chosen with
+# $HYPOTHESIS_PROFILE or `toeplitzkit verify --thorough`.
+load_profile()
 
 
 @pytest.fixture
