@@ -40,8 +40,14 @@ SCRIPT = textwrap.dedent(
 
 # Modules of the core that must import without the optional engines, and code that
 # exercises their fallbacks.  Each subpackage adds its checks here.
-EXTRA_MODULES = ["toeplitzkit.toeplitz"]
-EXTRA_CODE = ""
+EXTRA_MODULES = ["toeplitzkit.toeplitz", "toeplitzkit.bounds.polygrid"]
+EXTRA_CODE = """
+# bounds.polygrid: PolyGrid without numba runs the FFT engine ('numba' falls back, logged)
+from toeplitzkit.bounds import polygrid as _pg, lipbound as _lb
+_K = np.random.default_rng(1).standard_normal((3, 2, 3, 3))
+assert np.allclose(_pg(_K, 9, engine="auto").channel_max, _pg(_K, 9, engine="numba").channel_max)
+assert _lb(_K, 16) >= _pg(_K, 16).value
+"""
 
 
 def test_core_runs_without_optional_packages():

@@ -41,6 +41,12 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
+# The function ``polygrid`` has its module's name: bind it eagerly, so that a
+# later ``import toeplitzkit.bounds.polygrid`` (first load sets the package
+# attribute to the module) cannot shadow the function.  polygrid.py imports no
+# Numba at load time.
+from .polygrid import polygrid  # noqa: E402
+
 
 def __getattr__(name):
     if name in _LAZY:
