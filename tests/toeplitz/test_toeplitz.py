@@ -1,0 +1,297 @@
+import numpy as np
+import pytest
+import scipy.linalg as sl
+import scipy.sparse.linalg as spla
+from hypothesis import given, strategies as st
+
+from toeplitzkit.testing import check_operator
+from toeplitzkit.toeplitz import Toeplitz
+
+DTYPES = [np.float64, np.float32, np.complex128, np.complex64]
+
+
+def _rand(rng, shape, dtype):
+    x = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        x = x + 1j * rng.standard_normal(shape)
+    return x.astype(dtype)
+
+
+def _dense_batch(c, r):
+    """scipy.linalg.toeplitz slice by slice (c, r already broadcast to one batch shape)."""
+    batch = np.broadcast_shapes(c.shape[:-1], r.shape[:-1])
+    c = np.broadcast_to(c, batch + c.shape[-1:])
+    r = np.broadcast_to(r, batch + r.shape[-1:])
+    out = np.empty(batch + (c.shape[-1], r.shape[-1]), dtype=np.result_type(c, r))
+    for idx in np.ndindex(*batch):
+        out[idx] = sl.toeplitz(c[idx], r[idx])
+    return out
+
+
+# ----------------------------------------------------------------- products
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mn", [(1, 1), (2, 2), (8, 8), (13, 13), (7, 3), (3, 11), (1, 5), (6, 1)])
+def test_toeplitz_matches_scipy(rng, dtype, mn, fft_engine):
+    m, n = mn
+    c, r = _rand(rng, m, dtype), _rand(rng, n, dtype)
+    check_operator(Toeplitz(c, r), sl.toeplitz(c, r))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_toeplitz_default_row_is_conj_c_like_scipy(rng, dtype):
+    c = _rand(rng, 9, dtype)
+    T = Toeplitz(c)
+    check_operator(T, sl.toeplitz(c))
+    assert T.is_hermitian() == (np.dtype(dtype).kind == "f")  # c[0] complex: not Hermitian
+
+
+def test_toeplitz_r0_is_ignored(rng):
+    c, r = rng.standard_normal(5), rng.standard_normal(4)
+    r2 = r.copy()
+    r2[0] = 1e6
+    np.testing.assert_array_equal(Toeplitz(c, r2).to_dense(), sl.toeplitz(c, r2))
+    np.testing.assert_array_equal(Toeplitz(c, r2).to_dense(), Toeplitz(c, r).to_dense())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_toeplitz_batched(rng, dtype):
+    c = _rand(rng, (2, 3, 6), dtype)
+    r = _rand(rng, (3, 4), dtype)
+    T = Toeplitz(c, r)
+    assert T.shape == (2, 3, 6, 4)
+    check_operator(T, _dense_batch(c, r))
+
+
+def test_toeplitz_prime_and_large_orders(rng):
+    for m, n in [(97, 97), (101, 37), (257, 256)]:
+        c, r = rng.standard_normal(m), rng.standard_normal(n)
+        check_operator(Toeplitz(c, r), sl.toeplitz(c, r), batch=False)
+
+
+def test_toeplitz_matches_matmul_toeplitz(rng):
+    c, r = rng.standard_normal(300), rng.standard_normal(300)
+    X = rng.standard_normal((300, 5))
+    np.testing.assert_allclose(Toeplitz(c, r) @ X, sl.matmul_toeplitz((c, r), X), rtol=0, atol=1e-11)
+
+
+def test_toeplitz_float32_stays_float32(rng):
+    c = rng.standard_normal(17).astype(np.float32)
+    T = Toeplitz(c)
+    y = T @ rng.standard_normal(17).astype(np.float32)
+    assert T.dtype == np.float32 and y.dtype == np.float32
+    assert T._spec(True).dtype == np.complex64
+
+
+def test_toeplitz_transpose_adjoint_are_toeplitz(rng):
+    c, r = _rand(rng, 5, complex), _rand(rng, 7, complex)
+    T = Toeplitz(c, r)
+    D = sl.toeplitz(c, r)
+    assert isinstance(T.T, Toeplitz) and isinstance(T.H, Toeplitz)
+    np.testing.assert_array_equal(T.T.to_dense(), D.T)
+    np.testing.assert_array_equal(T.H.to_dense(), D.conj().T)
+    np.testing.assert_array_equal((-T).to_dense(), -D)
+    d = T.diagonals()
+    for i in range(5):
+        for j in range(7):
+            assert d[i - j + 6] == D[i, j]
+
+
+def test_toeplitz_with_scipy_sparse_linalg(rng):
+    n = 40
+    c = 1.0 / (1.0 + np.arange(n)) ** 2
+    T = Toeplitz(c)
+    s = spla.svds(T.aslinearoperator(), k=1, return_singular_vectors=False, rng=0)
+    np.testing.assert_allclose(s[0], np.linalg.norm(sl.toeplitz(c), 2), rtol=1e-10)
+
+
+@given(st.integers(1, 30), st.integers(1, 30), st.integers(0, 2**32 - 1), st.booleans())
+def test_toeplitz_property_products(m, n, seed, cplx):
+    rng = np.random.default_rng(seed)
+    dt = complex if cplx else float
+    c, r = _rand(rng, m, dt), _rand(rng, n, dt)
+    T = Toeplitz(c, r)
+    D = sl.toeplitz(c, r)
+    x, y = _rand(rng, n, dt), _rand(rng, m, dt)
+    tol = 1e-12 * (np.abs(c).sum() + np.abs(r).sum()) * (np.abs(x).sum() + np.abs(y).sum())
+    np.testing.assert_allclose(T @ x, D @ x, rtol=0, atol=tol)
+    np.testing.assert_allclose(T.rmatvec(y), D.conj().T @ y, rtol=0, atol=tol)
+
+
+# ----------------------------------------------------------------- symbols
+
+def test_from_symbol_callable_matches_exact_coefficients():
+    # f(w) = 3 + 2 cos w + 4 i sin(2w) = 3 + e^{iw} + e^{-iw} + 2 e^{2iw} - 2 e^{-2iw}
+    f = lambda w: 3 + 2 * np.cos(w) + 4j * np.sin(2 * w)  # noqa: E731
+    T = Toeplitz.from_symbol(f, 5)
+    a = {0: 3, 1: 1, -1: 1, 2: 2, -2: -2}
+    dense = np.array([[a.get(i - j, 0) for j in range(5)] for i in range(5)], dtype=complex)
+    np.testing.assert_allclose(T.to_dense(), dense, atol=1e-14)
+
+
+def test_from_symbol_smooth_symbol_against_quadrature():
+    # a_h of exp(cos w) is the modified Bessel function I_|h|(1)
+    from scipy.special import iv
+
+    n = 12
+    T = Toeplitz.from_symbol(lambda w: np.exp(np.cos(w)), n, m=9)
+    assert T.dtype == np.float64 and T.shape == (9, 12)
+    dense = np.array([[iv(abs(i - j), 1.0) for j in range(12)] for i in range(9)])
+    np.testing.assert_allclose(T.to_dense(), dense, atol=1e-15)
+
+
+def test_from_symbol_coefficient_array():
+    a = np.array([5.0, -1.0, 2.0, 0.5, 7.0])  # a_-2 .. a_2
+    T = Toeplitz.from_symbol(a, 4, m=3)
+    expect = np.array([[{-2: 5.0, -1: -1.0, 0: 2.0, 1: 0.5, 2: 7.0}.get(i - j, 0.0) for j in range(4)]
+                       for i in range(3)])
+    np.testing.assert_array_equal(T.to_dense(), expect)
+    with pytest.raises(ValueError, match="'f'.*odd length"):
+        Toeplitz.from_symbol(np.ones(4), 3)
+    with pytest.raises(ValueError, match="'quad_points'"):
+        Toeplitz.from_symbol(np.cos, 8, quad_points=4)
+    with pytest.raises(ValueError, match="same shape"):
+        Toeplitz.from_symbol(lambda w: 1.0, 3)
+
+
+def test_symbol_roundtrip():
+    symbol = pytest.importorskip("toeplitzkit.toeplitz.symbol")
+    rng = np.random.default_rng(3)
+    c, r = rng.standard_normal(4), rng.standard_normal(6)
+    T = Toeplitz(c, r)
+    p = T.symbol()
+    assert isinstance(p, symbol.TrigPolynomial)
+    T2 = Toeplitz.from_symbol(p, 6, m=4)
+    np.testing.assert_array_equal(T2.to_dense(), sl.toeplitz(c, r))
+
+
+# ----------------------------------------------------------------- solves
+
+def _well_conditioned(rng, n, dtype=float, hermitian=False):
+    c = _rand(rng, n, dtype) / np.arange(1, n + 1) ** 1.5
+    r = np.conj(c) if hermitian else _rand(rng, n, dtype) / np.arange(1, n + 1) ** 1.5
+    c[0] = r[0] = 4.0
+    return c, r
+
+
+@pytest.mark.parametrize("method", ["auto", "levinson", "pcg"])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+@pytest.mark.parametrize("n", [1, 2, 5, 64, 131])
+def test_solve_matches_solve_toeplitz(rng, method, dtype, n):
+    c, r = _well_conditioned(rng, n, dtype)
+    b = _rand(rng, n, dtype)
+    B = _rand(rng, (n, 3), dtype)
+    T = Toeplitz(c, r)
+    # cond(T) is below ~10 here, so 1e-12 leaves ample room over rounding; the
+    # Krylov method is asked for a residual of 1e-14 so its error is of that order too
+    kw = {"rtol": 1e-14} if method == "pcg" else {}
+    np.testing.assert_allclose(T.solve(b, method=method, **kw), sl.solve_toeplitz((c, r), b),
+                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(T.solve(B, method=method, **kw), np.linalg.solve(sl.toeplitz(c, r), B),
+                               rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["levinson", "pcg"])
+def test_solve_hermitian_and_preconditioners(rng, method):
+    n = 200
+    c, r = _well_conditioned(rng, n, complex, hermitian=True)
+    c[0] = r[0] = 4.0
+    T = Toeplitz(c)
+    assert T.is_hermitian()
+    B = _rand(rng, (n, 4), complex)
+    ref = np.linalg.solve(sl.toeplitz(c), B)
+    for pre in ["chan", "strang", "none"]:
+        np.testing.assert_allclose(T.solve(B, method=method, preconditioner=pre), ref, rtol=0, atol=1e-11)
+
+
+def test_solve_many_rhs_large_n_uses_krylov(rng):
+    n = 1500  # above the Levinson threshold of 'auto'
+    k = np.arange(n)
+    c = 1.0 / (1.0 + k) ** 2  # symbol positive: T is symmetric positive definite
+    T = Toeplitz(c)
+    B = rng.standard_normal((n, 16))
+    X = T.solve(B)
+    np.testing.assert_allclose(X, sl.solve_toeplitz(c, B), rtol=0, atol=1e-11)
+    # nonsymmetric: BiCGSTAB path
+    r = 0.5 / (1.0 + k) ** 2
+    r[0] = c[0]
+    Tn = Toeplitz(c, r)
+    np.testing.assert_allclose(Tn.solve(B[:, :3]), sl.solve_toeplitz((c, r), B[:, :3]), rtol=0, atol=1e-11)
+
+
+@pytest.mark.parametrize("method", ["auto", "levinson", "pcg"])
+def test_solve_batched_and_float32(rng, method):
+    c = rng.standard_normal((3, 20)) / np.arange(1, 21) ** 2
+    c[..., 0] = 3.0
+    r = rng.standard_normal((3, 20)) / np.arange(1, 21) ** 2
+    r[..., 0] = 3.0
+    T = Toeplitz(c, r)
+    B = rng.standard_normal((2, 3, 20, 4))
+    X = T.solve(B, method=method)
+    assert X.shape == (2, 3, 20, 4)
+    for i in range(2):
+        for j in range(3):
+            np.testing.assert_allclose(X[i, j], np.linalg.solve(sl.toeplitz(c[j], r[j]), B[i, j]),
+                                       rtol=0, atol=1e-12)
+    T32 = Toeplitz(c.astype(np.float32), r.astype(np.float32))
+    X32 = T32.solve(B.astype(np.float32), method=method)
+    assert X32.dtype == np.float32
+    # float32 data, cond(T) < 10: the error is a few single-precision ulps times cond
+    np.testing.assert_allclose(X32, X, rtol=0, atol=2e-4)
+
+
+def test_levinson_singular_minor_and_auto_fallback(rng):
+    # T[0, 0] = 0 but T is invertible: Levinson breaks down, 'auto' falls back to LU
+    c = np.array([0.0, 1.0, 2.0])
+    r = np.array([0.0, 3.0, 1.0])
+    b = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(np.linalg.LinAlgError, match="principal minor"):
+        Toeplitz(c, r).solve(b, method="levinson")
+    np.testing.assert_allclose(Toeplitz(c, r).solve(b), np.linalg.solve(sl.toeplitz(c, r), b), atol=1e-14)
+
+
+def test_solve_singular_raises(rng):
+    c = np.array([1.0, 1.0, 1.0, 1.0])  # rank one
+    T = Toeplitz(c)
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        T.solve(np.arange(4.0))
+    with pytest.raises(np.linalg.LinAlgError):
+        T.solve(np.arange(4.0), method="levinson")
+
+
+def test_solve_reports_nonconvergence(rng):
+    n = 300
+    c, r = _well_conditioned(rng, n)
+    with pytest.raises(np.linalg.LinAlgError, match="did not converge"):
+        Toeplitz(c, r).solve(rng.standard_normal(n), method="pcg", maxiter=1, preconditioner="none",
+                             rtol=1e-14)
+
+
+# ----------------------------------------------------------------- bad input
+
+def test_errors_name_the_argument(rng):
+    with pytest.raises(ValueError, match="'c'"):
+        Toeplitz(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="'r'"):
+        Toeplitz([1.0, 2.0], [1.0, np.inf])
+    with pytest.raises(ValueError, match="'c'.*at least 1"):
+        Toeplitz(3.0)
+    with pytest.raises(ValueError, match="'c'.*empty"):
+        Toeplitz([])
+    with pytest.raises(ValueError, match="'c'.*'r'.*broadcast"):
+        Toeplitz(np.ones((2, 3)), np.ones((3, 3)))
+    T = Toeplitz(rng.standard_normal(4), rng.standard_normal(5))
+    with pytest.raises(ValueError, match=r"'x' has shape \(4,\).*\(\.\.\., 5\)"):
+        T @ np.ones(4)
+    with pytest.raises(ValueError, match="square"):
+        T.solve(np.ones(4))
+    S = Toeplitz(rng.standard_normal(4))
+    with pytest.raises(ValueError, match="'method'.*'levinson'"):
+        S.solve(np.ones(4), method="cholesky")
+    with pytest.raises(ValueError, match="'preconditioner'.*'chan'"):
+        S.solve(np.ones(4), preconditioner="jacobi")
+    with pytest.raises(ValueError, match="'b'.*4"):
+        S.solve(np.ones(5))
+    with pytest.raises(ValueError, match="'b'.*finite"):
+        S.solve(np.array([1.0, np.nan, 0.0, 0.0]))
+    assert Toeplitz([1.0, np.nan], check_finite=False).shape == (2, 2)
