@@ -1,0 +1,138 @@
+"""Networks built for the experiments from the library's torch layers.
+
+Also the ACDC layer of Moczulski et al. (2016), the comparator of Fig 4.3 (thesis
+Eq 3.6-3.7): ``x -> x A C D C^T`` with diagonal A, D and the orthonormal DCT-II C,
+here as a dense DCT matrix (the sizes are small), with a fixed random permutation
+between layers as in that paper.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["acdc_stack", "dc_stack", "dtnn_stack", "toeplitz_stack", "lowrank_stack", "dense_stack",
+           "ldr_single"]
+
+
+def _tk():
+    from ..adapters import torch as tkt  # the library's layers (requires torch)
+
+    return tkt
+
+
+def _layers_mod():
+    import importlib
+
+    return importlib.import_module("toeplitzkit.adapters.torch.layers")
+
+
+def _get(name):
+    tkt = _tk()
+    if hasattr(tkt, name):
+        return getattr(tkt, name)
+    return getattr(_layers_mod(), name)
+
+
+def _act(nn, slope):
+    return nn.Identity() if slope is None else nn.LeakyReLU(slope)
+
+
+def _stack(nn, make, depth, slope, n_out=None):
+    mods = []
+    for i in range(depth):
+        mods.append(make(i))
+        if i < depth - 1:
+            mods.append(_act(nn, slope))
+    if n_out is not None:
+        mods.append(_Head(nn, n_out))
+    return nn.Sequential(*mods)
+
+
+def _Head(nn, n_out):
+    class Head(nn.Module):
+        """Keep the first ``n_out`` outputs (the class scores) of an n -> n structured network."""
+
+        def forward(self, x):
+            return x[..., :n_out]
+
+    return Head()
+
+
+def dc_stack(torch, n, depth, slope, n_out=None):
+    """``depth`` diagonal-circulant layers (DiagonalCirculantLinear) with leaky-ReLU ``slope`` between."""
+    DCL = _get("DiagonalCirculantLinear")
+    return _stack(torch.nn, lambda i: DCL(n), depth, slope, n_out)
+
+
+def toeplitz_stack(torch, n, depth, slope, n_out=None):
+    """``depth`` Toeplitz layers (ToeplitzLinear), the thesis's "Toeplitz networks"."""
+    TL = _get("ToeplitzLinear")
+    return _stack(torch.nn, lambda i: TL(n, n), depth, slope, n_out)
+
+
+def dtnn_stack(torch, n, depth, slope, n_out=None):
+    """DTNN: diagonal x Toeplitz layers (the DCNN with its circulant matrices replaced by Toeplitz ones)."""
+    nn = torch.nn
+    TL = _get("ToeplitzLinear")
+
+    class DiagToeplitz(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = TL(n, n)
+            sign = torch.randint(0, 2, (n,), generator=torch.Generator().manual_seed(n)) * 2.0 - 1.0
+            self.d = nn.Parameter(sign)
+
+        def forward(self, x):
+            return self.t(x * self.d)
+
+    return _stack(nn, lambda i: DiagToeplitz(), depth, slope, n_out)
+
+
+def lowrank_stack(torch, n, depth, rank, slope, n_out=None):
+    """``depth`` low-rank layers U V^T of rank ``rank`` (LowRankLinear)."""
+    LR = _get("LowRankLinear")
+    return _stack(torch.nn, lambda i: LR(n, n, rank), depth, slope, n_out)
+
+
+def dense_stack(torch, n, depth, slope, n_out):
+    """Dense baseline: ``depth - 1`` hidden n -> n layers and an n -> n_out classifier."""
+    nn = torch.nn
+    mods = []
+    for _ in range(depth - 1):
+        mods += [nn.Linear(n, n), _act(nn, slope)]
+    mods.append(nn.Linear(n, n_out))
+    return nn.Sequential(*mods)
+
+
+def ldr_single(torch, n, rank, n_out, slope):
+    """Thomas et al.'s configuration: one Toeplitz-like layer of displacement rank ``rank``, then a dense layer."""
+    nn = torch.nn
+    TLL = _get("ToeplitzLikeLinear")
+    return nn.Sequential(TLL(n, rank), _act(nn, slope), nn.Linear(n, n_out))
+
+
+def acdc_stack(torch, n, depth, seed=0, sigma=0.1):
+    """``depth`` ACDC layers (no nonlinearity) with random permutations between them.
+
+    A and D start at 1 + N(0, sigma^2) (Moczulski et al.'s identity-like initialization).
+    """
+    import scipy.fft
+
+    nn = torch.nn
+    gen = torch.Generator().manual_seed(seed)
+    C = torch.as_tensor(scipy.fft.dct(np.eye(n), norm="ortho", axis=0), dtype=torch.float32)
+
+    class ACDC(nn.Module):
+        def __init__(self, perm):
+            super().__init__()
+            self.a = nn.Parameter(1 + sigma * torch.randn(n, generator=gen))
+            self.d = nn.Parameter(1 + sigma * torch.randn(n, generator=gen))
+            self.bias = nn.Parameter(torch.zeros(n))
+            self.register_buffer("C", C.clone())
+            self.register_buffer("perm", perm)
+
+        def forward(self, x):  # x: (batch, n)
+            y = ((x * self.a) @ self.C.T * self.d) @ self.C + self.bias
+            return y[..., self.perm]
+
+    return nn.Sequential(*[ACDC(torch.randperm(n, generator=gen)) for _ in range(depth)])

@@ -1,0 +1,146 @@
+"""Table 5.2: time of LipBound on every conv layer of a network against a 10-iteration power method.
+
+Random Kaiming weights (:func:`toeplitzkit.bounds.architectures.random_weight`) on
+the layer shapes of torchvision's architectures at their real input sizes
+(:func:`toeplitzkit.bounds.architectures.conv_layers`).  Each timing is the total
+over all layers of one network, repeated; the table gives mean +- std and the
+ratio power method / LipBound.
+
+On ``device='cpu'`` both sides are the library's NumPy code
+(:func:`toeplitzkit.bounds.lipbound`, :func:`toeplitzkit.bounds.conv_power_method`).
+On a CUDA device both sides run in torch on the device, as in the thesis (V100):
+LipBound through :func:`toeplitzkit.adapters.torch.lipbound`, the power method as
+10 rounds of ``conv2d`` / ``conv_transpose2d`` with the layer's stride and padding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from . import _api
+from ._common import Recorder, mean_std, synchronize, torch_device
+from ..bounds.architectures import conv_layers, random_weight
+
+NAME = "table5.2"
+
+# Published (Table 5.2, Tesla V100): arch -> (LipBound ms mean, std, PM ms mean, std, ratio).
+THESIS = {
+    "alexnet": (4.75, 1.10, 38.75, 2.52, 8.14),
+    "resnet18": (29.88, 1.73, 148.35, 14.92, 4.96),
+    "resnet50": (60.77, 4.62, 467.61, 36.52, 7.69),
+    "resnet101": (102.72, 11.53, 817.06, 102.87, 7.95),
+    "densenet121": (125.55, 14.59, 937.35, 11.52, 7.46),
+    "vgg11": (13.73, 1.19, 81.78, 4.45, 5.95),
+    "vgg16": (21.92, 1.94, 132.29, 5.99, 6.03),
+    "wide_resnet50_2": (113.28, 45.44, 468.74, 6.54, 4.13),
+    "squeezenet1_0": (18.44, 5.93, 222.40, 25.49, 12.05),
+}
+ARCHS = tuple(THESIS)
+
+
+def _numpy_timers(layers, weights):
+    def lip():
+        return [_api.lipbound_grid(W, 10) for W in weights]
+
+    def pm():
+        out = []
+        for spec, W in zip(layers, weights):
+            if spec.groups != 1 or spec.stride != (1, 1) or spec.dilation != (1, 1) or spec.padding[0] != spec.padding[1]:
+                out.append(_pm_general(spec, W))
+            else:
+                out.append(_api.conv_pm(W, spec.input_size[0], spec.padding[0], n_iter=10))
+        return out
+
+    return lip, pm
+
+
+def _pm_general(spec, W):
+    """10 power iterations through conv_spectral_norm's lower bound path for strided/grouped layers."""
+    from .. import bounds
+
+    f = bounds.conv_power_method
+    kw = _api._kw(f, padding=spec.padding, stride=spec.stride, groups=spec.groups, dilation=spec.dilation,
+                  n_iter=10, n_iters=10, iterations=10)
+    return _api._value(f(W, spec.input_size, **kw))
+
+
+def _torch_timers(layers, weights, device):
+    torch, dev = torch_device(device)
+    from ..adapters import torch as tkt
+
+    F = torch.nn.functional
+    ws = [torch.as_tensor(W, device=dev) for W in weights]
+    g = torch.Generator(device=dev).manual_seed(0)
+    xs = [torch.randn((1, s.in_channels, *s.input_size), device=dev, generator=g) for s in layers]
+
+    def lip():
+        out = [tkt.lipbound(w, samples=10) for w in ws]
+        synchronize(torch, dev)
+        return out
+
+    def pm():
+        out = []
+        with torch.no_grad():
+            for s, w, x in zip(layers, ws, xs):
+                for _ in range(10):
+                    x = x / x.norm()
+                    y = F.conv2d(x, w, stride=s.stride, padding=s.padding, dilation=s.dilation, groups=s.groups)
+                    x = F.conv_transpose2d(y, w, stride=s.stride, padding=s.padding, dilation=s.dilation,
+                                           groups=s.groups, output_padding=_out_pad(s, y.shape[-2:]))
+                out.append(y.norm())
+        synchronize(torch, dev)
+        return out
+
+    return lip, pm
+
+
+def _out_pad(s, ysize):
+    # conv_transpose2d must give back the input's size when the stride does not divide it evenly
+    return tuple(n + 2 * p - ((o - 1) * st + d * (k - 1) + 1)
+                 for n, p, o, st, d, k in zip(s.input_size, s.padding, ysize, s.stride, s.dilation, s.kernel_size))
+
+
+def _timed(fn, repeat):
+    fn()  # warm-up: JIT compilation, FFT plans, CUDA context
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t0) * 1e3)
+    return ts
+
+
+def run_experiment(*, scale="full", out_dir="results", device="cpu"):
+    """Run Table 5.2; ``device`` selects NumPy (cpu) or torch on the device."""
+    full = scale == "full"
+    archs = ARCHS if full else ("alexnet",)
+    repeat = 3 if full else 1
+    rec = Recorder(NAME, scale, out_dir, device)
+    rng = np.random.default_rng(0)
+    rows = []
+    for arch in archs:
+        layers = conv_layers(arch)
+        if not full:  # smoke: the same layers at 1/8 of the input size
+            layers = [dataclasses.replace(s, input_size=tuple(max(x // 8, s.kernel_size[0]) for x in s.input_size))
+                      for s in layers]
+        weights = [random_weight(s, rng, dtype=np.float32 if device != "cpu" else np.float64) for s in layers]
+        if device == "cpu":
+            lip, pm = _numpy_timers(layers, weights)
+            engine = "numpy"
+        else:
+            lip, pm = _torch_timers(layers, weights, device)
+            engine = f"torch:{device}"
+        tl = _timed(lip, repeat)
+        tp = _timed(pm, repeat)
+        lm, ls = mean_std(tl)
+        pmm, pms = mean_std(tp)
+        th = THESIS[arch]
+        rows.append({"network": arch, "layers": len(layers), "engine": engine,
+                     "lipbound_ms": lm, "lipbound_std": ls, "pm10_ms": pmm, "pm10_std": pms,
+                     "ratio": float(np.median(tp) / np.median(tl)),
+                     "thesis_lipbound_ms": th[0], "thesis_pm10_ms": th[2], "thesis_ratio": th[4]})
+    return rec.finish(rows, title="all conv layers, random weights, real input sizes",
+                      notes="ratio = median PM time / median LipBound time; thesis on a Tesla V100.")
