@@ -1,0 +1,37 @@
+"""PyTorch adapters: autograd functions, structured layers and robustness tools.
+
+Functions (``functional``): :func:`circulant_matmul`, :func:`fcirculant_matmul`,
+:func:`toeplitz_matmul`, :func:`dc_matmul`, :func:`toeplitz_like_matmul`,
+:func:`lipbound`, :func:`conv_spectral_norm_bound`.
+Modules (``layers``): :class:`CirculantLinear`, :class:`DiagonalCirculantLinear`,
+:class:`ToeplitzLinear`, :class:`ToeplitzLikeLinear`, :class:`LowRankLinear`, :class:`DCNN`.
+Robust training (``robust``): :class:`LipschitzRegularizer`, :func:`pgd_attack`,
+:func:`adversarial_training_step`, :func:`lipschitz_report`.
+
+Everything is device-agnostic (CPU or CUDA: tensors stay where they are) and works in
+float32 and float64.
+"""
+
+from ..._deps import require as _require
+
+_require("torch", "toeplitzkit.adapters.torch")
+
+from .functional import (  # noqa: E402
+    circulant_matmul,
+    conv_spectral_norm_bound,
+    dc_matmul,
+    fcirculant_matmul,
+    lipbound,
+    toeplitz_like_matmul,
+    toeplitz_matmul,
+)
+
+__all__ = [
+    "circulant_matmul",
+    "fcirculant_matmul",
+    "toeplitz_matmul",
+    "dc_matmul",
+    "toeplitz_like_matmul",
+    "lipbound",
+    "conv_spectral_norm_bound",
+]
