@@ -263,27 +263,40 @@ class Toeplitz(StructuredOperator):
             if np.all(np.abs(np.imag(c)) <= tol) and np.all(np.abs(np.imag(r)) <= tol):
                 c, r = np.real(c).copy(), np.real(r).copy()
             return cls(c, r, check_finite=check_finite)
-        coeffs = getattr(f, "coeffs", f)
-        a = as_array(coeffs, "f", ndim=1, check_finite=check_finite, allow_empty=False)
-        if a.shape[0] % 2 == 0:
-            raise ValueError(f"the coefficient array 'f' must have odd length 2K+1 "
-                             f"(a_(-K), ..., a_K), got shape {a.shape}")
-        K = a.shape[0] // 2
-        c = np.zeros(m, dtype=a.dtype)
-        r = np.zeros(n, dtype=a.dtype)
-        kc = min(m - 1, K)
-        c[: kc + 1] = a[K: K + kc + 1]
-        kr = min(n - 1, K)
-        r[: kr + 1] = a[K - kr: K + 1][::-1]
-        return cls(c, r, check_finite=check_finite)
+        if hasattr(f, "coeffs"):  # a TrigPolynomial: p(w) = sum_h coeffs[h] e^{i (h + origin) w}
+            a = as_array(f.coeffs, "f.coeffs", check_finite=check_finite, allow_empty=False)
+            origin = np.ravel(getattr(f, "origin", 0))
+            if a.ndim != 1 or origin.size != 1:
+                raise ValueError(f"'f' must be a trigonometric polynomial of one variable with scalar "
+                                 f"coefficients, got coefficients of shape {a.shape}")
+            origin = int(origin[0])
+        else:
+            a = as_array(f, "f", ndim=1, check_finite=check_finite, allow_empty=False)
+            if a.shape[0] % 2 == 0:
+                raise ValueError(f"the coefficient array 'f' must have odd length 2K+1 "
+                                 f"(a_(-K), ..., a_K), got shape {a.shape}")
+            origin = -(a.shape[0] // 2)
+        # a_h = a[h - origin] for origin <= h < origin + len(a), zero elsewhere
+        h_c = np.arange(m)           # c[k] = a_k
+        h_r = -np.arange(n)          # r[k] = a_{-k}
+
+        def take(h):
+            j = h - origin
+            ok = (j >= 0) & (j < a.shape[0])
+            out = np.zeros(h.shape, dtype=a.dtype)
+            out[ok] = a[j[ok]]
+            return out
+
+        return cls(take(h_c), take(h_r), check_finite=check_finite)
 
     def symbol(self):
         """The trigonometric polynomial ``f(w) = sum_h a_h e^{i h w}`` whose coefficients are the diagonals.
 
         ``T == Toeplitz.from_symbol(T.symbol(), n, m=m)``; for a square ``n x n``
-        matrix the polynomial has degree ``n - 1`` (coefficients ``a_{-(n-1)}``
-        to ``a_{n-1}``; a rectangular matrix is padded with zero coefficients to
-        a symmetric index range).  Only unbatched operators have a symbol.
+        matrix the polynomial has degree ``n - 1``: coefficients ``a_{-(n-1)}``
+        to ``a_{n-1}`` stored with ``origin = -(n-1)`` (a rectangular matrix is
+        padded with zero coefficients to a symmetric index range).  Only
+        unbatched operators have a symbol.
 
         Returns
         -------
@@ -303,7 +316,7 @@ class Toeplitz(StructuredOperator):
         a = np.zeros(2 * K + 1, dtype=self.dtype)
         a[K: K + m] = self.c
         a[K - n + 1: K + 1] = self.r[::-1]
-        return TrigPolynomial(a)
+        return TrigPolynomial(a, origin=-K)
 
     # ---------------------------------------------------------------- solves
     def solve(self, b, *, method: str = "auto", rtol: float | None = None, maxiter: int | None = None,
