@@ -1,0 +1,504 @@
+"""Multi-channel convolutions (PyTorch's ``conv1d``/``conv2d``/``conv3d``) as matrices.
+
+A convolution layer applied to one image is a linear map; for one spatial axis
+and one channel it is a Toeplitz matrix, for two axes a doubly-block Toeplitz
+matrix and, with channels, a block matrix of those (thesis section 2.1.3,
+Eq 2.27-2.33).  The classes here apply it exactly, through FFTs, without ever
+forming the matrix.
+
+Conventions (PyTorch's): cross-correlation, channels first, weight
+``(out_channels, in_channels / groups, *kernel_size)``; ``stride``,
+``padding`` (an int, one int per axis, ``'valid'`` or ``'same'``), ``dilation``,
+``groups`` and ``padding_mode`` in ``('zeros', 'circular', 'reflect',
+'replicate')`` behave as in ``torch.nn.ConvNd``.  The operator of an input of
+size ``(in_channels, *input_size)`` maps ``x.ravel()`` to the ravel of the
+``(out_channels, *output_size)`` output.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _fft
+from .._validation import as_array, check_option, positive_int, result_dtype
+from .base import StructuredOperator
+
+__all__ = ["Conv1dOperator", "Conv2dOperator", "Conv3dOperator"]
+
+PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
+PADDING_STRINGS = ("valid", "same")
+_NUMPY_PAD_MODE = {"circular": "wrap", "reflect": "reflect", "replicate": "edge"}
+
+# A cached kernel spectrum is kept when it is at most this many bytes; larger
+# ones are recomputed from the (small) kernel in chunks of frequencies at every
+# product, so that memory stays a few times the size of the input.
+_CACHE_BYTES = 1 << 25
+_CHUNK_BYTES = 1 << 22
+
+
+def _int_tuple(value, name, nd, *, minimum):
+    """An int or a sequence of ``nd`` ints, each ``>= minimum``, as a tuple."""
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
+        values = (int(value),) * nd
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            raise TypeError(f"{name!r} must be an int or a sequence of {nd} ints, got {value!r}") from None
+        if len(values) != nd:
+            raise ValueError(f"{name!r} must be an int or a sequence of {nd} ints, got {value!r}")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (numbers.Integral, np.integer)):
+            raise TypeError(f"{name!r} must hold integers, got {value!r}")
+        if v < minimum:
+            raise ValueError(f"{name!r} must be >= {minimum} on every axis, got {value!r}")
+        out.append(int(v))
+    return tuple(out)
+
+
+def _resolve_padding(padding, nd, kernel, dilation, stride):
+    """Padding as ``((left, right), ...)`` per spatial axis, following torch's rules."""
+    if isinstance(padding, str):
+        check_option(padding, "padding", PADDING_STRINGS)
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if any(s != 1 for s in stride):
+            raise ValueError(f"padding='same' is not supported for strided convolutions "
+                             f"(torch forbids it); got stride={stride}")
+        # torch: total d*(k-1); the extra element of an odd total goes to the right.
+        out = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            out.append((total // 2, total - total // 2))
+        return tuple(out)
+    if isinstance(padding, (numbers.Integral, np.integer)) and not isinstance(padding, bool):
+        p = _int_tuple(padding, "padding", nd, minimum=0)
+        return tuple((v, v) for v in p)
+    try:
+        items = tuple(padding)
+    except TypeError:
+        raise TypeError(f"'padding' must be an int, a sequence of {nd} ints or of {nd} (left, right) "
+                        f"pairs, or one of {PADDING_STRINGS}; got {padding!r}") from None
+    if len(items) == nd and all(np.ndim(v) == 1 for v in items):
+        pairs = tuple(_int_tuple(v, "padding", 2, minimum=0) for v in items)
+        return pairs
+    p = _int_tuple(items, "padding", nd, minimum=0)
+    return tuple((v, v) for v in p)
+
+
+class _ConvNdOperator(StructuredOperator):
+    """Shared N-d core of :class:`Conv1dOperator`, :class:`Conv2dOperator`, :class:`Conv3dOperator`."""
+
+    _nd: int = 2
+    _weight_axes: str = "(out_channels, in_channels / groups, kh, kw)"
+
+    def __init__(self, weight, input_size, stride=1, padding=0, dilation=1, groups=1,
+                 padding_mode="zeros", *, check_finite: bool = True):
+        nd = self._nd
+        w = as_array(weight, "weight", check_finite=check_finite)
+        if w.ndim != nd + 2:
+            raise ValueError(f"'weight' must be {nd + 2}-D {self._weight_axes}, got an array of shape {w.shape}")
+        if w.size == 0:
+            raise ValueError(f"'weight' must not be empty, got shape {w.shape}")
+        self.groups = positive_int(groups, "groups")
+        cout, cin_g = w.shape[:2]
+        if cout % self.groups:
+            raise ValueError(f"out_channels ({cout}, 'weight' shape {w.shape}) must be divisible by "
+                             f"'groups' ({self.groups})")
+        self.weight = w
+        self.kernel_size = tuple(w.shape[2:])
+        self.out_channels = cout
+        self.in_channels = cin_g * self.groups
+        self.input_size = _int_tuple(input_size, "input_size", nd, minimum=1)
+        self.stride = _int_tuple(stride, "stride", nd, minimum=1)
+        self.dilation = _int_tuple(dilation, "dilation", nd, minimum=1)
+        self.padding_mode = check_option(padding_mode, "padding_mode", PADDING_MODES)
+        self.padding = _resolve_padding(padding, nd, self.kernel_size, self.dilation, self.stride)
+        for ax, ((pl, pr), L) in enumerate(zip(self.padding, self.input_size)):
+            if padding_mode == "reflect" and max(pl, pr) >= L:
+                raise ValueError(f"padding_mode='reflect' needs padding < input size on every axis "
+                                 f"(torch's rule); axis {ax} has padding {(pl, pr)} and "
+                                 f"'input_size' {self.input_size}")
+            if padding_mode == "circular" and max(pl, pr) > L:
+                raise ValueError(f"padding_mode='circular' needs padding <= input size on every axis "
+                                 f"(torch's rule); axis {ax} has padding {(pl, pr)} and "
+                                 f"'input_size' {self.input_size}")
+        padded = tuple(L + pl + pr for L, (pl, pr) in zip(self.input_size, self.padding))
+        span = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation))
+        if any(P < s for P, s in zip(padded, span)):
+            raise ValueError(f"'input_size' {self.input_size} (padded to {padded}) is smaller than the "
+                             f"dilated kernel {span} (kernel_size {self.kernel_size}, dilation {self.dilation})")
+        self._padded = padded
+        self._full = tuple(P - s + 1 for P, s in zip(padded, span))  # stride-1 output size
+        self.output_size = tuple((f - 1) // s + 1 for f, s in zip(self._full, self.stride))
+        # Zero padding is folded into the FFT (zero extension) and a phase; the other
+        # modes pad explicitly, then correlate the padded image without offset.
+        zeros = padding_mode == "zeros"
+        self._in_fft = self.input_size if zeros else padded
+        offsets = tuple(-pl if zeros else 0 for pl, _ in self.padding)
+        self._fft_shape = tuple(_fft.next_fast_len(P) for P in padded)
+        # tap offsets per axis for every kernel tap, in the C order of the kernel axes
+        grids = np.meshgrid(*[np.arange(k) * d + o for k, d, o in zip(self.kernel_size, self.dilation, offsets)],
+                            indexing="ij")
+        self._taps = [g.ravel().astype(np.int64) for g in grids]
+        self._wmat = np.ascontiguousarray(w.reshape(cout, cin_g, -1).reshape(cout * cin_g, -1).T)  # (K, cout*cin_g)
+        self._mn = (cout * int(np.prod(self.output_size)), self.in_channels * int(np.prod(self.input_size)))
+        self._batch_shape = ()
+        self._dtype = w.dtype
+        self.check_finite = check_finite
+        self._spec_cache = {}
+
+    # ---------------------------------------------------------------- kernel spectrum
+    def _grid(self, real):
+        N = self._fft_shape
+        return N[:-1] + (N[-1] // 2 + 1,) if real else N
+
+    def _spectrum(self, start, stop, grid, cdtype):
+        """``G[f] = sum_e w[e] exp(+2 pi i <f, e> / N)`` for flat frequencies ``start:stop``.
+
+        Shape ``(F, groups, out/groups, in/groups)``.  ``Z(f) = G(f) X(f)`` is the
+        spectrum of the (circular) correlation of ``x`` with the kernel.
+        """
+        idx = np.unravel_index(np.arange(start, stop), grid)
+        frac = np.zeros((stop - start, self._taps[0].size))
+        for f, e, N in zip(idx, self._taps, self._fft_shape):
+            # integer arithmetic modulo N keeps the phase exact before scaling
+            frac += np.mod(np.outer(f.astype(np.int64), e), N) / N
+        phase = np.exp(2j * np.pi * frac).astype(cdtype, copy=False)
+        G = phase @ self._wmat.astype(cdtype, copy=False)
+        g = self.groups
+        return G.reshape(stop - start, g, self.out_channels // g, self.weight.shape[1])
+
+    def _spectrum_chunks(self, real, cdtype):
+        """Yield ``(start, stop, G)`` over the frequency grid, cached when small."""
+        grid = self._grid(real)
+        nf = int(np.prod(grid))
+        per_freq = self.out_channels * self.weight.shape[1] * np.dtype(cdtype).itemsize
+        key = (real, np.dtype(cdtype).str)
+        if key in self._spec_cache:
+            yield 0, nf, self._spec_cache[key]
+            return
+        if nf * per_freq <= _CACHE_BYTES:
+            G = self._spectrum(0, nf, grid, cdtype)
+            self._spec_cache[key] = G
+            yield 0, nf, G
+            return
+        chunk = max(1, _CHUNK_BYTES // per_freq)
+        for start in range(0, nf, chunk):
+            stop = min(nf, start + chunk)
+            yield start, stop, self._spectrum(start, stop, grid, cdtype)
+
+    # ---------------------------------------------------------------- padding
+    def _pad(self, x):
+        if self.padding_mode == "zeros":
+            return x
+        widths = [(0, 0)] * (x.ndim - self._nd) + list(self.padding)
+        return np.pad(x, widths, mode=_NUMPY_PAD_MODE[self.padding_mode])
+
+    def _pad_adjoint(self, xp):
+        """Adjoint of :meth:`_pad`: fold every padded entry back onto its source."""
+        if self.padding_mode == "zeros":
+            return xp
+        mode = _NUMPY_PAD_MODE[self.padding_mode]
+        nd = self._nd
+        for ax, (L, (pl, pr)) in enumerate(zip(self.input_size, self.padding)):
+            axis = xp.ndim - nd + ax
+            src = np.pad(np.arange(L), (pl, pr), mode=mode)
+            out = np.take(xp, np.arange(pl, pl + L), axis=axis)
+            moved_out = np.moveaxis(out, axis, 0)
+            moved_in = np.moveaxis(xp, axis, 0)
+            for j in list(range(pl)) + list(range(pl + L, pl + L + pr)):
+                moved_out[src[j]] += moved_in[j]
+            xp = out
+        return xp
+
+    # ---------------------------------------------------------------- core
+    def _mix(self, X, real, adjoint):
+        """Channel mixing in the frequency domain, one chunk of frequencies at a time.
+
+        ``X`` is ``(B, c_in, F_all)`` (``c_in`` = out channels when ``adjoint``);
+        returns ``(B, c_out, F_all)``.
+        """
+        g = self.groups
+        B = X.shape[0]
+        cin_g, cout_g = self.weight.shape[1], self.out_channels // g
+        ci, co = (cout_g, cin_g) if adjoint else (cin_g, cout_g)
+        X = X.reshape(B, g, ci, -1)
+        Z = np.empty((B, g, co, X.shape[-1]), dtype=X.dtype)
+        for start, stop, G in self._spectrum_chunks(real, X.dtype):
+            if adjoint:
+                G = np.conj(np.swapaxes(G, -1, -2))
+            Xc = np.moveaxis(X[..., start:stop], (-1, 0), (0, -1))  # (F, g, ci, B)
+            Z[..., start:stop] = np.moveaxis(G @ Xc, (0, -1), (-1, 0))
+        return Z.reshape(B, g * co, -1)
+
+    def _forward(self, x):
+        """``x`` ``(B, in_channels, *input_size)`` -> ``(B, out_channels, *output_size)``."""
+        nd = self._nd
+        B = x.shape[0]
+        out = np.empty((B, self.out_channels) + self.output_size, dtype=x.dtype)
+        if B == 0:
+            return out
+        real = x.dtype.kind == "f"
+        axes = tuple(range(-nd, 0))
+        xp = self._pad(x)
+        X = (_fft.rfftn if real else _fft.fftn)(xp, s=self._fft_shape, axes=axes)
+        del xp
+        grid = X.shape[-nd:]
+        Z = self._mix(X.reshape(B, self.in_channels, -1), real, adjoint=False)
+        del X
+        Z = Z.reshape((B, self.out_channels) + grid)
+        crop = (Ellipsis,) + tuple(slice(0, f, s) for f, s in zip(self._full, self.stride))
+        # inverse transform a few output channels at a time to bound the peak memory
+        step = max(1, self.out_channels // 4)
+        inv = _fft.irfftn if real else _fft.ifftn
+        for c0 in range(0, self.out_channels, step):
+            z = inv(Z[:, c0:c0 + step], s=self._fft_shape, axes=axes)
+            out[:, c0:c0 + step] = z[crop]
+        return out
+
+    def _backward(self, y):
+        """Exact adjoint: ``(B, out_channels, *output_size)`` -> ``(B, in_channels, *input_size)``."""
+        nd = self._nd
+        B = y.shape[0]
+        if B == 0:
+            return np.empty((B, self.in_channels) + self.input_size, dtype=y.dtype)
+        real = y.dtype.kind == "f"
+        axes = tuple(range(-nd, 0))
+        if any(s != 1 for s in self.stride):
+            up = np.zeros((B, self.out_channels) + self._full, dtype=y.dtype)
+            up[(Ellipsis,) + tuple(slice(0, f, s) for f, s in zip(self._full, self.stride))] = y
+        else:
+            up = y
+        Y = (_fft.rfftn if real else _fft.fftn)(up, s=self._fft_shape, axes=axes)
+        del up
+        grid = Y.shape[-nd:]
+        Z = self._mix(Y.reshape(B, self.out_channels, -1), real, adjoint=True)
+        del Y
+        Z = Z.reshape((B, self.in_channels) + grid)
+        crop = (Ellipsis,) + tuple(slice(0, L) for L in self._in_fft)
+        res = np.empty((B, self.in_channels) + self._in_fft, dtype=y.dtype)
+        step = max(1, self.in_channels // 4)
+        inv = _fft.irfftn if real else _fft.ifftn
+        for c0 in range(0, self.in_channels, step):
+            res[:, c0:c0 + step] = inv(Z[:, c0:c0 + step], s=self._fft_shape, axes=axes)[crop]
+        return self._pad_adjoint(res)
+
+    # ---------------------------------------------------------------- public
+    def _validate_images(self, x, name, channels, size, check_finite):
+        if check_finite is None:
+            check_finite = self.check_finite
+        x = as_array(x, name, min_ndim=self._nd + 1, check_finite=check_finite)
+        want = (channels,) + tuple(size)
+        if tuple(x.shape[-self._nd - 1:]) != want:
+            raise ValueError(f"{name!r} has shape {x.shape}, expected (..., {', '.join(map(str, want))}) "
+                             f"to match the operator")
+        dt = result_dtype(self.dtype, x.dtype)
+        lead = x.shape[:-self._nd - 1]
+        return x.astype(dt, copy=False).reshape((-1,) + want), lead
+
+    def apply(self, x, *, check_finite=None) -> np.ndarray:
+        """The convolution of ``x`` of shape ``(..., in_channels, *input_size)``.
+
+        Returns ``(..., out_channels, *output_size)``, equal to PyTorch's
+        ``convNd`` (with the operator's padding mode) applied to ``x``.
+        """
+        x, lead = self._validate_images(x, "x", self.in_channels, self.input_size, check_finite)
+        return self._forward(x).reshape(lead + (self.out_channels,) + self.output_size)
+
+    def apply_adjoint(self, y, *, check_finite=None) -> np.ndarray:
+        """The exact adjoint of :meth:`apply` (``conv_transpose`` semantics, padding folded back).
+
+        ``y`` has shape ``(..., out_channels, *output_size)``; returns
+        ``(..., in_channels, *input_size)``.  For a real kernel this is the
+        gradient of ``<y, conv(x)>`` with respect to ``x``.
+        """
+        y, lead = self._validate_images(y, "y", self.out_channels, self.output_size, check_finite)
+        return self._backward(y).reshape(lead + (self.in_channels,) + self.input_size)
+
+    def _matmat(self, X):
+        bx, k = X.shape[:-2], X.shape[-1]
+        x = np.moveaxis(X, -1, -2).reshape((-1, self.in_channels) + self.input_size)
+        y = self._forward(x).reshape(bx + (k, self._mn[0]))
+        return np.moveaxis(y, -1, -2).astype(X.dtype, copy=False)
+
+    def _rmatmat(self, X):
+        bx, k = X.shape[:-2], X.shape[-1]
+        y = np.moveaxis(X, -1, -2).reshape((-1, self.out_channels) + self.output_size)
+        x = self._backward(y).reshape(bx + (k, self._mn[1]))
+        return np.moveaxis(x, -1, -2).astype(X.dtype, copy=False)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(weight shape {self.weight.shape}, input_size={self.input_size}, "
+                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
+                f"groups={self.groups}, padding_mode={self.padding_mode!r}, dtype={self.dtype})")
+
+
+_COMMON_PARAMS = """
+    stride : int or tuple of ints, default 1
+        Step of the output grid on each spatial axis.
+    padding : int, tuple of ints, tuple of (left, right) pairs, 'valid' or 'same', default 0
+        As in PyTorch; ``'same'`` pads ``dilation * (kernel - 1)`` per axis with the
+        extra element of an odd total on the right (torch's rule) and needs
+        ``stride == 1``.  Per-side pairs are an extension.  The resolved padding is
+        stored per side in ``padding``.
+    dilation : int or tuple of ints, default 1
+        Spacing of the kernel taps.
+    groups : int, default 1
+        Channel groups; ``out_channels`` must be divisible by it, and
+        ``in_channels = weight.shape[1] * groups``.
+    padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}, default 'zeros'
+        How the input is padded, with torch's constraints (reflect: padding smaller
+        than the input, circular: not larger).
+    check_finite : bool, default True
+        Reject NaN and infinities in ``weight`` and in the inputs.
+"""
+
+_COMMON_NOTES = """
+    The product pads the input (explicitly for the non-zero modes; zero padding is
+    a zero extension folded into the transform), takes one real FFT of size
+    ``N >= input + padding`` per axis over all channels, mixes the channels per
+    frequency with the kernel's spectrum ``G(f) = sum_e w[e] exp(2 pi i <f, e> / N)``
+    (a small matrix product per group), and returns by the inverse FFT, cropping
+    and striding by slicing.  Because ``N`` covers the padded input, the circular
+    correlation equals the linear one on the cropped window: the result is exact
+    up to rounding (``O(eps log N)`` relative error, backward stable).  Cost:
+    ``O(B (c_in + c_out) N log N + B c_in c_out N / groups)`` for ``B`` images.
+
+    The kernel spectrum ``(N, c_out, c_in / groups)`` is cached when it takes at
+    most 32 MiB; larger ones are evaluated from the kernel in chunks of
+    frequencies during each product, so memory stays a few times the size of
+    the input (a 64x64x3x3 kernel on a 224x224 image: see
+    ``benchmarks/bench_conv_memory.py``).  ``apply_adjoint`` multiplies by
+    ``G(f)^H`` and folds the padding back onto its source pixels (the adjoint of
+    the padding map), which is PyTorch's ``conv_transpose`` for zero padding.
+
+    The weight has no batch dimensions: one operator is one layer; a batch of
+    images goes through ``apply`` (leading dimensions of ``x``) or ``matmat``.
+"""
+
+_REFERENCES = """
+    Thesis section 2.1.3, Eq 2.27-2.33 (a convolution as a (doubly-)block Toeplitz
+    matrix) and Eq 5.50 (its symbol); PyTorch's ``torch.nn.functional.convNd``.
+"""
+
+
+class Conv1dOperator(_ConvNdOperator):
+    __doc__ = r"""PyTorch's ``conv1d`` as an operator on ``(in_channels, L)`` signals.
+
+    Parameters
+    ----------
+    weight : (out_channels, in_channels / groups, k) array_like
+        The kernel (cross-correlation, as in PyTorch).
+    input_size : int or (L,)
+        Length of the input signal.""" + _COMMON_PARAMS + """
+    Attributes
+    ----------
+    in_channels, out_channels : int
+    input_size, output_size : tuple of int
+    shape : (out_channels * Lo, in_channels * L)
+
+    Notes
+    -----""" + _COMMON_NOTES + """
+    References
+    ----------""" + _REFERENCES + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toeplitzkit.toeplitz import Conv1dOperator
+    >>> rng = np.random.default_rng(0)
+    >>> w = rng.standard_normal((2, 1, 3))
+    >>> x = rng.standard_normal((1, 6))
+    >>> op = Conv1dOperator(w, 6, padding=1)
+    >>> xp = np.pad(x[0], 1)
+    >>> direct = np.array([[np.dot(w[o, 0], xp[t:t + 3]) for t in range(6)] for o in range(2)])
+    >>> np.allclose(op.to_dense() @ x.ravel(), direct.ravel())
+    True
+    """
+    _nd = 1
+    _weight_axes = "(out_channels, in_channels / groups, k)"
+
+
+class Conv2dOperator(_ConvNdOperator):
+    __doc__ = r"""PyTorch's ``conv2d`` as an operator on ``(in_channels, H, W)`` images.
+
+    ``op.to_dense() @ x.ravel() == conv2d(x[None]).ravel()`` for every
+    configuration; :meth:`apply` takes ``(..., in_channels, H, W)`` and
+    :meth:`apply_adjoint` is its exact adjoint.
+
+    Parameters
+    ----------
+    weight : (out_channels, in_channels / groups, kh, kw) array_like
+        The kernel (cross-correlation, as in PyTorch).
+    input_size : int or (H, W)
+        Spatial size of the input image.""" + _COMMON_PARAMS + """
+    Attributes
+    ----------
+    in_channels, out_channels : int
+    input_size, output_size : (int, int)
+    stride, dilation : (int, int)
+    padding : ((int, int), (int, int))
+        The resolved padding, ``(left, right)`` per axis.
+    shape : (out_channels * Ho * Wo, in_channels * H * W)
+
+    Notes
+    -----""" + _COMMON_NOTES + """
+    References
+    ----------""" + _REFERENCES + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toeplitzkit.toeplitz import Conv2dOperator
+    >>> rng = np.random.default_rng(0)
+    >>> w = rng.standard_normal((3, 2, 2, 3))
+    >>> x = rng.standard_normal((2, 5, 6))
+    >>> op = Conv2dOperator(w, (5, 6), stride=(1, 2))
+    >>> op.output_size, op.shape
+    ((4, 2), (24, 60))
+    >>> direct = np.array([[[np.sum(w[o] * x[:, i:i + 2, 2 * j:2 * j + 3])
+    ...                      for j in range(2)] for i in range(4)] for o in range(3)])
+    >>> np.allclose(op.to_dense() @ x.ravel(), direct.ravel())
+    True
+    >>> np.allclose(op.apply(x), direct)
+    True
+    """
+    _nd = 2
+
+
+class Conv3dOperator(_ConvNdOperator):
+    __doc__ = r"""PyTorch's ``conv3d`` as an operator on ``(in_channels, D, H, W)`` volumes.
+
+    Parameters
+    ----------
+    weight : (out_channels, in_channels / groups, kd, kh, kw) array_like
+        The kernel (cross-correlation, as in PyTorch).
+    input_size : int or (D, H, W)
+        Spatial size of the input volume.""" + _COMMON_PARAMS + """
+    Attributes
+    ----------
+    in_channels, out_channels : int
+    input_size, output_size : (int, int, int)
+    shape : (out_channels * Do * Ho * Wo, in_channels * D * H * W)
+
+    Notes
+    -----""" + _COMMON_NOTES + """
+    References
+    ----------""" + _REFERENCES + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toeplitzkit.toeplitz import Conv3dOperator
+    >>> rng = np.random.default_rng(0)
+    >>> w = rng.standard_normal((1, 1, 2, 2, 2))
+    >>> x = rng.standard_normal((1, 3, 3, 3))
+    >>> op = Conv3dOperator(w, 3)
+    >>> direct = np.array([[[np.sum(w[0, 0] * x[0, a:a + 2, b:b + 2, c:c + 2]) for c in range(2)]
+    ...                     for b in range(2)] for a in range(2)])
+    >>> np.allclose(op.to_dense() @ x.ravel(), direct.ravel())
+    True
+    """
+    _nd = 3
+    _weight_axes = "(out_channels, in_channels / groups, kd, kh, kw)"

@@ -1,0 +1,282 @@
+"""Conv1d/2d/3d operators against PyTorch's convolutions (ground truth)."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from toeplitzkit.testing import check_operator
+from toeplitzkit.toeplitz import Conv1dOperator, Conv2dOperator, Conv3dOperator
+
+torch = pytest.importorskip("torch")
+
+MODES = ["zeros", "circular", "reflect", "replicate"]
+OPS = {1: Conv1dOperator, 2: Conv2dOperator, 3: Conv3dOperator}
+TORCH_DT = {np.float32: torch.float32, np.float64: torch.float64}
+
+
+def torch_layer(w, nd, stride, padding, dilation, groups, mode):
+    """The torch.nn.ConvNd layer with kernel ``w`` (float32/float64, no bias)."""
+    cls = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[nd]
+    layer = cls(w.shape[1] * groups, w.shape[0], w.shape[2:], stride=stride, padding=padding,
+                dilation=dilation, groups=groups, bias=False, padding_mode=mode,
+                dtype=TORCH_DT[w.dtype.type])
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(w))
+    return layer
+
+
+def torch_conv(w, x, nd, stride=1, padding=0, dilation=1, groups=1, mode="zeros"):
+    import warnings
+
+    layer = torch_layer(w, nd, stride, padding, dilation, groups, mode)
+    with warnings.catch_warnings():
+        # torch warns that 'same' with an even kernel copies the input: harmless
+        warnings.simplefilter("ignore", UserWarning)
+        with torch.no_grad():
+            return layer(torch.from_numpy(x)).numpy()
+
+
+def torch_dense(w, size, nd, **kw):
+    """Dense matrix of the convolution, column by column from torch (independent of the FFT path)."""
+    cin = w.shape[1] * kw.get("groups", 1)
+    n = cin * int(np.prod(size))
+    eye = np.eye(n, dtype=w.dtype).reshape((n, cin) + tuple(size))
+    return torch_conv(w, eye, nd, **kw).reshape(n, -1).T
+
+
+def tol(dtype):
+    return 2e-5 if np.dtype(dtype) == np.float32 else 1e-12
+
+
+# --------------------------------------------------------------------- conv2d grid
+GRID2 = [
+    dict(k=k, stride=s, padding=p, dilation=d, groups=g, mode=m)
+    for k, s, p, d, g, m in itertools.product(
+        [(1, 1), (2, 2), (3, 3), (2, 3), (5, 4)], [1, 2, 3], [0, 1, 2, "same", "valid"], [1, 2, 3],
+        [1, 2, 4], MODES)
+    if not (p == "same" and s != 1)
+]
+# keep the grid fast: a deterministic stride through the full product, all modes kept
+GRID2 = GRID2[::10]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cfg", GRID2, ids=lambda c: "-".join(map(str, c.values())))
+def test_conv2d_matches_torch(cfg, dtype):
+    rng = np.random.default_rng(abs(hash(str(cfg))) % 2**32)
+    cin = cout = 4
+    g = cfg["groups"]
+    w = rng.standard_normal((cout, cin // g) + cfg["k"]).astype(dtype)
+    size = (9, 8)
+    x = rng.standard_normal((2, cin) + size).astype(dtype)
+    kw = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"], groups=g, mode=cfg["mode"])
+    try:
+        ref = torch_conv(w, x, 2, **kw)
+    except RuntimeError:
+        # torch rejects it (kernel larger than the padded input, or reflect padding too large)
+        with pytest.raises(ValueError):
+            Conv2dOperator(w, size, cfg["stride"], cfg["padding"], cfg["dilation"], g, cfg["mode"])
+        return
+    op = Conv2dOperator(w, size, cfg["stride"], cfg["padding"], cfg["dilation"], g, cfg["mode"])
+    y = op.apply(x)
+    assert y.dtype == np.dtype(dtype) and y.shape == ref.shape
+    assert op.output_size == ref.shape[-2:]
+    scale = max(1.0, np.abs(ref).max())
+    np.testing.assert_allclose(y, ref, rtol=0, atol=tol(dtype) * scale)
+    # the matrix view: op @ x.ravel() is the ravel of the output
+    np.testing.assert_allclose(op @ x[0].ravel(), ref[0].ravel(), rtol=0, atol=tol(dtype) * scale)
+    # adjoint = torch's vector-Jacobian product (autograd of conv2d)
+    yy = rng.standard_normal(y.shape).astype(dtype)
+    xt = torch.from_numpy(x).requires_grad_()
+    layer = torch_layer(w, 2, kw["stride"], kw["padding"], kw["dilation"], g, kw["mode"])
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        (layer(xt) * torch.from_numpy(yy)).sum().backward()
+    np.testing.assert_allclose(op.apply_adjoint(yy), xt.grad.numpy(), rtol=0,
+                               atol=tol(dtype) * max(1.0, np.abs(xt.grad.numpy()).max()))
+
+
+def test_conv2d_grid_covers_every_option():
+    for key, values in [("mode", MODES), ("stride", [1, 2, 3]), ("dilation", [1, 2, 3]), ("groups", [1, 2, 4]),
+                        ("padding", [0, 1, 2, "same", "valid"])]:
+        assert {c[key] for c in GRID2} == set(values), key
+    assert {c["k"] for c in GRID2} >= {(1, 1), (2, 2), (3, 3), (2, 3), (5, 4)}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("cfg", [
+    dict(k=(3, 3), stride=1, padding=1, dilation=1, groups=1),
+    dict(k=(2, 3), stride=2, padding=(1, 2), dilation=(2, 1), groups=2),
+    dict(k=(4, 2), stride=1, padding="same", dilation=1, groups=3),  # even kernel: asymmetric 'same'
+    dict(k=(3, 3), stride=(2, 1), padding=2, dilation=1, groups=6),  # depthwise
+])
+def test_conv2d_check_operator(cfg, mode):
+    rng = np.random.default_rng(7)
+    cin, cout, size = 6, 6, (5, 6)
+    w = rng.standard_normal((cout, cin // cfg["groups"]) + cfg["k"])
+    kw = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["groups"])
+    op = Conv2dOperator(w, size, padding_mode=mode, **kw)
+    dense = torch_dense(w, size, 2, mode=mode, **kw)
+    check_operator(op, dense)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_conv2d_float32_check_operator(mode):
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((3, 2, 3, 2)).astype(np.float32)
+    op = Conv2dOperator(w, (4, 5), padding=1, padding_mode=mode)
+    assert op.dtype == np.float32
+    check_operator(op, torch_dense(w, (4, 5), 2, padding=1, mode=mode))
+
+
+def test_conv2d_complex_weight_is_linear_in_the_kernel():
+    # torch has no complex padding modes: build the complex dense matrix from the real and imaginary kernels
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal((2, 4, 2, 3, 3))
+    for mode in MODES:
+        op = Conv2dOperator(a + 1j * b, (5, 4), padding=1, stride=(1, 2), groups=2, padding_mode=mode)
+        kw = dict(padding=1, stride=(1, 2), groups=2, mode=mode)
+        dense = torch_dense(a, (5, 4), 2, **kw) + 1j * torch_dense(b, (5, 4), 2, **kw)
+        check_operator(op, dense)
+
+
+def test_conv2d_real_operator_complex_input():
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((2, 3, 3, 3))
+    x = rng.standard_normal((3, 6, 6)) + 1j * rng.standard_normal((3, 6, 6))
+    op = Conv2dOperator(w, 6, padding=1, padding_mode="reflect")
+    ref = torch_conv(w, x.real[None].copy(), 2, padding=1, mode="reflect") \
+        + 1j * torch_conv(w, x.imag[None].copy(), 2, padding=1, mode="reflect")
+    np.testing.assert_allclose(op.apply(x), ref[0], rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+def test_conv2d_attributes_and_batched_apply():
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((6, 2, 4, 3))
+    op = Conv2dOperator(w, (10, 9), stride=(2, 1), padding="valid", dilation=(1, 2), groups=2)
+    assert (op.in_channels, op.out_channels, op.groups) == (4, 6, 2)
+    assert op.input_size == (10, 9) and op.output_size == (4, 5)
+    assert op.stride == (2, 1) and op.dilation == (1, 2) and op.padding == ((0, 0), (0, 0))
+    assert op.padding_mode == "zeros" and op.weight.shape == w.shape
+    assert op.shape == (6 * 4 * 5, 4 * 10 * 9)
+    same = Conv2dOperator(rng.standard_normal((1, 1, 4, 5)), 8, padding="same", dilation=(1, 2))
+    assert same.padding == ((1, 2), (4, 4)) and same.output_size == (8, 8)
+    x = rng.standard_normal((3, 2, 4, 10, 9))
+    y = op.apply(x)
+    assert y.shape == (3, 2, 6, 4, 5)
+    ref = torch_conv(w, x.reshape(6, 4, 10, 9), 2, stride=(2, 1), dilation=(1, 2), groups=2)
+    np.testing.assert_allclose(y.reshape(6, 6, 4, 5), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    yy = rng.standard_normal(y.shape)
+    adj = op.apply_adjoint(yy)
+    np.testing.assert_allclose(adj[1, 0].ravel(), op.rmatvec(yy[1, 0].ravel()), atol=1e-12)
+    # int input is cast to float64
+    assert op.apply(np.ones((4, 10, 9), dtype=int)).dtype == np.float64
+
+
+def test_conv2d_fft_engines_agree(fft_engine):
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((3, 2, 3, 3))
+    x = rng.standard_normal((2, 7, 7))
+    op = Conv2dOperator(w, 7, padding=1, padding_mode="circular")
+    ref = torch_conv(w, x[None], 2, padding=1, mode="circular")[0]
+    np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+def test_conv2d_large_kernel_spectrum_is_streamed(monkeypatch):
+    # Force the chunked path (the kernel spectrum recomputed in pieces) on a small case.
+    from toeplitzkit.toeplitz import conv
+
+    monkeypatch.setattr(conv, "_CACHE_BYTES", 0)
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", 5 * 4 * 16)
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((4, 4, 3, 2))
+    x = rng.standard_normal((2, 4, 7, 6))
+    op = Conv2dOperator(w, (7, 6), stride=2, padding=1, padding_mode="replicate")
+    ref = torch_conv(w, x, 2, stride=2, padding=1, mode="replicate")
+    np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    assert not op._spec_cache
+    check_operator(op, torch_dense(w, (7, 6), 2, stride=2, padding=1, mode="replicate"))
+
+
+# --------------------------------------------------------------------- conv1d / conv3d
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k,stride,padding,dilation,groups,mode", [
+    (1, 1, 0, 1, 1, "zeros"), (2, 1, "same", 1, 2, "reflect"), (3, 2, 1, 2, 1, "circular"),
+    (4, 3, 2, 1, 4, "replicate"), (5, 1, "same", 3, 1, "zeros"), (3, 1, "valid", 1, 2, "circular"),
+    (2, 2, 1, 3, 1, "reflect"), (5, 2, 4, 1, 2, "replicate"),
+])
+def test_conv1d_matches_torch(k, stride, padding, dilation, groups, mode, dtype):
+    rng = np.random.default_rng(k * 100 + stride)
+    w = rng.standard_normal((4, 4 // groups, k)).astype(dtype)
+    L = 11
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    op = Conv1dOperator(w, L, padding_mode=mode, **kw)
+    x = rng.standard_normal((3, 4, L)).astype(dtype)
+    ref = torch_conv(w, x, 1, mode=mode, **kw)
+    np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=tol(dtype) * max(1, np.abs(ref).max()))
+    check_operator(op, torch_dense(w, (L,), 1, mode=mode, **kw))
+
+
+@pytest.mark.parametrize("k,stride,padding,dilation,groups,mode", [
+    ((1, 1, 1), 1, 0, 1, 1, "zeros"), ((2, 3, 2), 1, "same", 1, 2, "reflect"),
+    ((3, 2, 2), 2, 1, (1, 2, 1), 1, "circular"), ((2, 2, 3), (1, 2, 1), (0, 1, 2), 1, 2, "replicate"),
+])
+def test_conv3d_matches_torch(k, stride, padding, dilation, groups, mode):
+    rng = np.random.default_rng(9)
+    w = rng.standard_normal((2, 2 // groups) + k)
+    size = (4, 5, 4)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    op = Conv3dOperator(w, size, padding_mode=mode, **kw)
+    x = rng.standard_normal((2, 2) + size)
+    ref = torch_conv(w, x, 3, mode=mode, **kw)
+    np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=1e-12 * max(1, np.abs(ref).max()))
+    check_operator(op, torch_dense(w, size, 3, mode=mode, **kw))
+
+
+# --------------------------------------------------------------------- errors
+def test_conv_errors():
+    w = np.ones((4, 2, 3, 3))
+    with pytest.raises(ValueError, match="'weight' must be 4-D"):
+        Conv2dOperator(np.ones((4, 2, 3)), 8)
+    with pytest.raises(ValueError, match="'weight' must be 3-D"):
+        Conv1dOperator(w, 8)
+    with pytest.raises(ValueError, match="'weight' must be 5-D"):
+        Conv3dOperator(w, 8)
+    with pytest.raises(ValueError, match="'input_size'.*smaller than the dilated kernel"):
+        Conv2dOperator(w, (2, 8))
+    with pytest.raises(ValueError, match="'input_size'.*smaller than the dilated kernel"):
+        Conv2dOperator(w, 4, dilation=2)
+    with pytest.raises(ValueError, match="divisible by 'groups'"):
+        Conv2dOperator(w, 8, groups=3)
+    with pytest.raises(ValueError, match="'padding_mode' must be one of .*'zeros', 'circular', 'reflect', 'replicate'"):
+        Conv2dOperator(w, 8, padding_mode="mirror")
+    with pytest.raises(ValueError, match="'padding' must be one of .*'valid', 'same'"):
+        Conv2dOperator(w, 8, padding="full")
+    with pytest.raises(ValueError, match="reflect.*padding < input size"):
+        Conv2dOperator(w, (3, 8), padding=3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="circular.*padding <= input size"):
+        Conv2dOperator(w, (3, 8), padding=4, padding_mode="circular")
+    with pytest.raises(ValueError, match="'same' is not supported for strided"):
+        Conv2dOperator(w, 8, padding="same", stride=2)
+    with pytest.raises(ValueError, match="'padding' must be >= 0"):
+        Conv2dOperator(w, 8, padding=-1)
+    with pytest.raises(ValueError, match="'stride'"):
+        Conv2dOperator(w, 8, stride=(1, 0))
+    with pytest.raises(ValueError, match="'dilation'"):
+        Conv2dOperator(w, 8, dilation=(1, 2, 3))
+    with pytest.raises(TypeError, match="'groups'"):
+        Conv2dOperator(w, 8, groups=1.5)
+    bad = w.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="'weight' must contain only finite"):
+        Conv2dOperator(bad, 8)
+    op = Conv2dOperator(w, 8)
+    with pytest.raises(ValueError, match=r"'x' has shape \(3, 8, 8\), expected \(\.\.\., 2, 8, 8\)"):
+        op.apply(np.ones((3, 8, 8)))
+    with pytest.raises(ValueError, match=r"'y' has shape"):
+        op.apply_adjoint(np.ones((4, 8, 8)))
+    with pytest.raises(ValueError, match="'x' must contain only finite"):
+        op.apply(np.full((2, 8, 8), np.inf))
+    assert np.isnan(Conv2dOperator(bad, 8, check_finite=False).apply(np.ones((2, 8, 8)))).any()
