@@ -93,10 +93,13 @@ def run(name, *, scale="full", out_dir="results", device="cpu"):
     Examples
     --------
     >>> import toeplitzkit.reproduce as rp
-    >>> rp.run("table9.9")
-    Traceback (most recent call last):
-    ...
-    ValueError: ...
+    >>> sorted(rp.EXPERIMENTS) == sorted(rp._MODULES)
+    True
+    >>> try:
+    ...     rp.run("table9.9")
+    ... except ValueError as exc:
+    ...     print(str(exc).split(" must")[0])
+    'name'
     """
     check_option(name, "name", tuple(EXPERIMENTS))
     check_option(scale, "scale", SCALES)
