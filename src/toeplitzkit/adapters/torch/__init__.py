@@ -25,6 +25,15 @@ from .functional import (  # noqa: E402
     toeplitz_like_matmul,
     toeplitz_matmul,
 )
+from .layers import (  # noqa: E402
+    DCNN,
+    CirculantLinear,
+    DiagonalCirculantLinear,
+    LowRankLinear,
+    LowRankOperator,
+    ToeplitzLikeLinear,
+    ToeplitzLinear,
+)
 
 __all__ = [
     "circulant_matmul",
@@ -34,4 +43,11 @@ __all__ = [
     "toeplitz_like_matmul",
     "lipbound",
     "conv_spectral_norm_bound",
+    "CirculantLinear",
+    "DiagonalCirculantLinear",
+    "ToeplitzLinear",
+    "ToeplitzLikeLinear",
+    "LowRankLinear",
+    "LowRankOperator",
+    "DCNN",
 ]
