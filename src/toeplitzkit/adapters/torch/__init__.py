@@ -34,6 +34,14 @@ from .layers import (  # noqa: E402
     ToeplitzLikeLinear,
     ToeplitzLinear,
 )
+from .robust import (  # noqa: E402
+    LayerBound,
+    LipschitzRegularizer,
+    LipschitzReport,
+    adversarial_training_step,
+    lipschitz_report,
+    pgd_attack,
+)
 
 __all__ = [
     "circulant_matmul",
@@ -50,4 +58,10 @@ __all__ = [
     "LowRankLinear",
     "LowRankOperator",
     "DCNN",
+    "LipschitzRegularizer",
+    "pgd_attack",
+    "adversarial_training_step",
+    "lipschitz_report",
+    "LipschitzReport",
+    "LayerBound",
 ]
