@@ -49,6 +49,7 @@ __all__ = [
     "rfftn",
     "irfftn",
     "next_fast_len",
+    "clear_plan_cache",
 ]
 
 BACKENDS = ("numpy", "scipy", "pyfftw")
@@ -171,8 +172,17 @@ def _pyfftw_transform(kind, x, s, axes, threads):
     # A fresh output array each call: the plan's internal output buffer is reused
     # by the next call and must never escape to the caller.
     out = pyfftw.empty_aligned(plan.output_shape, dtype=plan.output_dtype)
+    if kind == "irfft":
+        # FFTW's complex-to-real transforms destroy their input, and the plan
+        # runs in place on an already aligned array: never hand it the caller's.
+        x = x.copy()
     plan(x, out)
     return out
+
+
+def clear_plan_cache() -> None:
+    """Drop the pyFFTW plans cached by the calling thread."""
+    _plans.plans.clear()
 
 
 _ENGINES = {"numpy": _numpy_transform, "scipy": _scipy_transform, "pyfftw": _pyfftw_transform}
