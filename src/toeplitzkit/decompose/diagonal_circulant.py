@@ -5,12 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _fft
-from .._validation import as_array, check_option, result_dtype
+from .._deps import HAS_NUMBA
+from .._validation import as_array, check_option, check_square, positive_int, result_dtype
 from ..toeplitz.base import StructuredOperator
 
-__all__ = ["DiagonalCirculant"]
+__all__ = ["DiagonalCirculant", "dc_factorize"]
 
 _KINDS = ("diagonal", "circulant")
+
+# A circulant factor with at most this many nonzero entries is applied as a sum
+# of cyclic shifts: cheaper than an FFT pair, and exact entry by entry (an FFT's
+# rounding error is relative to the whole vector, which a following diagonal
+# with a large dynamic range would amplify).
+_SPARSE_LIMIT = 4
 
 
 class DiagonalCirculant(StructuredOperator):
@@ -44,6 +51,9 @@ class DiagonalCirculant(StructuredOperator):
     spectra are cached; real factors applied to real vectors use real
     transforms) and ``O(n)`` per diagonal factor: ``O(L n log n)`` time and
     ``O(L n)`` memory for ``L`` factors, against ``O(n^2)`` for the dense matrix.
+    A circulant with at most 4 nonzero entries (as produced by
+    :func:`dc_factorize`) is applied as a sum of cyclic shifts instead: ``O(n)``
+    and exact entry by entry.
     Each FFT product has a rounding error of order ``eps log n`` relative to the
     norm of its input vector; a product of ``L`` factors accumulates these, and
     a diagonal factor with a large dynamic range amplifies the error of the
@@ -101,6 +111,12 @@ class DiagonalCirculant(StructuredOperator):
         self._dtype = dtype
         self.check_finite = check_finite
         self._spec_cache: dict = {}
+        self._sparse = {}
+        for i, (kind, f) in enumerate(zip(self.kinds, self.factors)):
+            if kind == "circulant":
+                nz = np.flatnonzero(np.any(f.reshape(-1, n) != 0, axis=0))
+                if len(nz) <= _SPARSE_LIMIT:
+                    self._sparse[i] = nz
 
     # ------------------------------------------------------------ helpers
     @property
@@ -129,6 +145,14 @@ class DiagonalCirculant(StructuredOperator):
             if self.kinds[i] == "diagonal":
                 d = self.factors[i]
                 Y = (np.conj(d) if adjoint else d)[..., :, None] * Y
+            elif i in self._sparse:
+                c = self.factors[i]
+                Z = np.zeros(np.broadcast_shapes(c.shape[:-1] + (1, 1), Y.shape),
+                             dtype=np.result_type(c.dtype, Y.dtype))
+                for j in self._sparse[i]:
+                    cj = (np.conj(c[..., j]) if adjoint else c[..., j])[..., None, None]
+                    Z = Z + cj * np.roll(Y, -j if adjoint else j, axis=-2)
+                Y = Z
             else:
                 spec = self._spec(i, real)
                 if adjoint:
@@ -174,3 +198,346 @@ class DiagonalCirculant(StructuredOperator):
 def _reverse(c: np.ndarray) -> np.ndarray:
     """First column of ``circ(c)^T``: ``c[-j mod n]``."""
     return np.roll(c[..., ::-1], 1, axis=-1)
+
+
+# ---------------------------------------------------------------- Thm 4.2
+
+def _monodromy_numpy(coef):
+    m, n = coef.shape
+    S = np.eye(m, dtype=np.complex128)
+    for t in range(n):
+        new = coef[:, t] @ S
+        S[1:] = S[:-1].copy()
+        S[0] = new
+        big = np.max(np.abs(S))
+        if big > 0:
+            S /= big
+    return S
+
+
+def _propagate_numpy(coef, v, sweeps):
+    m, n = coef.shape
+    s = v.astype(np.complex128).copy()
+    f = np.empty(n, dtype=np.complex128)
+    for _ in range(sweeps):
+        for t in range(n):
+            x = coef[:, t] @ s
+            f[t] = -x / s[0] if s[0] != 0 else np.inf
+            s[1:] = s[:-1].copy()
+            s[0] = x
+            big = np.max(np.abs(s))
+            if big > 0:
+                s /= big
+    return f, s
+
+
+def _kernels(engine):
+    if engine == "numba":
+        from . import _dc_numba
+        return _dc_numba.monodromy, _dc_numba.propagate
+    return _monodromy_numpy, _propagate_numpy
+
+
+class _Breakdown(Exception):
+    pass
+
+
+def _right_factor(D, engine):
+    """``f`` with ``W = Q (I + diag(f) Z)`` for ``W = sum_i diag(D[i]) Z^i``, ``D`` of shape (k, n).
+
+    ``(I + diag(f) Z) x = 0`` means ``x_t = -f_t x_(t-1)``; taking for ``x`` a
+    Floquet solution (``x_(t+n) = mu x_t``) of the recurrence ``W x = 0`` makes
+    ``I + diag(f) Z`` a right factor.  The dominant Floquet solution is the
+    dominant eigenvector of the monodromy (the product of the n companion
+    matrices), which is the one the forward recurrence computes stably.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        coef = -D[1:] / D[0]
+    if not np.all(np.isfinite(coef)):
+        raise _Breakdown("the constant coefficient of W has a zero entry")
+    coef = np.ascontiguousarray(coef, dtype=np.complex128)
+    monodromy, propagate = _kernels(engine)
+    S = monodromy(coef)
+    if not np.all(np.isfinite(S)):
+        raise _Breakdown("the monodromy overflowed")
+    w, V = np.linalg.eig(S)
+    v = np.ascontiguousarray(V[:, np.argmax(np.abs(w))])
+    # a second sweep only refines the dominant direction further
+    f, _ = propagate(coef, v, 2)
+    if not np.all(np.isfinite(f)) or np.any(f == 0):
+        raise _Breakdown("the Floquet solution has a zero entry")
+    return f
+
+
+def _divide(D, f):
+    """Synthetic division ``W = Q (I + diag(f) Z)`` (bottom up); returns ``Q`` and the relative remainder.
+
+    With ``Z^i diag(f) = diag(roll(f, i)) Z^i``: ``D_0 = Q_0``,
+    ``D_i = Q_i + Q_(i-1) roll(f, i-1)`` and the top equation
+    ``D_(k-1) = Q_(k-2) roll(f, k-2)`` is the remainder check.
+    """
+    k = D.shape[0]
+    Q = np.empty((k - 1, D.shape[1]), dtype=np.complex128)
+    Q[0] = D[0]
+    for i in range(1, k - 1):
+        Q[i] = D[i] - Q[i - 1] * np.roll(f, i - 1)
+    top = Q[k - 2] * np.roll(f, k - 2)
+    rem = np.linalg.norm(D[k - 1] - top) / max(np.linalg.norm(D[k - 1]), np.finfo(float).tiny)
+    return Q, rem
+
+
+def _linear_factor(g):
+    """``I + diag(g) Z = diag(delta) circ(e_0 + gamma e_1) diag(delta)^-1`` with ``gamma^n = prod(g)``.
+
+    ``delta_s / delta_(s-1) = g_s / gamma``; computed in the log domain and
+    centred so that ``|delta|`` has geometric mean 1.
+    """
+    n = g.shape[0]
+    lg = np.log(g.astype(np.complex128))
+    lgam = lg.mean()
+    ldelta = np.cumsum(lg - lgam)
+    ldelta -= ldelta.real.mean()
+    c = np.zeros(n, dtype=np.complex128)
+    c[0] = 1.0
+    if n > 1:
+        c[1] = np.exp(lgam)
+    else:
+        c[0] += np.exp(lgam)
+    return np.exp(ldelta), c
+
+
+def _factor_side(A, k, engine, rem_tol):
+    """Diagonals ``d_0..d_(k-1)`` and circulants ``c_0..c_(k-1)`` (the last is R) with
+    ``diag(d_0) circ(c_0) ... diag(d_(k-1)) circ(c_(k-1)) O = [A, 0]``."""
+    n = A.shape[0]
+    t = np.arange(n)
+    # With R = circ(r), r_m = 1 for m = 0 mod k, the block-diagonal system of
+    # Eq 4.6 is a permutation: (W R)[t, j] = D_((t - j) mod k)[t].
+    D = np.empty((k, n), dtype=np.complex128)
+    for i in range(k):
+        D[i] = A[t, (t - i) % k]
+    fs = []
+    while D.shape[0] > 1:
+        f = _right_factor(D, engine)
+        D, rem = _divide(D, f)
+        if not rem <= rem_tol:
+            raise _Breakdown(f"synthetic division left a relative remainder {rem:.2e}")
+        fs.append(f)
+    diags, circs = [], []
+    left = D[0]
+    for f in fs[::-1]:
+        delta, c = _linear_factor(f)
+        diags.append(left * delta)
+        circs.append(c)
+        left = 1.0 / delta
+    diags.append(left)
+    r = np.zeros(n, dtype=np.complex128)
+    r[::k] = 1.0
+    circs.append(r)
+    return diags, circs
+
+
+def _smallest_divisor_at_least(n, k):
+    for d in range(k, n + 1):
+        if n % d == 0:
+            return d
+    return n
+
+
+def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=None,
+                 engine=None, check_finite=True) -> DiagonalCirculant:
+    r"""Factor a matrix of rank ``k`` into ``4k + 1`` alternating diagonal and circulant factors (Thm 4.2).
+
+    Parameters
+    ----------
+    M : (n, n) array_like
+        Real or complex square matrix.
+    rank : int, optional
+        The rank ``k`` to factor at (``1 <= k <= n``).  Default: the numerical
+        rank (singular values above ``rank_tol``).  When ``M`` has a larger
+        rank, its best rank-``k`` approximation (truncated SVD) is factored.
+        When ``k`` does not divide ``n`` the smallest divisor ``k' >= k`` of
+        ``n`` is used (a matrix of rank ``k`` has rank at most ``k'``).
+    tol : float, optional
+        Largest accepted relative Frobenius error of the reconstruction;
+        default ``1e-8`` (``1e-4`` for single-precision ``M``).
+    rank_tol : float, optional
+        Singular values ``<= rank_tol`` count as zero for the numerical rank;
+        default ``n * eps * sigma_1``.
+    max_retries : int, default 8
+        Further attempts, each with a fresh random mixing matrix ``G``, after
+        a breakdown or a reconstruction above ``tol``.
+    rng : int or numpy.random.Generator, optional
+        Seed for the mixing matrices.
+    engine : {None, 'numba', 'numpy'}
+        Kernel for the sequential Floquet step; default numba when installed.
+    check_finite : bool, default True
+
+    Returns
+    -------
+    DiagonalCirculant
+        ``4k' + 1`` complex factors, starting and ending with a diagonal, with
+        diagnostics in the attribute ``info`` (a dict; also set as attributes):
+        ``reconstruction_error`` (relative Frobenius error against the
+        factored rank-``k`` matrix), ``probe_error`` (relative error of the
+        operator's fast product on random vectors), ``retries`` (attempts
+        beyond the first), ``rank`` (the ``k'`` used), ``requested_rank``,
+        ``truncation_error`` (relative Frobenius distance from ``M`` to its
+        rank-``k`` approximation).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When every attempt broke down or reconstructed above ``tol``; the
+        message gives the smallest error reached.
+    ValueError
+        For a non-square, empty or non-finite ``M`` or a ``rank`` outside ``1..n``.
+
+    Notes
+    -----
+    The construction of the proof of Thm 4.2, made explicit.  With
+    ``M = U Sigma V^*`` write ``M = A B^*``, ``A = U_k Sigma_k^(1/2) G`` and
+    ``B = V_k Sigma_k^(1/2) G^(-*)`` for a mixing matrix ``G`` (the identity
+    first, then random).  Choose ``R = circ(r)`` with ``r_m = 1`` for
+    ``m = 0 mod k`` and ``O`` the diagonal keeping the first ``k``
+    coordinates; the block-diagonal system of Eq 4.6 is then a permutation and
+    gives ``W = sum_i D_i Z^i`` (``Z`` the cyclic shift) with ``W R O = [A, 0]``
+    directly, and likewise ``W'`` for ``B``, so ``M = W R O R^* W'^*``.  ``W``
+    is factored into ``D_0 (I + F_1 Z) ... (I + F_(k-1) Z)``: a right factor
+    ``I + F Z`` comes from the dominant Floquet solution ``x`` of the
+    n-periodic recurrence ``W x = 0`` (``F_t = -x_t / x_(t-1)``; the monodromy
+    eigenvector, then a forward sweep), the quotient from synthetic division.
+    Each ``I + G Z = Delta circ(e_0 + gamma e_1) Delta^(-1)`` with
+    ``gamma^n = prod(g)``; merging neighbouring diagonals gives
+    ``D C D C ... D C(=R) O C(=R^*) D ... C D``: ``4k + 1`` factors.  The
+    construction breaks down when ``D_0`` or a Floquet solution has a zero
+    entry; a random ``G`` avoids that with probability one, and every result
+    is checked before it is returned.
+
+    Cost: one SVD (``O(n^3)``), then ``O(n k^3)`` for the Floquet steps (a
+    sequential loop over ``n``, compiled with numba when available) and
+    ``O(n k^2)`` for the divisions.  The factors can have a large dynamic
+    range (the diagonals ``Delta`` follow the fluctuations of the Floquet
+    solution), which is what limits the accuracy of the fast product.
+
+    References
+    ----------
+    Thesis, Theorem 4.2 and its proof (Eq 4.3-4.8); Huhtanen and Peramaki
+    (2015) for the factorization of a polynomial in the shift with diagonal
+    coefficients.  The statement of Thm 4.2 says the product starts with a
+    circulant; the construction starts and ends with a diagonal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toeplitzkit.decompose import dc_factorize
+    >>> rng = np.random.default_rng(0)
+    >>> M = rng.standard_normal((16, 2)) @ rng.standard_normal((2, 16))
+    >>> A = dc_factorize(M)
+    >>> A.num_factors, A.kinds[0], A.kinds[-1]
+    (9, 'diagonal', 'diagonal')
+    >>> bool(np.linalg.norm(A.to_dense() - M) <= 1e-8 * np.linalg.norm(M))
+    True
+    """
+    M = as_array(M, "M", ndim=2, check_finite=check_finite, allow_empty=False)
+    check_square(M, "M")
+    n = M.shape[0]
+    single = M.dtype in (np.float32, np.complex64)
+    out_dtype = np.complex64 if single else np.complex128
+    if tol is None:
+        tol = 1e-4 if single else 1e-8
+    if engine is None:
+        engine = "numba" if HAS_NUMBA else "numpy"
+    check_option(engine, "engine", ("numba", "numpy"))
+    max_retries = positive_int(max_retries, "max_retries", minimum=0)
+    Md = M.astype(np.complex128 if M.dtype.kind == "c" else np.float64)
+    U, s, Vh = np.linalg.svd(Md)
+    if rank_tol is None:
+        rank_tol = n * np.finfo(float).eps * (s[0] if s.size else 0.0)
+    if rank is None:
+        rank = max(1, int(np.count_nonzero(s > rank_tol)))
+    else:
+        rank = positive_int(rank, "rank")
+        if rank > n:
+            raise ValueError(f"'rank' must be at most n = {n} for 'M' of shape {M.shape}, got {rank}")
+    k = _smallest_divisor_at_least(n, rank)
+    sk = np.zeros(k)
+    sk[:rank] = s[:rank]
+    Mk = (U[:, :k] * sk) @ Vh[:k]
+    normM = np.linalg.norm(Md)
+    normMk = np.linalg.norm(Mk)
+    trunc = float(np.linalg.norm(Md - Mk) / normM) if normM > 0 else 0.0
+    root = np.sqrt(sk)
+    Uh = U[:, :k] * root
+    Vs = Vh[:k].conj().T * root
+    gen = np.random.default_rng(rng)
+    probe = gen.standard_normal((n, 4))
+    best = np.inf
+    reasons = []
+    for attempt in range(max_retries + 1):
+        if attempt == 0:
+            G = np.eye(k)
+        else:
+            G = gen.standard_normal((k, k)) + 1j * gen.standard_normal((k, k))
+        try:
+            A = Uh @ G
+            B = Vs @ np.linalg.inv(G).conj().T
+            dl, cl = _factor_side(A, k, engine, rem_tol=1e-6)
+            dr, cr = _factor_side(B, k, engine, rem_tol=1e-6)
+        except (_Breakdown, np.linalg.LinAlgError) as exc:
+            reasons.append(str(exc))
+            continue
+        o = np.zeros(n)
+        o[:k] = 1.0
+        factors = []
+        for d, c in zip(dl, cl):
+            factors += [d, c]
+        factors.append(o)
+        # (W' R)^* = R^* W'^*: factors reversed, adjoints of each
+        for d, c in zip(dr[::-1], cr[::-1]):
+            factors += [np.conj(_reverse(c)), np.conj(d)]
+        op = DiagonalCirculant([f.astype(np.complex128) for f in factors], check_finite=False)
+        err, perr = _reconstruction_errors(op, k, Mk, probe)
+        if not np.isfinite(err) or not np.isfinite(perr):
+            reasons.append("non-finite reconstruction")
+            continue
+        worst = max(err, perr)
+        best = min(best, worst)
+        if worst <= tol:
+            if single:
+                op = DiagonalCirculant([f.astype(out_dtype) for f in op.factors], check_finite=False)
+            info = dict(reconstruction_error=err, probe_error=perr, retries=attempt, rank=k,
+                        requested_rank=rank, truncation_error=trunc)
+            op.info = info
+            for key, val in info.items():
+                setattr(op, key, val)
+            return op
+        reasons.append(f"relative reconstruction error {worst:.2e} > tol = {tol:.1e}")
+    raise np.linalg.LinAlgError(
+        f"dc_factorize failed after {max_retries + 1} attempt(s) at rank {k} (n = {n}); smallest "
+        f"relative reconstruction error reached: {best:.3e} (tol = {tol:.1e}); last reason: {reasons[-1]}")
+
+
+def _reconstruction_errors(op, k, Mk, probe):
+    """Relative Frobenius error of ``L_k R_k^*`` against ``Mk`` and the relative probe error."""
+    n = op.n
+    L = len(op.factors)
+    half = (L - 1) // 2
+    left = DiagonalCirculant(op.factors[:half], check_finite=False)
+    right = DiagonalCirculant(op.factors[half + 1:], start=op.kinds[half + 1], check_finite=False)
+    E = np.zeros((n, k), dtype=np.complex128)
+    E[np.arange(k), np.arange(k)] = 1.0
+    Lk = left._matmat(E)
+    Rk = right._rmatmat(E)
+    rec = Lk @ Rk.conj().T
+    scale = np.linalg.norm(Mk)
+    if scale == 0:
+        scale = 1.0
+    err = float(np.linalg.norm(rec - Mk) / scale)
+    P = probe.astype(np.complex128)
+    want = Mk @ P
+    got = op._matmat(P)
+    perr = float(np.linalg.norm(got - want) / max(np.linalg.norm(want), np.finfo(float).tiny))
+    if np.linalg.norm(want) == 0:
+        perr = float(np.linalg.norm(got))
+    return err, perr

@@ -1,0 +1,153 @@
+import contextlib
+
+import numpy as np
+import pytest
+
+from toeplitzkit._deps import HAS_NUMBA
+from toeplitzkit.decompose import DiagonalCirculant, dc_factorize
+
+try:  # keep BLAS single-threaded: the SVDs here are small and threads only contend
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
+
+
+def _one_thread():
+    return threadpool_limits(1) if threadpool_limits is not None else contextlib.nullcontext()
+
+
+def _low_rank(rng, n, k, cplx):
+    A = rng.standard_normal((n, k))
+    B = rng.standard_normal((k, n))
+    if cplx:
+        A = A + 1j * rng.standard_normal((n, k))
+        B = B + 1j * rng.standard_normal((k, n))
+    return A @ B
+
+
+def _check_structure(op, k):
+    assert isinstance(op, DiagonalCirculant)
+    assert op.num_factors == 4 * k + 1
+    assert op.kinds[0] == "diagonal" and op.kinds[-1] == "diagonal"
+    assert all(a != b for a, b in zip(op.kinds, op.kinds[1:]))
+
+
+def test_200_random_trials_all_reconstruct():
+    # Thm 4.2 on random rank-k matrices, n in 8..256 (k | n), real and complex:
+    # every trial must give exactly 4k+1 alternating factors and a relative
+    # Frobenius error <= 1e-8 of the dense product of the factors.
+    rng = np.random.default_rng(20240601)
+    retries = 0
+    worst = 0.0
+    with _one_thread():
+        for trial in range(200):
+            k = int(rng.choice([1, 2, 3, 4, 8]))
+            n = k * int(rng.integers(-(-8 // k), 256 // k + 1))
+            M = _low_rank(rng, n, k, cplx=bool(trial % 2))
+            op = dc_factorize(M, rng=trial)
+            _check_structure(op, k)
+            assert op.rank == k and op.requested_rank == k
+            # independent check: the exact dense product of the returned factors
+            err = np.linalg.norm(op.to_dense() - M) / np.linalg.norm(M)
+            assert err <= 1e-8, (trial, n, k, err)
+            x = rng.standard_normal(n)
+            np.testing.assert_allclose(op @ x, M @ x, rtol=0, atol=1e-8 * np.linalg.norm(M, 2) * np.linalg.norm(x))
+            retries += op.retries
+            worst = max(worst, err)
+    print(f"200 trials: {retries} internal retries, worst relative error {worst:.2e}")
+
+
+@pytest.mark.parametrize("n,k,kp", [(10, 3, 5), (12, 5, 6), (9, 2, 3), (7, 2, 7)])
+def test_rank_not_dividing_n_uses_next_divisor(rng, n, k, kp):
+    M = _low_rank(rng, n, k, cplx=False)
+    op = dc_factorize(M)
+    assert op.requested_rank == k and op.rank == kp
+    _check_structure(op, kp)
+    np.testing.assert_allclose(op.to_dense(), M, atol=1e-8 * np.linalg.norm(M))
+
+
+def test_numerical_rank_and_truncation(rng):
+    n = 16
+    U, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    s = np.array([5.0, 3.0, 1e-3] + [0.0] * (n - 3))
+    M = (U * s) @ V.T
+    op = dc_factorize(M)  # numerical rank 3 -> k' = 4
+    assert op.requested_rank == 3 and op.rank == 4
+    np.testing.assert_allclose(op.to_dense(), M, atol=1e-9 * np.linalg.norm(M))
+    op2 = dc_factorize(M, rank=2)  # best rank-2 approximation (Eckart-Young)
+    M2 = (U[:, :2] * s[:2]) @ V[:, :2].T
+    np.testing.assert_allclose(op2.to_dense(), M2, atol=1e-9 * np.linalg.norm(M))
+    assert op2.truncation_error == pytest.approx(1e-3 / np.linalg.norm(s), rel=1e-6)
+
+
+def test_full_rank_small_and_zero_matrix(rng):
+    M = _low_rank(rng, 4, 4, cplx=True)
+    op = dc_factorize(M)
+    _check_structure(op, 4)
+    np.testing.assert_allclose(op.to_dense(), M, atol=1e-9 * np.linalg.norm(M))
+    Z = dc_factorize(np.zeros((6, 6)))
+    assert Z.rank == 1
+    np.testing.assert_array_equal(Z.to_dense(), 0)
+
+
+def test_float32_input_gives_complex64(rng):
+    M = _low_rank(rng, 16, 2, cplx=False).astype(np.float32)
+    op = dc_factorize(M)
+    assert op.dtype == np.complex64
+    np.testing.assert_allclose(op.to_dense(), M, atol=1e-4 * np.linalg.norm(M))
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")
+def test_numpy_and_numba_engines_agree(rng):
+    M = _low_rank(rng, 32, 4, cplx=True)
+    a = dc_factorize(M, engine="numba")
+    b = dc_factorize(M, engine="numpy")
+    for fa, fb in zip(a.factors, b.factors):
+        np.testing.assert_allclose(fa, fb, rtol=1e-8, atol=1e-8 * np.max(np.abs(fb)))
+
+
+def test_near_breakdown_is_accurate():
+    # U[0, 0] is zero up to rounding, so the constant coefficient D_0[0] of W is
+    # ~1e-16 at the first attempt; the result must still reconstruct.
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((8, 8))
+    A[0, 0] = 0.0
+    U, _ = np.linalg.qr(A)
+    V, _ = np.linalg.qr(rng.standard_normal((8, 8)))
+    M = (U[:, :2] * [3.0, 1.0]) @ V[:, :2].T
+    op = dc_factorize(M, rng=1)
+    np.testing.assert_allclose(op.to_dense(), M, atol=1e-8 * np.linalg.norm(M))
+
+
+def test_zero_row_breaks_down_with_a_clear_error(rng):
+    # A zero row of M is a zero row of every A = U Sigma^(1/2) G, hence a zero
+    # entry of W's constant coefficient for every mixing matrix G: all attempts
+    # break down and the error says why instead of returning bad factors.
+    M = _low_rank(rng, 8, 2, cplx=False)
+    M[3] = 0.0
+    with pytest.raises(np.linalg.LinAlgError, match="3 attempt.*zero entry"):
+        dc_factorize(M, max_retries=2)
+
+
+def test_failure_raises_with_error_reached(rng):
+    M = _low_rank(rng, 16, 2, cplx=False)
+    with pytest.raises(np.linalg.LinAlgError, match="smallest relative reconstruction error"):
+        dc_factorize(M, tol=1e-30, max_retries=1)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="'M'.*square"):
+        dc_factorize(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="'M'.*2-D"):
+        dc_factorize(np.ones(3))
+    with pytest.raises(ValueError, match="'M'.*finite"):
+        dc_factorize(np.array([[1.0, np.nan], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="'rank'.*at most n = 3"):
+        dc_factorize(np.eye(3), rank=4)
+    with pytest.raises(ValueError, match="'rank'"):
+        dc_factorize(np.eye(3), rank=0)
+    with pytest.raises(ValueError, match="'engine'"):
+        dc_factorize(np.eye(3), engine="gpu")
+    with pytest.raises(ValueError, match="'M'.*empty"):
+        dc_factorize(np.ones((0, 0)))
