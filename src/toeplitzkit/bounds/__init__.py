@@ -37,6 +37,8 @@ _LAZY = {
     # network.py: Prop 3.1-3.3
     "product_bound": "network",
     "margin_certificate": "network",
+    "pattern_bound": "network",
+    "BatchNormSpec": "network",
 }
 
 __all__ = list(_LAZY)
