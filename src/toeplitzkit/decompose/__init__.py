@@ -17,7 +17,7 @@ _LAZY = {
     "stein": "displacement",
     "OperatorPair": "displacement",
     "OPERATOR_PAIRS": "displacement",
-    "displacement": "displacement",
+    "displacement_matrix": "displacement",
     "displacement_rank": "displacement",
     "generators": "displacement",
     # krylov.py: Eq 2.37, Thm 2.3
