@@ -41,6 +41,10 @@ def _apply_embedded(spec: np.ndarray, X: np.ndarray, rows: int, L: int, real: bo
     contiguous axis (faster in every engine than a strided axis).
     """
     Xt = np.swapaxes(X, -1, -2)  # shape: (..., k, n)
+    if Xt.shape[-2] > 1 and _fft.get_fft_backend()[0] != "pyfftw":
+        # pocketfft (numpy, scipy) pads a contiguous row faster than a strided one;
+        # pyFFTW copies into its aligned plan buffer anyway
+        Xt = np.ascontiguousarray(Xt)
     F = _fft.rfft(Xt, L) if real else _fft.fft(Xt, L)
     s = spec[..., None, :]
     if np.broadcast_shapes(F.shape, s.shape) == F.shape and F.dtype == np.result_type(F.dtype, s.dtype):
@@ -495,31 +499,49 @@ class Toeplitz(StructuredOperator):
         inv = self._circulant_preconditioner(preconditioner, real, n).astype(
             np.result_type(dt, np.complex64), copy=False)
 
-        def A(X):
-            return self._matmat(X)
-
-        def M(X):
-            Xt = np.swapaxes(X, -1, -2)
-            if real:
-                Y = _fft.irfft(_fft.rfft(Xt) * inv[..., None, :], n)
-            else:
-                Y = _fft.ifft(_fft.fft(Xt) * inv[..., None, :], n)
-            return np.swapaxes(Y, -1, -2).astype(dt, copy=False)
-
+        # The iteration runs on rows: Bt[..., j, :] is right-hand side j, so every
+        # transform and every vector update works on contiguous memory.
+        L = self._L
+        spec = self._spec(real)
         batch = np.broadcast_shapes(self._batch_shape, B.shape[:-2])
-        B = np.ascontiguousarray(np.broadcast_to(B, batch + B.shape[-2:]))
-        bnorm = np.linalg.norm(B, axis=-2, keepdims=True)
-        hermitian = self.is_hermitian()
-        X = None
-        if hermitian:
-            X, ok = _block_pcg(A, M, B, bnorm, rtol, maxiter)
-        if X is None:
-            X, ok = _block_bicgstab(A, M, B, bnorm, rtol, maxiter)
+        Bt = np.ascontiguousarray(np.swapaxes(np.broadcast_to(B, batch + B.shape[-2:]), -1, -2))
+        spec_r = spec[..., None, :]
+        inv_r = inv[..., None, :]
+
+        if real:
+            def A(Xt):
+                F = _fft.rfft(Xt, L)
+                F *= spec_r
+                return _fft.irfft(F, L)[..., :n]
+
+            def M(Rt):
+                F = _fft.rfft(Rt)
+                F *= inv_r
+                return _fft.irfft(F, n)
+        else:
+            def A(Xt):
+                F = _fft.fft(Xt, L)
+                F *= spec_r
+                return _fft.ifft(F, L)[..., :n].astype(dt, copy=False)
+
+            def M(Rt):
+                F = _fft.fft(Rt)
+                F *= inv_r
+                return _fft.ifft(F, n).astype(dt, copy=False)
+
+        bnorm = np.linalg.norm(Bt, axis=-1, keepdims=True)
+        Xt = None
+        if self.is_hermitian():
+            Xt = _block_pcg(A, M, Bt, bnorm, rtol, maxiter)
+        if Xt is None:
+            Xt = _block_bicgstab(A, M, Bt, bnorm, rtol, maxiter)
         # the recursively updated residual can drift: judge the true one
-        res = np.linalg.norm(B - A(X), axis=-2, keepdims=True)
+        res = np.linalg.norm(Bt - A(Xt), axis=-1, keepdims=True)
         ok = res <= 10 * rtol * bnorm
+        X = np.swapaxes(Xt, -1, -2).astype(dt, copy=False)
         if not np.all(ok):
-            X = self._gmres_rescue(X, B, ~ok, inv, real, rtol, maxiter)
+            X = self._gmres_rescue(np.array(X), np.swapaxes(Bt, -1, -2), ~np.swapaxes(ok, -1, -2),
+                                   inv, real, rtol, maxiter)
         return X
 
     def _gmres_rescue(self, X, B, bad, inv, real, rtol, maxiter):
@@ -608,12 +630,14 @@ def _levinson(c, r, B):
 
 
 def _dot(U, V):
-    """Column-wise inner products ``sum_i conj(U[i, k]) V[i, k]``, keepdims on axis -2."""
-    return np.sum(np.conj(U) * V, axis=-2, keepdims=True)
+    """Row-wise inner products ``sum_i conj(U[..., j, i]) V[..., j, i]``, keepdims on axis -1."""
+    if U.dtype.kind == "c":
+        U = np.conj(U)
+    return np.einsum("...i,...i->...", U, V)[..., None]
 
 
 def _block_pcg(A, M, B, bnorm, rtol, maxiter):
-    """Preconditioned CG on all columns at once; returns ``(None, None)`` on an indefinite curvature."""
+    """Preconditioned CG on all rows of ``B`` at once; ``None`` on a non-positive curvature."""
     X = np.zeros_like(B)
     R = B.copy()
     Z = M(R)
@@ -622,45 +646,45 @@ def _block_pcg(A, M, B, bnorm, rtol, maxiter):
     active = bnorm > 0
     tol = rtol * bnorm
     for _ in range(maxiter):
-        rn = np.linalg.norm(R, axis=-2, keepdims=True)
+        rn = np.sqrt(np.real(_dot(R, R)))
         active = active & (rn > tol)
         if not np.any(active):
             break
         AP = A(P)
         pap = _dot(P, AP)
         if np.any(active & ~(np.real(pap) > 0)):
-            return None, None  # not positive definite: use a nonsymmetric method
-        alpha = np.where(active, rz / np.where(active, pap, 1), 0)
+            return None  # not positive definite: use a nonsymmetric method
+        alpha = np.where(active, rz / np.where(active, pap, 1), 0).astype(B.dtype, copy=False)
         X += alpha * P
         R -= alpha * AP
         Z = M(R)
         rz_new = _dot(R, Z)
-        beta = np.where(active, rz_new / np.where(rz == 0, 1, rz), 0)
-        P = Z + beta * P
+        beta = np.where(active, rz_new / np.where(rz == 0, 1, rz), 0).astype(B.dtype, copy=False)
+        P *= beta
+        P += Z
         rz = rz_new
-    return X, True
+    return X
 
 
 def _block_bicgstab(A, M, B, bnorm, rtol, maxiter):
-    """Right-preconditioned BiCGSTAB on all columns at once; stalled columns are left as they are."""
+    """Right-preconditioned BiCGSTAB on all rows at once; stalled rows are left as they are."""
     X = np.zeros_like(B)
     R = B.copy()
     Rh = R.copy()
-    rho = alpha = omega = np.ones_like(bnorm, dtype=np.result_type(B.dtype, np.complex64) if B.dtype.kind == "c"
-                                       else B.dtype)
+    one = np.ones(bnorm.shape, dtype=B.dtype)
+    rho, alpha, omega = one, one, one
     V = np.zeros_like(B)
     P = np.zeros_like(B)
     active = bnorm > 0
     tol = rtol * bnorm
     zero = np.zeros((), dtype=B.dtype)
     for _ in range(maxiter):
-        rn = np.linalg.norm(R, axis=-2, keepdims=True)
+        rn = np.sqrt(np.real(_dot(R, R)))
         active = active & (rn > tol) & np.isfinite(rn)
         if not np.any(active):
             break
         rho_new = _dot(Rh, R)
         good = active & (rho_new != 0) & (omega != 0)
-        active = good
         beta = np.where(good, (rho_new / np.where(rho == 0, 1, rho)) * (alpha / np.where(omega == 0, 1, omega)),
                         zero)
         P = R + beta * (P - omega * V)
@@ -679,4 +703,4 @@ def _block_bicgstab(A, M, B, bnorm, rtol, maxiter):
         R = np.where(good, S - omega * Tm, R)
         rho = rho_new
         active = good
-    return X, True
+    return X
