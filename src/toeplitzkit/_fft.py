@@ -54,6 +54,11 @@ __all__ = [
 
 BACKENDS = ("numpy", "scipy", "pyfftw")
 PYFFTW_CACHE_SIZE = 64
+# Transforms touching fewer elements than this run on one thread whatever the
+# setting: waking worker threads costs more than a small transform (measured:
+# FFTW with 2 threads took ~30 ms for a 2048-point rfft on a loaded 2-core
+# machine, against 0.02 ms on one thread).
+THREADS_MIN_SIZE = 2**18
 
 
 def available_backends() -> tuple[str, ...]:
@@ -62,7 +67,11 @@ def available_backends() -> tuple[str, ...]:
 
 
 def _default_threads() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+    # Half the logical CPUs (physical cores on hyper-threaded machines), at most 8.
+    # On a 2-CPU machine that is one thread: there, FFTW's second thread made
+    # every transform slower in benchmarks/bench_fft_engines.py whenever the
+    # other CPU was busy.
+    return max(1, min((os.cpu_count() or 1) // 2, 8))
 
 
 def _default_backend() -> str:
@@ -104,7 +113,9 @@ def set_fft_backend(name: str, threads: int | None = None) -> None:
         The engine.
     threads : int, optional
         Worker threads for ``scipy`` and ``pyfftw`` (ignored by ``numpy``).
-        Defaults to the number of CPUs (at most 8).
+        Defaults to half the number of logical CPUs (at least 1, at most 8).
+        Transforms of fewer than ``THREADS_MIN_SIZE`` elements always run on
+        one thread.
 
     Examples
     --------
@@ -212,7 +223,11 @@ def _run(kind, x, s, axes):
         if kind == "irfft":
             s = s[:-1] + (2 * (x.shape[axes[-1]] - 1),)
     name, threads = _state.get()
-    return _ENGINES[name](kind, x, tuple(int(v) for v in s), axes, threads)
+    s = tuple(int(v) for v in s)
+    if threads > 1 and max(x.size, x.size // max(1, np.prod([x.shape[a] for a in axes])) * int(np.prod(s))) \
+            < THREADS_MIN_SIZE:
+        threads = 1
+    return _ENGINES[name](kind, x, s, axes, threads)
 
 
 def fftn(x, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)):
