@@ -10,6 +10,10 @@ Prop 4.1-4.2, Thm 4.4, Cor 4.2).
 
 import importlib
 
+# Eager: the function ``krylov`` shares its name with its module, and a lazily
+# imported submodule would shadow the function in this namespace.
+from .krylov import krylov, krylov_reconstruct  # noqa: E402
+
 # name -> module of this subpackage; loaded on first access.
 _LAZY = {
     # displacement.py: Def 2.3-2.4, Table 2.1
