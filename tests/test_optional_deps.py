@@ -40,13 +40,22 @@ SCRIPT = textwrap.dedent(
 
 # Modules of the core that must import without the optional engines, and code that
 # exercises their fallbacks.  Each subpackage adds its checks here.
-EXTRA_MODULES = ["toeplitzkit.toeplitz", "toeplitzkit.bounds.polygrid"]
+EXTRA_MODULES = ["toeplitzkit.toeplitz", "toeplitzkit.bounds.polygrid", "toeplitzkit.toeplitz.toeplitz",
+                 "toeplitzkit.toeplitz.hankel"]
 EXTRA_CODE = """
 # bounds.polygrid: PolyGrid without numba runs the FFT engine ('numba' falls back, logged)
 from toeplitzkit.bounds import polygrid as _pg, lipbound as _lb
 _K = np.random.default_rng(1).standard_normal((3, 2, 3, 3))
 assert np.allclose(_pg(_K, 9, engine="auto").channel_max, _pg(_K, 9, engine="numba").channel_max)
 assert _lb(_K, 16) >= _pg(_K, 16).value
+# toeplitz: Levinson without numba runs the NumPy recursion; products and Krylov solves work
+import scipy.linalg as _sl
+from toeplitzkit.toeplitz import Toeplitz as _T, Hankel as _H
+_c = 1.0 / (1.0 + np.arange(40)) ** 2
+_b = np.arange(40.0)
+assert np.allclose(_T(_c).solve(_b, method="levinson"), _sl.solve_toeplitz(_c, _b))
+assert np.allclose(_T(_c).solve(_b, method="pcg"), _sl.solve_toeplitz(_c, _b))
+assert np.allclose(_H(_c) @ _b, _sl.hankel(_c) @ _b)
 """
 
 

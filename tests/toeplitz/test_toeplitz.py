@@ -295,3 +295,24 @@ def test_errors_name_the_argument(rng):
     with pytest.raises(ValueError, match="'b'.*finite"):
         S.solve(np.array([1.0, np.nan, 0.0, 0.0]))
     assert Toeplitz([1.0, np.nan], check_finite=False).shape == (2, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_levinson_engines_agree(rng, dtype):
+    pytest.importorskip("numba")
+    from toeplitzkit.toeplitz.toeplitz import _levinson
+
+    c, r = _well_conditioned(rng, 150, dtype)
+    c = np.stack([c, 2 * c])
+    r = np.stack([r, 2 * r])
+    B = _rand(rng, (2, 150, 3), dtype)
+    a = _levinson(c, r, B, "numba")
+    b = _levinson(c, r, B, "numpy")
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(a[1], np.linalg.solve(sl.toeplitz(c[1], r[1]), B[1]), rtol=0, atol=1e-13)
+    for engine in ("numba", "numpy"):
+        with pytest.raises(np.linalg.LinAlgError, match="leading 2 x 2 principal minor"):
+            # [[1, 1], [1, 1]]: the 2 x 2 leading minor is singular
+            _levinson(np.array([[1.0, 1.0, 0.0]]), np.array([[1.0, 1.0, 5.0]]), np.ones((1, 3, 1)), engine)
+    with pytest.raises(ValueError, match="'engine'"):
+        _levinson(c, r, B, "cython")

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from .. import _fft
+from .._deps import HAS_NUMBA, require
 from .._validation import as_array, check_option, positive_int, result_dtype
 from .base import StructuredOperator
 
@@ -373,7 +374,9 @@ class Toeplitz(StructuredOperator):
         Notes
         -----
         Levinson computes in double precision (float32 input is cast back at
-        the end); like ``scipy.linalg.solve_toeplitz`` it is only weakly stable
+        the end), in a compiled Numba loop when Numba is installed and in
+        NumPy (vectorized over the batch and the right-hand sides) otherwise;
+        the two agree to rounding.  Like ``scipy.linalg.solve_toeplitz`` it is only weakly stable
         and can lose accuracy when a leading principal minor is ill-conditioned
         even though ``T`` is not.  The Krylov method converges in a number of
         iterations governed by the spectrum of ``C^{-1} T``: for ``T = T_n(f)``
@@ -587,7 +590,44 @@ class Toeplitz(StructuredOperator):
 
 # ------------------------------------------------------------------- kernels
 
-def _levinson(c, r, B):
+def _levinson(c, r, B, engine: str = "auto"):
+    """Levinson solve of ``T(c, r) X = B`` (batched); Numba kernel when installed, else NumPy.
+
+    Both engines run the same recursion and agree to rounding; both raise
+    ``LinAlgError`` naming the first singular leading principal minor.
+    """
+    engine = check_option(engine, "engine", ("auto", "numba", "numpy"))
+    if engine == "numpy" or (engine == "auto" and not HAS_NUMBA):
+        return _levinson_numpy(c, r, B)
+    if not HAS_NUMBA:
+        require("numba", "the Numba Levinson engine")
+    from ._levinson_numba import levinson_kernel
+
+    n = c.shape[-1]
+    batch = c.shape[:-1]
+    X = np.empty(B.shape, dtype=c.dtype)
+    for idx in np.ndindex(*batch):
+        cc, rr = np.ascontiguousarray(c[idx]), np.ascontiguousarray(r[idx])
+        scale = np.max(np.abs(cc)) + np.max(np.abs(rr))
+        Bt = np.ascontiguousarray(np.swapaxes(B[idx], -1, -2))
+        Xi, status = levinson_kernel(cc, rr, Bt, n * np.finfo(c.dtype).eps * scale)
+        if status:
+            _raise_singular_minor(status)
+        X[idx] = Xi.T
+    if not np.all(np.isfinite(X)):
+        raise np.linalg.LinAlgError("Levinson recursion overflowed: the matrix is (nearly) singular")
+    return X
+
+
+def _raise_singular_minor(k: int):
+    if k == 1:
+        raise np.linalg.LinAlgError("Levinson recursion: the leading 1 x 1 principal minor is singular "
+                                    "(T[0, 0] == 0); use method='auto' (dense fallback) or 'pcg'")
+    raise np.linalg.LinAlgError(f"Levinson recursion: the leading {k} x {k} principal minor is singular; "
+                                "use method='auto' (dense fallback) or 'pcg'")
+
+
+def _levinson_numpy(c, r, B):
     """Levinson recursion for ``T(c, r) X = B`` (general Toeplitz), vectorized over batch and columns.
 
     ``c``, ``r``: (..., n) with ``r[..., 0] == c[..., 0]``; ``B``: (..., n, k).
@@ -600,8 +640,7 @@ def _levinson(c, r, B):
     scale = np.max(np.abs(c), axis=-1) + np.max(np.abs(r), axis=-1)
     tiny = n * np.finfo(c.dtype).eps * scale
     if np.any(np.abs(t0) <= tiny):
-        raise np.linalg.LinAlgError("Levinson recursion: the leading 1 x 1 principal minor is singular "
-                                    "(T[0, 0] == 0)")
+        _raise_singular_minor(1)
     f = np.zeros(batch + (n,), dtype=c.dtype)
     g = np.zeros(batch + (n,), dtype=c.dtype)
     X = np.zeros(B.shape, dtype=c.dtype)
@@ -615,8 +654,7 @@ def _levinson(c, r, B):
         eg = np.einsum("...j,...j->...", r[..., 1: k + 1], g[..., :k])
         den = 1.0 - ef * eg
         if np.any(np.abs(den) <= n * np.finfo(c.dtype).eps):
-            raise np.linalg.LinAlgError(f"Levinson recursion: the leading {k + 1} x {k + 1} principal "
-                                        "minor is singular; use method='auto' (dense fallback) or 'pcg'")
+            _raise_singular_minor(k + 1)
         fk = f[..., : k + 1].copy()
         gk = np.zeros_like(fk)
         gk[..., 1:] = g[..., :k]
