@@ -63,10 +63,16 @@ class _StructuredLinear(nn.Module):
         self.in_features = _positive(in_features, "in_features")
         self.out_features = _positive(out_features, "out_features")
         self.n = n
+        self.bias_std = float(bias_std)
         if bias:
-            self.bias = nn.Parameter(torch.randn(self.out_features, **factory) * bias_std)
+            self.bias = nn.Parameter(torch.empty(self.out_features, **factory))
         else:
             self.register_parameter("bias", None)
+
+    def _reset_bias(self):
+        if self.bias is not None:
+            with torch.no_grad():
+                self.bias.normal_(0.0, self.bias_std) if self.bias_std > 0 else self.bias.zero_()
 
     def _pad(self, x):
         _check_input(x, self.in_features, self)
@@ -124,7 +130,15 @@ class CirculantLinear(_StructuredLinear):
         out_features = in_features if out_features is None else out_features
         n = max(_positive(in_features, "in_features"), _positive(out_features, "out_features"))
         self._setup(in_features, out_features, n, bias, bias_std, factory)
-        self.c = nn.Parameter(torch.randn(n, **factory) * math.sqrt(gain / n))
+        self.gain = float(gain)
+        self.c = nn.Parameter(torch.empty(n, **factory))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Draw fresh initial values (``c ~ N(0, gain / n)``, the bias as configured)."""
+        with torch.no_grad():
+            self.c.normal_(0.0, math.sqrt(self.gain / self.n))
+        self._reset_bias()
 
     def forward(self, x):
         # shape: (..., in_features) -> (..., out_features)
@@ -213,19 +227,19 @@ class DiagonalCirculantLinear(_StructuredLinear):
             raise ValueError(f"'init' must be one of ('gaussian', 'orthogonal'), got {init!r}")
         self._setup(in_features, out_features, n, bias, bias_std, factory)
         self.n_factors = k
-        d = torch.randint(0, 2, (k, n), device=device).to(self.c_dtype(dtype)) * 2 - 1
-        gains = torch.ones(k, 1, dtype=self.c_dtype(dtype), device=device)
-        gains[0] = gain
-        if init == "gaussian":
-            c = torch.randn(k, n, **factory) * torch.sqrt(gains / n)
-        else:
-            c = _orthogonal_circulants(k, n, factory) * torch.sqrt(gains)
-        self.d = nn.Parameter(d)
-        self.c = nn.Parameter(c)
+        self.gain = float(gain)
+        self.init = init
+        self.d = nn.Parameter(torch.empty(k, n, **factory))
+        self.c = nn.Parameter(torch.empty(k, n, **factory))
+        self.reset_parameters()
 
-    @staticmethod
-    def c_dtype(dtype):
-        return torch.get_default_dtype() if dtype is None else dtype
+    def reset_parameters(self):
+        """Draw fresh initial values (Section 4.4.1; see the class docstring)."""
+        d, c = dc_init(self.c.shape, self.gain, self.init, device=self.c.device, dtype=self.c.dtype)
+        with torch.no_grad():
+            self.d.copy_(d)
+            self.c.copy_(c)
+        self._reset_bias()
 
     def factors(self):
         """``[d_1, c_1, ..., d_k, c_k]`` in the order of :func:`dc_matmul` (start='diagonal')."""
@@ -280,18 +294,74 @@ class DiagonalCirculantLinear(_StructuredLinear):
         return super().extra_repr() + f", n_factors={self.n_factors}"
 
 
-def _orthogonal_circulants(k, n, factory):
-    """``k`` first columns of orthogonal real circulants: unit-modulus Hermitian spectra, random phases."""
-    m = n // 2 + 1
-    phase = torch.rand(k, m, **factory) * (2 * math.pi)
+def _signs(shape, device, dtype):
+    return torch.randint(0, 2, shape, device=device).to(dtype) * 2 - 1
+
+
+def _orthogonal_circulants(shape, device, dtype):
+    """First columns (shape ``(..., n)``) of orthogonal real circulants: unit-modulus spectra, random phases."""
+    *batch, n = shape
+    phase = torch.rand(*batch, n // 2 + 1, device=device, dtype=dtype) * (2 * math.pi)
     spec = torch.polar(torch.ones_like(phase), phase)
     # The DC (and, for even n, the Nyquist) entry of a real signal's spectrum is real: +-1.
-    sign0 = torch.randint(0, 2, (k,), device=factory["device"]).to(phase.dtype) * 2 - 1
-    spec[:, 0] = sign0.to(spec.dtype)
+    spec[..., 0] = _signs(batch, device, dtype).to(spec.dtype)
     if n % 2 == 0:
-        signn = torch.randint(0, 2, (k,), device=factory["device"]).to(phase.dtype) * 2 - 1
-        spec[:, -1] = signn.to(spec.dtype)
+        spec[..., -1] = _signs(batch, device, dtype).to(spec.dtype)
     return torch.fft.irfft(spec, n)
+
+
+def dc_init(shape, gain=2.0, init="gaussian", *, device=None, dtype=None):
+    r"""Initial ``(d, c)`` of diagonal-circulant layers (Section 4.4.1), batched.
+
+    Parameters
+    ----------
+    shape : (..., k, n) tuple of int
+        ``k`` (diagonal, circulant) pairs of size ``n``; leading dimensions draw
+        independent layers.
+    gain : float, default 2.0
+        Pair 0 (applied last) gets ``c ~ N(0, gain / n)``, the other pairs
+        ``N(0, 1 / n)``.
+    init : {'gaussian', 'orthogonal'}
+        ``'orthogonal'``: each ``circ(c)`` is ``sqrt(gain)`` (resp. 1) times an orthogonal
+        matrix with a random-phase spectrum.
+    device, dtype
+        Factory arguments.
+
+    Returns
+    -------
+    d, c : (..., k, n) Tensor
+        ``d`` uniform in ``{-1, +1}``.
+
+    References
+    ----------
+    Thesis, Section 4.4.1, Lemma 4.4, Proposition 4.2.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from toeplitzkit.adapters.torch.layers import dc_init
+    >>> d, c = dc_init((3, 2, 8), init="orthogonal", dtype=torch.float64)
+    >>> spec = torch.fft.fft(c).abs()
+    >>> bool(torch.allclose(spec[:, 0], torch.full((3, 8), 2 ** 0.5, dtype=torch.float64)))
+    True
+    >>> bool(torch.allclose(spec[:, 1], torch.ones(3, 8, dtype=torch.float64)))
+    True
+    """
+    if init not in ("gaussian", "orthogonal"):
+        raise ValueError(f"'init' must be one of ('gaussian', 'orthogonal'), got {init!r}")
+    shape = tuple(shape)
+    if len(shape) < 2:
+        raise ValueError(f"'shape' must be (..., k, n), got {shape}")
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    k, n = shape[-2:]
+    gains = torch.ones(k, 1, device=device, dtype=dtype)
+    gains[0] = gain
+    d = _signs(shape, device, dtype)
+    if init == "gaussian":
+        c = torch.randn(shape, device=device, dtype=dtype) * torch.sqrt(gains / n)
+    else:
+        c = _orthogonal_circulants(shape, device, dtype) * torch.sqrt(gains)
+    return d, c
 
 
 class ToeplitzLinear(_StructuredLinear):
@@ -336,9 +406,18 @@ class ToeplitzLinear(_StructuredLinear):
         factory = {"device": device, "dtype": dtype}
         out_features = in_features if out_features is None else out_features
         self._setup(in_features, out_features, max(in_features, out_features), bias, bias_std, factory)
-        std = math.sqrt(gain / self.in_features)
-        self.c = nn.Parameter(torch.randn(self.out_features, **factory) * std)
-        self.r = nn.Parameter(torch.randn(self.in_features, **factory) * std)
+        self.gain = float(gain)
+        self.c = nn.Parameter(torch.empty(self.out_features, **factory))
+        self.r = nn.Parameter(torch.empty(self.in_features, **factory))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Draw fresh initial values (``c, r ~ N(0, gain / in_features)``)."""
+        std = math.sqrt(self.gain / self.in_features)
+        with torch.no_grad():
+            self.c.normal_(0.0, std)
+            self.r.normal_(0.0, std)
+        self._reset_bias()
 
     def forward(self, x):
         # shape: (..., in_features) -> (..., out_features)
@@ -425,9 +504,18 @@ class ToeplitzLikeLinear(_StructuredLinear):
         n = max(_positive(in_features, "in_features"), _positive(out_features, "out_features"))
         self.rank = _positive(rank, "rank")
         self._setup(in_features, out_features, n, bias, bias_std, factory)
-        s = (4.0 * gain / (self.rank * n * n)) ** 0.25
-        self.G = nn.Parameter(torch.randn(n, self.rank, **factory) * s)
-        self.H = nn.Parameter(torch.randn(n, self.rank, **factory) * s)
+        self.gain = float(gain)
+        self.G = nn.Parameter(torch.empty(n, self.rank, **factory))
+        self.H = nn.Parameter(torch.empty(n, self.rank, **factory))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Draw fresh initial values (see ``gain``)."""
+        s = (4.0 * self.gain / (self.rank * self.n * self.n)) ** 0.25
+        with torch.no_grad():
+            self.G.normal_(0.0, s)
+            self.H.normal_(0.0, s)
+        self._reset_bias()
 
     def forward(self, x):
         # shape: (..., in_features) -> (..., out_features)
@@ -456,7 +544,7 @@ class ToeplitzLikeLinear(_StructuredLinear):
         from ...decompose import ToeplitzLike
 
         _single_operator(op, cls.__name__, ToeplitzLike)
-        G, H = np.array(op.G), np.array(op.H)
+        G, H = (np.array(a) for a in op.generators)
         n, r = G.shape
         layer = cls(n, n, rank=r, bias=bias is not None, dtype=torch.from_numpy(G).dtype)
         with torch.no_grad():
@@ -557,13 +645,24 @@ class LowRankLinear(nn.Module):
         self.in_features = _positive(in_features, "in_features")
         self.out_features = _positive(out_features, "out_features")
         self.rank = _positive(rank, "rank")
-        s = (gain / (self.rank * self.in_features)) ** 0.25
-        self.U = nn.Parameter(torch.randn(self.out_features, self.rank, **factory) * s)
-        self.V = nn.Parameter(torch.randn(self.rank, self.in_features, **factory) * s)
+        self.gain = float(gain)
+        self.bias_std = float(bias_std)
+        self.U = nn.Parameter(torch.empty(self.out_features, self.rank, **factory))
+        self.V = nn.Parameter(torch.empty(self.rank, self.in_features, **factory))
         if bias:
-            self.bias = nn.Parameter(torch.randn(self.out_features, **factory) * bias_std)
+            self.bias = nn.Parameter(torch.empty(self.out_features, **factory))
         else:
             self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Draw fresh initial values (see ``gain``)."""
+        s = (self.gain / (self.rank * self.in_features)) ** 0.25
+        with torch.no_grad():
+            self.U.normal_(0.0, s)
+            self.V.normal_(0.0, s)
+            if self.bias is not None:
+                self.bias.normal_(0.0, self.bias_std) if self.bias_std > 0 else self.bias.zero_()
 
     def forward(self, x):
         # shape: (..., in_features) -> (..., out_features)
