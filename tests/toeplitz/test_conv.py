@@ -192,11 +192,16 @@ def test_conv2d_large_kernel_spectrum_is_streamed(monkeypatch):
     monkeypatch.setattr(conv, "_CHUNK_BYTES", 5 * 4 * 16)
     rng = np.random.default_rng(4)
     w = rng.standard_normal((4, 4, 3, 2))
-    x = rng.standard_normal((2, 4, 7, 6))
     op = Conv2dOperator(w, (7, 6), stride=2, padding=1, padding_mode="replicate")
-    ref = torch_conv(w, x, 2, stride=2, padding=1, mode="replicate")
-    np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
-    assert not op._spec_cache
+    # 2 images: per-tap products (the spectrum is never formed); 8 images (>= 6 taps): spectrum per chunk
+    for batch in (2, 8):
+        x = rng.standard_normal((batch, 4, 7, 6))
+        ref = torch_conv(w, x, 2, stride=2, padding=1, mode="replicate")
+        np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+        y = rng.standard_normal(ref.shape)
+        np.testing.assert_allclose(op.apply_adjoint(y).reshape(batch, -1), y.reshape(batch, -1) @ torch_dense(
+            w, (7, 6), 2, stride=2, padding=1, mode="replicate"), rtol=0, atol=1e-12 * np.abs(ref).max())
+    assert (True, np.dtype(np.complex128).str) not in op._spec_cache
     check_operator(op, torch_dense(w, (7, 6), 2, stride=2, padding=1, mode="replicate"))
 
 

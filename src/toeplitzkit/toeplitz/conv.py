@@ -156,40 +156,39 @@ class _ConvNdOperator(StructuredOperator):
         N = self._fft_shape
         return N[:-1] + (N[-1] // 2 + 1,) if real else N
 
+    def _phase(self, start, stop, grid, cdtype):
+        """``exp(+2 pi i <f, e> / N)`` for flat frequencies ``start:stop`` and every tap ``e``: ``(F, K)``."""
+        idx = np.unravel_index(np.arange(start, stop), grid)
+        frac = np.zeros((stop - start, self._taps[0].size))
+        for f, e, N in zip(idx, self._taps, self._fft_shape):
+            # integer arithmetic modulo N keeps the phase exact before scaling
+            frac += np.mod(np.outer(f.astype(np.int64), e), N) / N
+        return np.exp(2j * np.pi * frac).astype(cdtype, copy=False)
+
     def _spectrum(self, start, stop, grid, cdtype):
         """``G[f] = sum_e w[e] exp(+2 pi i <f, e> / N)`` for flat frequencies ``start:stop``.
 
         Shape ``(F, groups, out/groups, in/groups)``.  ``Z(f) = G(f) X(f)`` is the
         spectrum of the (circular) correlation of ``x`` with the kernel.
         """
-        idx = np.unravel_index(np.arange(start, stop), grid)
-        frac = np.zeros((stop - start, self._taps[0].size))
-        for f, e, N in zip(idx, self._taps, self._fft_shape):
-            # integer arithmetic modulo N keeps the phase exact before scaling
-            frac += np.mod(np.outer(f.astype(np.int64), e), N) / N
-        phase = np.exp(2j * np.pi * frac).astype(cdtype, copy=False)
-        G = phase @ self._wmat.astype(cdtype, copy=False)
+        G = self._phase(start, stop, grid, cdtype) @ self._wmat.astype(cdtype, copy=False)
         g = self.groups
         return G.reshape(stop - start, g, self.out_channels // g, self.weight.shape[1])
 
-    def _spectrum_chunks(self, real, cdtype):
-        """Yield ``(start, stop, G)`` over the frequency grid, cached when small."""
-        grid = self._grid(real)
-        nf = int(np.prod(grid))
-        per_freq = self.out_channels * self.weight.shape[1] * np.dtype(cdtype).itemsize
-        key = (real, np.dtype(cdtype).str)
-        if key in self._spec_cache:
-            yield 0, nf, self._spec_cache[key]
-            return
-        if nf * per_freq <= _CACHE_BYTES:
-            G = self._spectrum(0, nf, grid, cdtype)
-            self._spec_cache[key] = G
-            yield 0, nf, G
-            return
-        chunk = max(1, _CHUNK_BYTES // per_freq)
-        for start in range(0, nf, chunk):
-            stop = min(nf, start + chunk)
-            yield start, stop, self._spectrum(start, stop, grid, cdtype)
+    def _tap_matrices(self, cdtype, adjoint):
+        """Per group, the kernel as a ``(c_in, K * c_out)`` matrix (conjugated for the adjoint)."""
+        key = ("taps", adjoint, np.dtype(cdtype).str)
+        mats = self._spec_cache.get(key)
+        if mats is None:
+            g = self.groups
+            co, ci = self.out_channels // g, self.weight.shape[1]
+            w = self.weight.reshape(g, co, ci, -1).astype(cdtype)
+            if adjoint:  # [o, e, c] -> (co, K * ci)
+                mats = [np.ascontiguousarray(np.conj(w[i].transpose(0, 2, 1))).reshape(co, -1) for i in range(g)]
+            else:  # [c, e, o] -> (ci, K * co)
+                mats = [np.ascontiguousarray(w[i].transpose(1, 2, 0)).reshape(ci, -1) for i in range(g)]
+            self._spec_cache[key] = mats
+        return mats
 
     # ---------------------------------------------------------------- padding
     def _pad(self, x):
@@ -217,23 +216,57 @@ class _ConvNdOperator(StructuredOperator):
 
     # ---------------------------------------------------------------- core
     def _mix(self, X, real, adjoint):
-        """Channel mixing in the frequency domain, one chunk of frequencies at a time.
+        """Channel mixing in the frequency domain.
 
         ``X`` is ``(B, c_in, F_all)`` (``c_in`` = out channels when ``adjoint``);
-        returns ``(B, c_out, F_all)``.
+        returns ``(B, c_out, F_all)`` with ``Z(f) = G(f) X(f)`` (``G(f)^H`` for the
+        adjoint).  Small kernel spectra are cached.  Otherwise frequencies are
+        processed in chunks: for a few images, ``sum_e phase(f, e) (W_e X(f))``
+        with one matrix product per chunk and group (``G`` is never formed); for
+        many images, ``G`` is formed per chunk and applied to all of them.
         """
         g = self.groups
-        B = X.shape[0]
+        B, _, nf = X.shape
         cin_g, cout_g = self.weight.shape[1], self.out_channels // g
         ci, co = (cout_g, cin_g) if adjoint else (cin_g, cout_g)
-        X = X.reshape(B, g, ci, -1)
-        Z = np.empty((B, g, co, X.shape[-1]), dtype=X.dtype)
-        for start, stop, G in self._spectrum_chunks(real, X.dtype):
+        cd = X.dtype
+        itemsize = np.dtype(cd).itemsize
+        grid = self._grid(real)
+        Z = np.empty((B, g * co, nf), dtype=cd)
+        key = (real, np.dtype(cd).str)
+        G_all = self._spec_cache.get(key)
+        if G_all is None and nf * cout_g * cin_g * g * itemsize <= _CACHE_BYTES:
+            G_all = self._spectrum(0, nf, grid, cd)
+            self._spec_cache[key] = G_all
+        K = self._taps[0].size
+        X4 = X.reshape(B, g, ci, nf)
+        Z4 = Z.reshape(B, g, co, nf)
+        if G_all is not None or B >= K:
+            chunk = nf if G_all is not None else max(1, _CHUNK_BYTES // (cout_g * cin_g * g * itemsize))
+            for start in range(0, nf, chunk):
+                stop = min(nf, start + chunk)
+                G = G_all if G_all is not None else self._spectrum(start, stop, grid, cd)
+                if adjoint:
+                    G = np.conj(np.swapaxes(G, -1, -2))
+                Xc = np.ascontiguousarray(np.moveaxis(X4[..., start:stop], (-1, 0), (0, -1)))  # (F, g, ci, B)
+                Z4[..., start:stop] = np.moveaxis(G @ Xc, (0, -1), (-1, 0))
+            return Z
+        mats = self._tap_matrices(cd, adjoint)
+        chunk = max(1, _CHUNK_BYTES // (B * K * co * itemsize))
+        for start in range(0, nf, chunk):
+            stop = min(nf, start + chunk)
+            F = stop - start
+            ph = self._phase(start, stop, grid, cd)
             if adjoint:
-                G = np.conj(np.swapaxes(G, -1, -2))
-            Xc = np.moveaxis(X[..., start:stop], (-1, 0), (0, -1))  # (F, g, ci, B)
-            Z[..., start:stop] = np.moveaxis(G @ Xc, (0, -1), (-1, 0))
-        return Z.reshape(B, g * co, -1)
+                ph = np.conj(ph)
+            Xc = np.ascontiguousarray(np.moveaxis(X4[..., start:stop], -1, 0))  # (F, B, g, ci)
+            for i in range(g):
+                U = (Xc[:, :, i, :].reshape(F * B, ci) @ mats[i]).reshape(F, B, K, co)
+                acc = ph[:, None, 0, None] * U[:, :, 0]
+                for e in range(1, K):
+                    acc += ph[:, None, e, None] * U[:, :, e]
+                Z4[:, i, :, start:stop] = np.moveaxis(acc, 0, -1)
+        return Z
 
     def _forward(self, x):
         """``x`` ``(B, in_channels, *input_size)`` -> ``(B, out_channels, *output_size)``."""
