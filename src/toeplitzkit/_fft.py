@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -144,14 +145,24 @@ def next_fast_len(n: int, real: bool = True) -> int:
 
 # --------------------------------------------------------------------- engines
 
+_NUMPY_ND = {"fft": np.fft.fftn, "ifft": np.fft.ifftn, "rfft": np.fft.rfftn, "irfft": np.fft.irfftn}
+_NUMPY_1D = {"fft": np.fft.fft, "ifft": np.fft.ifft, "rfft": np.fft.rfft, "irfft": np.fft.irfft}
+_SCIPY_ND = {"fft": _sfft.fftn, "ifft": _sfft.ifftn, "rfft": _sfft.rfftn, "irfft": _sfft.irfftn}
+_SCIPY_1D = {"fft": _sfft.fft, "ifft": _sfft.ifft, "rfft": _sfft.rfft, "irfft": _sfft.irfft}
+
+
+# The 1-D entry points skip the n-D bookkeeping: a few microseconds per call,
+# which is a measurable share of a product at n ~ 1000.
 def _numpy_transform(kind, x, s, axes, threads):
-    f = {"fft": np.fft.fftn, "ifft": np.fft.ifftn, "rfft": np.fft.rfftn, "irfft": np.fft.irfftn}[kind]
-    return f(x, s=s, axes=axes)
+    if len(axes) == 1:
+        return _NUMPY_1D[kind](x, n=s[0], axis=axes[0])
+    return _NUMPY_ND[kind](x, s=s, axes=axes)
 
 
 def _scipy_transform(kind, x, s, axes, threads):
-    f = {"fft": _sfft.fftn, "ifft": _sfft.ifftn, "rfft": _sfft.rfftn, "irfft": _sfft.irfftn}[kind]
-    return f(x, s=s, axes=axes, workers=threads)
+    if len(axes) == 1:
+        return _SCIPY_1D[kind](x, n=s[0], axis=axes[0], workers=threads)
+    return _SCIPY_ND[kind](x, s=s, axes=axes, workers=threads)
 
 
 class _PlanCache(threading.local):
@@ -217,16 +228,19 @@ def _prepare(kind, x):
 
 def _run(kind, x, s, axes):
     x = _prepare(kind, x)
-    axes = tuple(int(a) % x.ndim for a in axes)
+    nd = x.ndim
+    axes = tuple(int(a) % nd for a in axes)
     if s is None:
         s = tuple(x.shape[a] for a in axes)
         if kind == "irfft":
             s = s[:-1] + (2 * (x.shape[axes[-1]] - 1),)
+    else:
+        s = tuple(int(v) for v in s)
     name, threads = _state.get()
-    s = tuple(int(v) for v in s)
-    if threads > 1 and max(x.size, x.size // max(1, np.prod([x.shape[a] for a in axes])) * int(np.prod(s))) \
-            < THREADS_MIN_SIZE:
-        threads = 1
+    if threads > 1:
+        work = max(x.size, x.size // max(1, math.prod(x.shape[a] for a in axes)) * math.prod(s))
+        if work < THREADS_MIN_SIZE:
+            threads = 1
     return _ENGINES[name](kind, x, s, axes, threads)
 
 

@@ -47,11 +47,13 @@ def _apply_embedded(spec: np.ndarray, X: np.ndarray, rows: int, L: int, real: bo
         # pyFFTW copies into its aligned plan buffer anyway
         Xt = np.ascontiguousarray(Xt)
     F = _fft.rfft(Xt, L) if real else _fft.fft(Xt, L)
-    s = spec[..., None, :]
-    if np.broadcast_shapes(F.shape, s.shape) == F.shape and F.dtype == np.result_type(F.dtype, s.dtype):
-        F *= s  # in place when the result has F's shape and dtype
+    # X has the product's dtype, at least as precise as the spectrum: multiply in
+    # place unless the operator's batch broadcasts F to a larger shape.
+    sb, fb = spec.shape[:-1], F.shape[:-2]
+    if len(fb) >= len(sb) and fb[len(fb) - len(sb):] == sb:
+        F *= spec[..., None, :]
     else:
-        F = F * s
+        F = F * spec[..., None, :]
     Y = _fft.irfft(F, L) if real else _fft.ifft(F, L)
     return np.swapaxes(Y[..., :rows], -1, -2)
 
@@ -142,26 +144,29 @@ class Toeplitz(StructuredOperator):
         self._spec_cache: dict = {}
 
     # ---------------------------------------------------------------- products
-    def _spec(self, real: bool) -> np.ndarray:
-        key = (real, _fft.get_fft_backend()[0])
-        spec = self._spec_cache.get(key)
+    def _spec(self, real: bool, conj: bool = False) -> np.ndarray:
+        """(r)fft of the embedding (of its conjugate-transpose circulant with ``conj``), cached."""
+        spec = self._spec_cache.get((real, conj))
         if spec is None:
-            e = _embedding(self.c, self.r, self._L)
-            spec = _fft.rfft(e) if real else _fft.fft(e)
-            self._spec_cache[key] = spec
+            if conj:
+                spec = np.conj(self._spec(real))
+            else:
+                e = _embedding(self.c, self.r, self._L)
+                spec = _fft.rfft(e) if real else _fft.fft(e)
+            self._spec_cache[(real, conj)] = spec
         return spec
 
     def _matmat(self, X):
-        real = self.is_real and X.dtype.kind == "f"
+        real = X.dtype.kind == "f" and self._dtype.kind == "f"
         Y = _apply_embedded(self._spec(real), X, self._mn[0], self._L, real)
-        return Y.astype(X.dtype, copy=False)
+        return Y if Y.dtype == X.dtype else Y.astype(X.dtype)
 
     def _rmatmat(self, X):
         # The top-left n x m block of circ(e)^H is T^H, and circ(e)^H has the
         # conjugate spectrum.
-        real = self.is_real and X.dtype.kind == "f"
-        Y = _apply_embedded(np.conj(self._spec(real)), X, self._mn[1], self._L, real)
-        return Y.astype(X.dtype, copy=False)
+        real = X.dtype.kind == "f" and self._dtype.kind == "f"
+        Y = _apply_embedded(self._spec(real, conj=True), X, self._mn[1], self._L, real)
+        return Y if Y.dtype == X.dtype else Y.astype(X.dtype)
 
     def _to_dense(self):
         m, n = self._mn
