@@ -156,3 +156,18 @@ def test_eq_5_52_uncorrected_grid_underestimates():
         below += grid < true
         assert corrected >= true * (1 - 1e-12)
     assert below >= 1
+
+
+@pytest.mark.parametrize("stride, padding, groups", [(1, 1, 1), (2, 1, 1), (1, 0, 2), (2, "same", 1)])
+def test_conv_spectral_norm_is_two_sided(stride, padding, groups):
+    # DESIGN section 6: lower <= ||A||_2 <= upper for the zero-padded layer.
+    from toeplitzkit.bounds import conv_spectral_norm
+
+    if padding == "same" and stride != 1:
+        stride = 1  # PyTorch forbids 'same' with stride > 1
+    rng = np.random.default_rng(8)
+    K = rng.standard_normal((4, 4 // groups, 3, 3))
+    A = Conv2dOperator(K, (7, 7), stride=stride, padding=padding, groups=groups).to_dense()
+    true = np.linalg.norm(A, 2)
+    b = conv_spectral_norm(K, (7, 7), stride=stride, padding=padding, groups=groups)
+    assert b.lower <= true <= b.upper

@@ -1,0 +1,302 @@
+"""The theorem map: every numbered result of the thesis the library relies on.
+
+One :class:`Result` per row: the result, the functions implementing it, the tests
+checking it (pytest node ids relative to the project root), how they check it and
+what they found.  ``docs/theorems.md`` is generated from this table
+(``python -m toeplitzkit._theorems > docs/theorems.md``); ``tests/test_theorem_map.py``
+fails when the page is stale, when a function does not exist or when a test is not
+collected.  ``toeplitzkit verify`` runs the tests and prints the table with a
+pass/fail column.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+__all__ = ["Result", "THEOREMS", "ERRATA", "render_markdown", "resolve"]
+
+HOLDS = "holds"
+CORRECTED = "holds with corrected statement"
+ERRATUM = "erratum"
+CITED = "cited, not checked"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One row of the theorem map."""
+
+    key: str  # "Thm 2.1", "Eq 2.9-2.19", ...
+    statement: str  # one line
+    functions: tuple  # dotted names (module.attr[.attr])
+    tests: tuple  # pytest node ids, relative to the project root
+    how: str  # property-based / symbolic / Monte Carlo / exact construction / dense comparison
+    finding: str  # HOLDS / CORRECTED / ERRATUM / CITED
+    note: str = ""
+
+
+_T = "toeplitzkit.toeplitz."
+_D = "toeplitzkit.decompose."
+_B = "toeplitzkit.bounds."
+_S = "tests/symbolic/"
+
+THEOREMS = (
+    Result("Def 2.1, Eq 2.1", "circulant matrix C[j, k] = c[(j - k) mod n]", (_T + "Circulant",),
+           ("tests/toeplitz/test_circulant.py::test_circulant_matches_scipy",),
+           "dense comparison (scipy.linalg.circulant)", HOLDS),
+    Result("Thm 2.1", "circ(c) = U* diag(U c) U / n: eigenvalues are the DFT of c", (_T + "Circulant.eigvals",),
+           (_S + "test_circulant_symbolic.py::test_thm_2_1_circulant_diagonalization",
+            "tests/toeplitz/test_circulant.py::test_circulant_eigenvalues_are_the_dft_of_c"),
+           "symbolic (n = 2, 3, 4) and dense comparison", HOLDS),
+    Result("Eq 2.9-2.19", "circulants are closed under sum and product: circ(x) circ(y) = circ(x (*) y)",
+           (_T + "Circulant.__matmul__", _T + "Circulant.__add__"),
+           (_S + "test_circulant_symbolic.py::test_eq_2_9_to_2_19_circulant_closure",
+            "tests/toeplitz/test_circulant.py::test_circulant_closure"),
+           "symbolic (n = 2, 3, 4) and property-based", HOLDS),
+    Result("Def 2.2, Eq 2.20-2.21", "f-circulant Z_f(x) and the f-unit-circulant Z_f",
+           (_T + "FCirculant", _T + "f_unit_circulant"),
+           ("tests/toeplitz/test_circulant.py::test_fcirculant_matches_definition",
+            "tests/toeplitz/test_circulant.py::test_fcirculant_eigvals"),
+           "dense comparison", HOLDS),
+    Result("Eq 2.22-2.23", "Toeplitz index convention T[j, k] = a_{j-k}", (_T + "Toeplitz",),
+           (_S + "test_numeric_theorems.py::test_eq_2_22_toeplitz_index_convention",
+            "tests/toeplitz/test_toeplitz.py::test_toeplitz_matches_scipy"),
+           "exact construction (symbol e^{iw})", ERRATUM,
+           "Eq 2.23 prints a_{k-j}; Eq 2.22 and 2.26 use a_{j-k}, as the library (SciPy's first column c)."),
+    Result("Eq 2.24-2.26", "T_n(f) from the Fourier coefficients of a symbol", (_T + "Toeplitz.from_symbol",),
+           ("tests/toeplitz/test_toeplitz.py::test_from_symbol_callable_matches_exact_coefficients",
+            "tests/toeplitz/test_toeplitz.py::test_symbol_roundtrip"),
+           "exact coefficients and quadrature", HOLDS),
+    Result("Thm 2.2, Eq 2.31", "doubly-block circulant matrices are diagonalized by U (x) U", (),
+           (_S + "test_circulant_symbolic.py::test_eq_2_31_doubly_block_circulant_diagonalization",),
+           "symbolic (n = 2)", HOLDS),
+    Result("Eq 2.27-2.33", "a 2-D convolution is a doubly-block Toeplitz matrix", (_T + "Conv2dOperator",),
+           ("tests/toeplitz/test_conv.py::test_conv2d_matches_torch",
+            "tests/toeplitz/test_conv.py::test_conv2d_grid_covers_every_option"),
+           "dense comparison (torch.nn.functional.conv2d)", HOLDS),
+    Result("Def 2.3, Table 2.1", "Sylvester / Stein displacement and the rank of each structure",
+           (_D + "sylvester", _D + "stein", _D + "displacement_rank", _D + "OPERATOR_PAIRS"),
+           ("tests/decompose/test_displacement.py::test_sylvester_and_stein_definitions",
+            "tests/decompose/test_displacement.py::test_displacement_rank_of_each_structure",
+            "tests/decompose/test_displacement.py::test_table_pairs_are_the_thesis_operators"),
+           "property-based, dense", HOLDS),
+    Result("Thm 2.3", "Krylov decomposition of a matrix from its displacement generators",
+           (_D + "krylov", _D + "krylov_reconstruct"),
+           ("tests/decompose/test_toeplitz_like.py::test_krylov_reconstruct_thm_2_3",
+            "tests/decompose/test_toeplitz_like.py::test_krylov_reconstruct_errors"),
+           "dense reconstruction", HOLDS),
+    Result("Thm 2.4", "Toeplitz-like M = 1/2 sum_j Z_1(g_j) Z_-1(J h_j)", (_D + "ToeplitzLike",),
+           (_S + "test_toeplitz_like_symbolic.py::test_thm_2_4_toeplitz_displacement_rank_two",
+            _S + "test_toeplitz_like_symbolic.py::test_thm_2_4_toeplitz_like_reconstruction",
+            _S + "test_toeplitz_like_symbolic.py::test_thm_2_4_general_matrix_reconstruction",
+            "tests/decompose/test_toeplitz_like.py::test_thm_2_4_formula_matches_dense"),
+           "symbolic (n = 3, 4) and dense", HOLDS),
+    Result("Thm 3.2", "LDR expressivity: circulant/skew rank 1, Toeplitz and inverse rank 2, closure",
+           (_D + "ToeplitzLike.from_dense", _D + "generators"),
+           ("tests/decompose/test_toeplitz_like.py::test_thm_3_2_circulant_and_skew_circulant_rank_1",
+            "tests/decompose/test_toeplitz_like.py::test_thm_3_2_toeplitz_and_inverse_rank_2",
+            "tests/decompose/test_toeplitz_like.py::test_thm_3_2_products_and_combinations",
+            "tests/decompose/test_toeplitz_like.py::test_thm_3_2_any_matrix_rank_n"),
+           "dense, numerical rank", HOLDS),
+    Result("Prop 3.1", "margin certificate: no perturbation below margin / (sqrt 2 Lip) flips the class",
+           (_B + "margin_certificate",),
+           ("tests/bounds/test_network.py::test_margin_certificate_is_sound_for_linear_models",),
+           "exact construction (linear models, worst-case perturbation)", HOLDS),
+    Result("Prop 3.2", "Lip(network) <= product of layer Lipschitz constants", (_B + "product_bound",),
+           ("tests/bounds/test_network.py::test_product_bound_is_above_the_network_constant",),
+           "property-based, one-sided", HOLDS),
+    Result("Prop 3.3", "smaller layer constants do not imply a smaller network constant", (_B + "product_bound",),
+           (_S + "test_prop_3_3_symbolic.py::test_prop_3_3_layer_norms",
+            _S + "test_prop_3_3_symbolic.py::test_prop_3_3_network_constants",
+            _S + "test_prop_3_3_symbolic.py::test_prop_3_3_attained_by_finite_differences",
+            "tests/bounds/test_network.py::test_prop_3_3_counterexample_values"),
+           "symbolic (exact norms)", CORRECTED,
+           "||A(2)||_2 is printed as sqrt 2; it is (1 + sqrt 5)/2. Lip(N1) = (1 + sqrt 5)/2 and "
+           "Lip(N2) = sqrt 2 hold, so the counterexample stands."),
+    Result("Alg 3.1", "power method for the largest singular value", (_B + "power_method",),
+           ("tests/bounds/test_baselines.py::test_power_method_is_below_and_converges",),
+           "one-sided against dense SVD", HOLDS),
+    Result("Alg 3.2", "conv power method (Farnia et al.)", (_B + "conv_power_method",),
+           ("tests/bounds/test_baselines.py::test_conv_power_method_is_below_and_converges",),
+           "one-sided against dense SVD", HOLDS),
+    Result("Thm 3.6-3.7", "singular values of a circular convolution (Sedghi et al.)",
+           (_B + "sedghi_singular_values",),
+           ("tests/bounds/test_baselines.py::test_sedghi_equals_dense_svd_of_circular_conv",
+            "tests/bounds/test_baselines.py::test_sedghi_matches_the_circular_conv_operator"),
+           "dense SVD", HOLDS),
+    Result("Thm 3.8", "Singla & Feizi bound from four reshaped kernel norms", (_B + "singla_feizi_bound",),
+           ("tests/bounds/test_baselines.py::test_singla_feizi_and_gram_are_upper_bounds",
+            "tests/bounds/test_baselines.py::test_singla_feizi_exact_for_1x1_and_four_reshapes"),
+           "one-sided against dense SVD", HOLDS),
+    Result("Thm 4.1", "every matrix is a limit of products of 2n - 1 diagonal and circulant factors",
+           (_D + "dc_factorize",),
+           ("tests/decompose/test_dc_factorize.py::test_full_rank_small_and_zero_matrix",),
+           "exact construction (rank n through Thm 4.2)", HOLDS,
+           "checked through the constructive rank-n case of Thm 4.2 (4n + 1 factors), not the 2n - 1 count."),
+    Result("Thm 4.2", "a rank-k matrix is a product of 4k + 1 diagonal and circulant factors",
+           (_D + "dc_factorize", _D + "DiagonalCirculant"),
+           ("tests/decompose/test_dc_factorize.py::test_200_random_trials_all_reconstruct",
+            "tests/decompose/test_dc_factorize.py::test_rank_not_dividing_n_uses_next_divisor",
+            _S + "test_numeric_theorems.py::test_thm_4_2_factor_count_and_first_last_kinds"),
+           "exact construction, 200 random trials", CORRECTED,
+           "the 4k + 1 factors of the proof start and end with a diagonal matrix, not a circulant; "
+           "when k does not divide n the next divisor k' >= k is used (4k' + 1 factors)."),
+    Result("Thm 4.3", "universal approximation by bounded-width ReLU networks (Hanin)", (),
+           (), "cited", CITED, "an external result the thesis uses for Cor 4.1."),
+    Result("Lemma 4.3", "||relu(Wx + b) - relu(W_k y + b)|| <= s_1 ||x - y|| + s_{k+1} ||x||", (),
+           (_S + "test_numeric_theorems.py::test_lemma_4_3_rank_k_perturbation",),
+           "Monte Carlo (200 complex trials)", HOLDS),
+    Result("Prop 4.1", "error of a network with rank-k SVD-truncated layers", (),
+           (_S + "test_numeric_theorems.py::test_prop_4_1_and_cor_4_2_network_error",),
+           "Monte Carlo, s_1 = 1 and s_1 != 1", HOLDS),
+    Result("Cor 4.2", "the same bound for the DC network of depth (4k + 1) p", (_D + "dc_factorize",),
+           (_S + "test_numeric_theorems.py::test_prop_4_1_and_cor_4_2_network_error",),
+           "Monte Carlo with the Thm 4.2 factorization", HOLDS),
+    Result("Lemma 4.4", "Cov(y_i, y_i') = 0, Var(y_i) = a'^2 + a^2 sum_j u_j^2 for y = D C u + b", (),
+           (_S + "test_lemma_4_4_symbolic.py::test_lemma_4_4_covariance",
+            _S + "test_lemma_4_4_symbolic.py::test_lemma_4_4_relu_second_moment"),
+           "symbolic expectations (n = 2, 3, 4)", CORRECTED,
+           "Eq 4.43 prints Var(x_i) inside the sum over j; the index is j."),
+    Result("Prop 4.2", "DC initialization keeps the output covariance (2/n) ||x||^2 I", (_T + "Circulant",),
+           (_S + "test_lemma_4_4_symbolic.py::test_prop_4_2_dc_initialization_monte_carlo",),
+           "Monte Carlo (4000 draws, 5 standard errors)", HOLDS),
+    Result("Thm 5.1", "sigma_1(T_n(f)) <= sup |f| (Gray)", (_B + "toeplitz_bound",),
+           ("tests/bounds/test_gray.py::test_toeplitz_bound_is_above_the_norm_and_the_sup",),
+           "one-sided against dense SVD", HOLDS),
+    Result("Thm 5.2", "block Toeplitz bound sup ||F(w)||", (_B + "block_toeplitz_bound",),
+           ("tests/bounds/test_gray.py::test_block_toeplitz_bound",), "one-sided against dense SVD", HOLDS),
+    Result("Thm 5.3", "doubly-block Toeplitz bound sup |f(w1, w2)|", (_B + "doubly_block_bound",),
+           ("tests/bounds/test_gray.py::test_doubly_block_bound",), "one-sided against dense SVD", HOLDS),
+    Result("Thm 5.4", "vertically stacked doubly-block Toeplitz matrices", (_B + "stacked_bound",),
+           ("tests/bounds/test_gray.py::test_stacked_bound_1d_and_2d",), "one-sided against dense SVD", HOLDS),
+    Result("Lemma 5.1", "D(f)^H = D(f*), D(f) + D(g) = D(f + g)", (),
+           (_S + "test_numeric_theorems.py::test_lemma_5_1_to_5_4_doubly_block_toeplitz_facts",),
+           "dense, random complex symbols", HOLDS),
+    Result("Lemma 5.2", "a real symbol gives a Hermitian D(f)", (),
+           (_S + "test_numeric_theorems.py::test_lemma_5_1_to_5_4_doubly_block_toeplitz_facts",),
+           "dense, random symbols", HOLDS),
+    Result("Lemma 5.3", "a non-negative symbol, not identically zero, gives a positive definite D(f)", (),
+           (_S + "test_numeric_theorems.py::test_lemma_5_1_to_5_4_doubly_block_toeplitz_facts",),
+           "dense, random symbols", HOLDS),
+    Result("Lemma 5.4", "A, B, A - B PSD implies lambda_1(B) <= lambda_1(A)", (),
+           (_S + "test_numeric_theorems.py::test_lemma_5_1_to_5_4_doubly_block_toeplitz_facts",),
+           "dense, random matrices", HOLDS),
+    Result("Lemma 5.5", "doubly-block Widom identity; D(|f|^2) - D(f)^H D(f) is PSD", (_B + "widom_terms",),
+           (_S + "test_widom_symbolic.py::test_widom_identity_1d",
+            _S + "test_widom_symbolic.py::test_widom_identity_2d_eight_parts",
+            _S + "test_widom_symbolic.py::test_widom_psd_consequence_used_by_thm_5_4",
+            "tests/bounds/test_widom.py::test_doubly_block_widom_identity",
+            "tests/bounds/test_widom.py::test_gram_defect_is_positive_semidefinite"),
+           "symbolic (re-derived region by region) and dense", CORRECTED,
+           "the printed index formulas are garbled (a G^{alpha4} appears, A.15 repeats A.12); the identity "
+           "re-derived as eight off-square parts pairing under the reflection J holds exactly."),
+    Result("Lemma 5.6", "sigma_1 of a block concatenation <= sqrt(sum of squared sigma_1)", (_B + "concat_bound",),
+           ("tests/bounds/test_gray.py::test_concat_bound",), "one-sided against dense SVD", HOLDS),
+    Result("Thm 5.5", "LipBound: sqrt(sum_i max_w sum_j |F_ij(w)|^2) bounds a convolution's norm",
+           (_B + "lipbound",),
+           ("tests/bounds/test_polygrid.py::test_certified_lipbound_bounds_the_dense_convolution",
+            _S + "test_numeric_theorems.py::test_lipbound_loose_by_up_to_sqrt_cout"),
+           "one-sided against dense SVD", CORRECTED,
+           "holds, but loose by up to sqrt(cout) for multi-output layers (measured above 1.5x on random "
+           "8-channel 3x3 kernels); the tight bound is sup_w ||F(w)||_2 (conv_spectral_norm)."),
+    Result("Eq 5.50", "kernel to matrix trigonometric polynomial", (_B + "kernel_symbol",),
+           (_S + "test_kernel_symbol_symbolic.py::test_eq_5_50_symbol_is_dft_of_circulant_blocks",
+            _S + "test_kernel_symbol_symbolic.py::test_eq_5_50_multichannel_singular_values",
+            "tests/bounds/test_polygrid.py::test_kernel_symbol_matches_direct_sum"),
+           "symbolic (circulant blocks at N = 4) and dense", HOLDS,
+           "the thesis's index h = a - (s - p - 1) changes the symbol by a unit phase only."),
+    Result("Eq 5.51-5.52, Alg 5.1", "PolyGrid grid maximum and its (1 - 2d/S)^-1 correction",
+           (_B + "polygrid", _B + "lipbound"),
+           ("tests/bounds/test_polygrid.py::test_single_polynomial_is_algorithm_5_1",
+            "tests/bounds/test_polygrid.py::test_peak_between_grid_points_needs_the_correction",
+            _S + "test_numeric_theorems.py::test_eq_5_52_uncorrected_grid_underestimates"),
+           "one-sided against dense SVD", ERRATUM,
+           "the correction is sound, but Table 5.1's ratios below 1 show the uncorrected grid maximum was "
+           "used; it falls below the true norm."),
+    Result("Section 6 (certified bound)", "certified two-sided bound of a real conv layer",
+           (_B + "conv_spectral_norm",),
+           (_S + "test_numeric_theorems.py::test_conv_spectral_norm_is_two_sided",),
+           "one-sided against dense SVD (stride, padding, groups)", HOLDS),
+    Result("Lemma A.1", "generalized Widom identity (index formulas A.7-A.16)", (_B + "widom_terms",),
+           (_S + "test_widom_symbolic.py::test_widom_identity_2d_eight_parts",
+            _S + "test_widom_symbolic.py::test_widom_2d_parts_pair_under_reflection",
+            "tests/bounds/test_widom.py::test_doubly_block_widom_identity",
+            "tests/bounds/test_widom.py::test_mirror_terms_are_reversed_left_terms"),
+           "symbolic (n = 2, 3, degree 1) and dense", CORRECTED,
+           "alpha_0..alpha_3 are the (lo, mid), (mid, lo), (lo, lo), (hi, lo) parts; A.10 and A.15 as printed "
+           "repeat D(f)'s index and must read f_(i1 - l1, i2 - l2) over the (lo, lo) part."),
+)
+
+#: Errata, in the words that go into docs/theorems.md.
+ERRATA = tuple((r.key, r.note) for r in THEOREMS if r.finding in (ERRATUM, CORRECTED) and r.note)
+
+
+def resolve(dotted: str):
+    """Import ``module.attr[.attr...]`` and return the object (``ImportError``/``AttributeError`` if absent).
+
+    Examples
+    --------
+    >>> from toeplitzkit._theorems import resolve
+    >>> resolve("toeplitzkit.toeplitz.Circulant.eigvals").__name__
+    'eigvals'
+    """
+    parts = dotted.split(".")
+    obj = importlib.import_module(parts[0])
+    for i, name in enumerate(parts[1:], start=1):
+        # attribute first, as ``from package import name`` does (lazy exports of a
+        # subpackage shadow its module of the same name); a submodule otherwise.
+        try:
+            obj = getattr(obj, name)
+        except AttributeError:
+            obj = importlib.import_module(".".join(parts[: i + 1]))
+    return obj
+
+
+def _cell(items):
+    return "<br>".join(f"`{x}`" for x in items) if items else "-"
+
+
+def render_markdown(status=None) -> str:
+    """The theorem map as a markdown page; ``status`` maps a key to 'pass'/'fail' (adds a column).
+
+    Examples
+    --------
+    >>> from toeplitzkit._theorems import render_markdown, THEOREMS
+    >>> page = render_markdown()
+    >>> page.startswith("# Theorem map") and all(f"| {r.key} |" in page for r in THEOREMS)
+    True
+    """
+    lines = [
+        "# Theorem map",
+        "",
+        "<!-- generated by `python -m toeplitzkit._theorems > docs/theorems.md`; do not edit -->",
+        "",
+        "Every numbered result of the thesis the library relies on, the functions that implement it,",
+        "the tests that check it and what they found.  `toeplitzkit verify` runs these tests",
+        "(`--thorough` for the long hypothesis profile) and prints this table with a pass/fail column.",
+        "",
+        "Findings: *holds*; *holds with corrected statement* (the result is true once a misprint is",
+        "fixed); *erratum* (the text as printed, or as used in the thesis's experiments, is wrong: a",
+        "test shows the counterexample); *cited* (an external result the library does not check).",
+        "",
+    ]
+    head = ["Result", "Statement", "Implemented by", "Tests", "How", "Finding"]
+    if status is not None:
+        head.append("Status")
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for r in THEOREMS:
+        cells = [r.key, r.statement, _cell(r.functions), _cell(r.tests), r.how, r.finding]
+        if status is not None:
+            cells.append(status.get(r.key, "-"))
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    lines += ["", "## Errata", "", "Statements of the thesis that are wrong or garbled as printed, each shown by the "
+              "tests of its row above.", ""]
+    for key, note in ERRATA:
+        lines.append(f"- **{key}**: {note}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(render_markdown(), end="")
