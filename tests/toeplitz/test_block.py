@@ -1,0 +1,166 @@
+"""Block circulant and block Toeplitz operators against dense matrices built block by block."""
+
+import numpy as np
+import pytest
+import scipy.linalg as sl
+from scipy.optimize import linear_sum_assignment
+
+from toeplitzkit.testing import check_operator
+from toeplitzkit.toeplitz import BlockCirculant, BlockToeplitz, TrigPolynomial
+
+DTYPES = [np.float64, np.float32, np.complex128, np.complex64]
+
+
+def _rand(rng, shape, dtype):
+    x = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        x = x + 1j * rng.standard_normal(shape)
+    return x.astype(dtype)
+
+
+def dense_block_circulant(A):
+    """Eq 2.27 as displayed: block (j, k) = A[(j - k) mod n], assembled by np.block."""
+    n = A.shape[0]
+    return np.block([[A[(j - k) % n] for k in range(n)] for j in range(n)])
+
+
+def dense_block_toeplitz(c, r):
+    m, n = c.shape[0], r.shape[0]
+    B = lambda h: c[h] if h >= 0 else r[-h]
+    return np.block([[B(j - k) for k in range(n)] for j in range(m)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,p,q", [(1, 1, 1), (1, 2, 3), (4, 2, 2), (5, 3, 2), (6, 1, 4)])
+def test_block_circulant_matches_dense(rng, dtype, n, p, q):
+    A = _rand(rng, (n, p, q), dtype)
+    check_operator(BlockCirculant(A), dense_block_circulant(A))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex64])
+def test_block_circulant_batched(rng, dtype):
+    A = _rand(rng, (2, 3, 4, 2, 3), dtype)
+    dense = np.stack([[dense_block_circulant(a) for a in row] for row in A])
+    check_operator(BlockCirculant(A), dense)
+
+
+@pytest.mark.parametrize("n,p,q", [(1, 2, 2), (4, 2, 3), (5, 3, 3)])
+def test_theorem_2_2_block_diagonalization(rng, n, p, q):
+    A = _rand(rng, (n, p, q), np.complex128)
+    C = dense_block_circulant(A)
+    U = sl.dft(n)  # U[j, k] = exp(-2 pi i j k / n)
+    Up, Uq = np.kron(U, np.eye(p)), np.kron(U, np.eye(q))
+    psi = BlockCirculant(A).block_spectrum()
+    # Eq 2.29: stacked Psi = (U kron I) stacked A
+    np.testing.assert_allclose(psi.reshape(n * p, q), Up @ A.reshape(n * p, q), atol=1e-12)
+    # Eq 2.28: (U kron I_p) A (U kron I_q)^* / n = bdiag(Psi)
+    np.testing.assert_allclose(Up @ C @ Uq.conj().T / n, sl.block_diag(*psi), atol=1e-12)
+
+
+def test_block_circulant_spectral_methods(rng):
+    n, p = 5, 3
+    A = rng.standard_normal((n, p, p))
+    A[0] += 4 * np.eye(p)
+    C, D = BlockCirculant(A), dense_block_circulant(A)
+    ev = C.eigvals()
+    ref = np.linalg.eigvals(D)
+    rows, cols = linear_sum_assignment(np.abs(ev[:, None] - ref[None, :]))
+    np.testing.assert_allclose(ev[rows], ref[cols], atol=1e-10)
+    np.testing.assert_allclose(C.singular_values(), np.linalg.svd(D, compute_uv=False), atol=1e-10)
+    np.testing.assert_allclose(C.norm(), np.linalg.norm(D, 2), rtol=1e-12)
+    b = rng.standard_normal(n * p)
+    B = rng.standard_normal((n * p, 2))
+    np.testing.assert_allclose(C.solve(b), np.linalg.solve(D, b), atol=1e-10)
+    np.testing.assert_allclose(C.solve(B), np.linalg.solve(D, B), atol=1e-10)
+    assert isinstance(C.inv(), BlockCirculant) and C.inv().dtype == np.float64
+    np.testing.assert_allclose(C.inv().to_dense(), np.linalg.inv(D), atol=1e-10)
+    sign, logabs = np.linalg.slogdet(D)
+    np.testing.assert_allclose(np.exp(C.logdet()), sign * np.exp(logabs), rtol=1e-9)
+    Ac = _rand(rng, (4, 2, 2), np.complex128) + 3 * np.eye(2)
+    Cc = BlockCirculant(Ac)
+    bc = _rand(rng, 8, np.complex128)
+    np.testing.assert_allclose(Cc.solve(bc), np.linalg.solve(dense_block_circulant(Ac), bc), atol=1e-10)
+    s, la = np.linalg.slogdet(dense_block_circulant(Ac))
+    np.testing.assert_allclose(np.exp(Cc.logdet()), s * np.exp(la), rtol=1e-9)
+    assert isinstance(C.T, BlockCirculant) and isinstance(Cc.H, BlockCirculant)
+    np.testing.assert_allclose(Cc.H.to_dense(), dense_block_circulant(Ac).conj().T, atol=1e-14)
+
+
+def test_block_circulant_singular_and_errors():
+    A = np.zeros((3, 2, 2))
+    A[0] = np.eye(2)
+    A[1] = -np.eye(2)  # Psi(0) = 0
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        BlockCirculant(A).solve(np.ones(6))
+    with pytest.raises(ValueError, match="square blocks"):
+        BlockCirculant(np.ones((2, 2, 3))).eigvals()
+    with pytest.raises(ValueError, match="'blocks' must have at least 3"):
+        BlockCirculant(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="'blocks' must contain only finite"):
+        BlockCirculant(np.full((2, 2, 2), np.nan))
+    with pytest.raises(ValueError, match=r"'x' has shape \(5,\)"):
+        BlockCirculant(np.ones((3, 2, 2))).matvec(np.ones(5))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,n,p,q", [(1, 1, 1, 1), (3, 3, 2, 2), (4, 2, 2, 3), (2, 5, 3, 1), (6, 6, 1, 1)])
+def test_block_toeplitz_matches_dense(rng, dtype, m, n, p, q):
+    c = _rand(rng, (m, p, q), dtype)
+    r = _rand(rng, (n, p, q), dtype)
+    dense = dense_block_toeplitz(c, r)
+    T = BlockToeplitz(c, r)
+    check_operator(T, dense)
+    assert isinstance(T.T, BlockToeplitz) and isinstance(T.H, BlockToeplitz)
+
+
+def test_block_toeplitz_scalar_blocks_is_scipy_toeplitz(rng):
+    c, r = rng.standard_normal(5), rng.standard_normal(4)
+    check_operator(BlockToeplitz(c[:, None, None], r[:, None, None]), sl.toeplitz(c, r))
+
+
+def test_block_toeplitz_hermitian_default_and_batch(rng):
+    c = _rand(rng, (4, 2, 2), np.complex128)
+    T = BlockToeplitz(c)
+    r = np.conj(np.swapaxes(c, -1, -2))
+    r[0] = c[0]
+    np.testing.assert_allclose(T.to_dense(), dense_block_toeplitz(c, r), atol=0)
+    cb = _rand(rng, (3, 4, 2, 3), np.float64)
+    rb = _rand(rng, (1, 2, 2, 3), np.float64)  # broadcast over the batch
+    dense = np.stack([dense_block_toeplitz(ci, rb[0]) for ci in cb])
+    check_operator(BlockToeplitz(cb, rb), dense)
+
+
+def test_block_toeplitz_symbol_is_eq_2_33(rng):
+    m, n, p, q = 4, 3, 2, 3
+    c, r = rng.standard_normal((m, p, q)), rng.standard_normal((n, p, q))
+    T = BlockToeplitz(c, r)
+    F = T.symbol()
+    w = np.array([0.0, 0.9, 4.0])
+    B = lambda h: c[h] if h >= 0 else r[-h]
+    for k, wk in enumerate(w):
+        ref = sum(B(h) * np.exp(1j * h * wk) for h in range(-(n - 1), m))
+        np.testing.assert_allclose(F(w)[k], ref, atol=1e-12)
+    # T_n(F_B) = B, and Thm 5.2: sigma_1(B) <= sup ||F_B(w)||_2 (sup >= grid max >= sigma_1 here)
+    T2 = BlockToeplitz.from_symbol(F, n, m=m)
+    np.testing.assert_array_equal(T2.to_dense(), dense_block_toeplitz(c, r))
+    vals, _ = F.on_grid(256)
+    assert np.linalg.norm(dense_block_toeplitz(c, r), 2) <= np.max(np.linalg.svd(vals, compute_uv=False)) * (1 + 1e-3)
+    # a longer symbol is truncated, a shorter one zero-extended
+    G = TrigPolynomial(rng.standard_normal((2, 2, 7)), origin=-3, ndim=1)
+    T3 = BlockToeplitz.from_symbol(G, 2, m=5)
+    coef = lambda h: G.coeffs[..., h + 3] if -3 <= h <= 3 else np.zeros((2, 2))
+    ref = np.block([[coef(j - k) for k in range(2)] for j in range(5)])
+    np.testing.assert_array_equal(T3.to_dense(), ref)
+
+
+def test_block_toeplitz_errors():
+    with pytest.raises(ValueError, match="'r' has shape"):
+        BlockToeplitz(np.ones((3, 2, 2)), np.ones((3, 2, 3)))
+    with pytest.raises(ValueError, match="blocks must be square"):
+        BlockToeplitz(np.ones((3, 2, 3)))
+    with pytest.raises(ValueError, match="do not broadcast"):
+        BlockToeplitz(np.ones((2, 3, 2, 2)), np.ones((3, 3, 2, 2)))
+    with pytest.raises(ValueError, match="'f' must be a TrigPolynomial"):
+        BlockToeplitz.from_symbol(TrigPolynomial(np.ones(3)), 3)
+    with pytest.raises(ValueError, match="'c' must contain only finite"):
+        BlockToeplitz(np.full((2, 1, 1), np.inf))
