@@ -78,17 +78,13 @@ def singla_feizi(K):
 def conv_pm(K, n, p, n_iter=10, seed=0):
     """Power method on the convolution (Alg 3.2, Farnia et al.) with ``n_iter`` iterations."""
     f = bounds.conv_power_method
-    return _value(f(K, (n, n), **_kw(f, padding=p, n_iter=n_iter, n_iters=n_iter, iterations=n_iter,
-                                      rng=seed, seed=seed)))
+    return _value(f(K, (n, n), **_kw(f, padding=p, n_iter=n_iter, rng=seed)))
 
 
 def gram(K, n, p):
     """Gram iteration (Delattre et al. 2023)."""
     f = bounds.gram_iteration_bound
-    try:
-        return _value(f(K, **_kw(f, input_size=(n, n), padding=p)))
-    except TypeError:
-        return _value(f(K, (n, n), **_kw(f, padding=p)))
+    return _value(f(K, (n, n), **_kw(f, padding=p, padding_mode="zeros")))
 
 
 def tightness_gap(K, n, p=None):

@@ -59,9 +59,12 @@ def _Head(nn, n_out):
 
 
 def dc_stack(torch, n, depth, slope, n_out=None):
-    """``depth`` diagonal-circulant layers (DiagonalCirculantLinear) with leaky-ReLU ``slope`` between."""
-    DCL = _get("DiagonalCirculantLinear")
-    return _stack(torch.nn, lambda i: DCL(n), depth, slope, n_out)
+    """The library's :class:`DCNN`: ``depth`` DC layers n -> n (last one n -> ``n_out``), leaky-ReLU ``slope``.
+
+    ``slope=None`` gives the purely linear network (a slope of 1 is the identity).
+    """
+    DCNN = _get("DCNN")
+    return DCNN(n, n if n_out is None else n_out, depth, width=n, leaky_slope=1.0 if slope is None else slope)
 
 
 def toeplitz_stack(torch, n, depth, slope, n_out=None):
@@ -108,7 +111,7 @@ def ldr_single(torch, n, rank, n_out, slope):
     """Thomas et al.'s configuration: one Toeplitz-like layer of displacement rank ``rank``, then a dense layer."""
     nn = torch.nn
     TLL = _get("ToeplitzLikeLinear")
-    return nn.Sequential(TLL(n, rank), _act(nn, slope), nn.Linear(n, n_out))
+    return nn.Sequential(TLL(n, n, rank=rank), _act(nn, slope), nn.Linear(n, n_out))
 
 
 def acdc_stack(torch, n, depth, seed=0, sigma=0.1):

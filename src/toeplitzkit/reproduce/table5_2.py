@@ -42,29 +42,17 @@ ARCHS = tuple(THESIS)
 
 
 def _numpy_timers(layers, weights):
+    from .. import bounds
+
     def lip():
         return [_api.lipbound_grid(W, 10) for W in weights]
 
     def pm():
-        out = []
-        for spec, W in zip(layers, weights):
-            if spec.groups != 1 or spec.stride != (1, 1) or spec.dilation != (1, 1) or spec.padding[0] != spec.padding[1]:
-                out.append(_pm_general(spec, W))
-            else:
-                out.append(_api.conv_pm(W, spec.input_size[0], spec.padding[0], n_iter=10))
-        return out
+        return [bounds.conv_power_method(W, s.input_size, 10, stride=s.stride, padding=s.padding,
+                                         dilation=s.dilation, groups=s.groups).sigma
+                for s, W in zip(layers, weights)]
 
     return lip, pm
-
-
-def _pm_general(spec, W):
-    """10 power iterations through conv_spectral_norm's lower bound path for strided/grouped layers."""
-    from .. import bounds
-
-    f = bounds.conv_power_method
-    kw = _api._kw(f, padding=spec.padding, stride=spec.stride, groups=spec.groups, dilation=spec.dilation,
-                  n_iter=10, n_iters=10, iterations=10)
-    return _api._value(f(W, spec.input_size, **kw))
 
 
 def _torch_timers(layers, weights, device):
