@@ -16,10 +16,23 @@ def _spectrum(c: np.ndarray, real: bool) -> np.ndarray:
 
 
 def _circ_apply(spec: np.ndarray, X: np.ndarray, n: int, real: bool) -> np.ndarray:
-    """``circ`` product along axis -2 of ``X`` given the operator's (r)fft spectrum."""
-    if real:
-        return _fft.irfft(spec[..., :, None] * _fft.rfft(X, axis=-2), n, axis=-2)
-    return _fft.ifft(spec[..., :, None] * _fft.fft(X, axis=-2), n, axis=-2)
+    """``circ`` product along axis -2 of ``X`` given the operator's (r)fft spectrum.
+
+    The transforms run on the rows of ``X^T`` (contiguous memory): a strided
+    transform along axis -2 was 2-7x slower for 64 columns in
+    benchmarks/bench_toeplitz.py.
+    """
+    Xt = np.swapaxes(X, -1, -2)  # shape: (..., k, n)
+    if Xt.shape[-2] > 1 and _fft.get_fft_backend()[0] != "pyfftw":
+        Xt = np.ascontiguousarray(Xt)  # pyFFTW copies into its aligned plan buffer anyway
+    F = _fft.rfft(Xt) if real else _fft.fft(Xt)
+    sb, fb = spec.shape[:-1], F.shape[:-2]
+    if len(fb) >= len(sb) and fb[len(fb) - len(sb):] == sb and F.dtype == np.result_type(F.dtype, spec.dtype):
+        F *= spec[..., None, :]  # in place unless the operator's batch broadcasts F larger
+    else:
+        F = F * spec[..., None, :]
+    Y = _fft.irfft(F, n) if real else _fft.ifft(F, n)
+    return np.swapaxes(Y, -1, -2)
 
 
 class Circulant(StructuredOperator):
@@ -86,7 +99,10 @@ class Circulant(StructuredOperator):
 
     def _rmatmat(self, X):
         real = self.is_real and X.dtype.kind == "f"
-        return _circ_apply(np.conj(self._spec(real)), X, self.n, real).astype(X.dtype, copy=False)
+        spec = self._spec_cache.get((real, "conj"))
+        if spec is None:
+            spec = self._spec_cache[(real, "conj")] = np.conj(self._spec(real))
+        return _circ_apply(spec, X, self.n, real).astype(X.dtype, copy=False)
 
     def _to_dense(self):
         n = self.n
