@@ -143,7 +143,8 @@ def _torch_layers(path, input_size, padding):
                      for n, m in convs if isinstance(m, nn.Conv2d)]
             try:
                 with torch.no_grad():
-                    obj.eval()(torch.zeros(1, first.in_channels, *input_size))
+                    obj.eval()(torch.zeros(1, first.in_channels, *input_size, dtype=first.weight.dtype,
+                                           device=first.weight.device))
             except RuntimeError as exc:
                 raise CLIError(f"{path}: the model does not run on a {input_size[0]}x{input_size[1]} input "
                                f"({str(exc).splitlines()[0]})") from None
