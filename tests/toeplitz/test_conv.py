@@ -285,3 +285,27 @@ def test_conv_errors():
     with pytest.raises(ValueError, match="'x' must contain only finite"):
         op.apply(np.full((2, 8, 8), np.inf))
     assert np.isnan(Conv2dOperator(bad, 8, check_finite=False).apply(np.ones((2, 8, 8)))).any()
+
+
+# --------------------------------------------------------------------- property test
+from hypothesis import given, settings  # noqa: E402
+
+from toeplitzkit.testing.strategies import conv_configs  # noqa: E402
+
+
+@settings(max_examples=30)
+@given(conv_configs(max_channels=3, max_kernel=4, max_groups=2, max_stride=3, max_dilation=2,
+                    dtypes=(np.float64, np.float32)))
+def test_conv2d_any_valid_config_matches_torch(cfg):
+    w = cfg["weight"]
+    op = Conv2dOperator(**cfg)
+    x = np.random.default_rng(0).standard_normal((op.in_channels,) + op.input_size).astype(w.dtype)
+    ref = torch_conv(w, x[None], 2, stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"],
+                     groups=cfg["groups"], mode=cfg["padding_mode"])[0]
+    scale = max(1.0, float(np.abs(ref).max()))
+    np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=tol(w.dtype) * scale)
+    # adjoint: <A x, y> == <x, A^H y>
+    y = np.random.default_rng(1).standard_normal(ref.shape).astype(w.dtype)
+    lhs = np.vdot(op.apply(x).astype(np.float64), y)
+    rhs = np.vdot(x.astype(np.float64), op.apply_adjoint(y))
+    assert abs(lhs - rhs) <= tol(w.dtype) * 10 * (np.linalg.norm(ref) * np.linalg.norm(y) + 1)
