@@ -174,9 +174,18 @@ class DiagonalCirculant(StructuredOperator):
         n = self.n
         idx = (np.arange(n)[:, None] - np.arange(n)[None, :]) % n
         dense = np.eye(n, dtype=self.dtype)
-        for kind, f in zip(self.kinds, self.factors):
+        for i, (kind, f) in enumerate(zip(self.kinds, self.factors)):
             # dense <- dense @ F_i, left to right
-            dense = dense * f[..., None, :] if kind == "diagonal" else dense @ f[..., idx]
+            if kind == "diagonal":
+                dense = dense * f[..., None, :]
+            elif i in self._sparse:
+                # dense @ circ(e_j) shifts the columns: column m takes column m + j
+                out = 0
+                for j in self._sparse[i]:
+                    out = out + f[..., j, None, None] * np.roll(dense, -j, axis=-1)
+                dense = out
+            else:
+                dense = dense @ f[..., idx]
         return dense
 
     # ------------------------------------------------------------ structure
@@ -368,7 +377,8 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
         Further attempts, each with a fresh random mixing matrix ``G``, after
         a breakdown or a reconstruction above ``tol``.
     rng : int or numpy.random.Generator, optional
-        Seed for the mixing matrices.
+        Seed for the random sketch and the mixing matrices; ``None`` means the
+        fixed seed 0, so that a factorization is reproducible.
     engine : {None, 'numba', 'numpy'}
         Kernel for the sequential Floquet step; default numba when installed.
     check_finite : bool, default True
@@ -397,8 +407,8 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
     -----
     The construction of the proof of Thm 4.2, made explicit.  With
     ``M = U Sigma V^*`` write ``M = A B^*``, ``A = U_k Sigma_k^(1/2) G`` and
-    ``B = V_k Sigma_k^(1/2) G^(-*)`` for a mixing matrix ``G`` (the identity
-    first, then random).  Choose ``R = circ(r)`` with ``r_m = 1`` for
+    ``B = V_k Sigma_k^(1/2) G^(-*)`` for a random unitary mixing matrix ``G``
+    (so ``G^(-*) = G``; a fresh one at each retry).  Choose ``R = circ(r)`` with ``r_m = 1`` for
     ``m = 0 mod k`` and ``O`` the diagonal keeping the first ``k``
     coordinates; the block-diagonal system of Eq 4.6 is then a permutation and
     gives ``W = sum_i D_i Z^i`` (``Z`` the cyclic shift) with ``W R O = [A, 0]``
@@ -414,7 +424,10 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
     entry; a random ``G`` avoids that with probability one, and every result
     is checked before it is returned.
 
-    Cost: one SVD (``O(n^3)``), then ``O(n k^3)`` for the Floquet steps (a
+    Cost: the SVD factors come from a randomized range finder, ``O(n^2 k)``,
+    which is exact to rounding for a matrix of numerical rank ``k``; a full
+    SVD (``O(n^3)``) only for high rank or a truncation.  Then ``O(n k^3)``
+    for the Floquet steps (a
     sequential loop over ``n``, compiled with numba when available) and
     ``O(n k^2)`` for the divisions.  The factors can have a large dynamic
     range (the diagonals ``Delta`` follow the fluctuations of the Floquet
@@ -451,37 +464,36 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
     check_option(engine, "engine", ("numba", "numpy"))
     max_retries = positive_int(max_retries, "max_retries", minimum=0)
     Md = M.astype(np.complex128 if M.dtype.kind == "c" else np.float64)
-    U, s, Vh = np.linalg.svd(Md)
+    gen = np.random.default_rng(0 if rng is None else rng)
+    if rank is not None:
+        rank = positive_int(rank, "rank")
+        if rank > n:
+            raise ValueError(f"'rank' must be at most n = {n} for 'M' of shape {M.shape}, got {rank}")
+    U, s, Vh = _svd_low_rank(Md, rank, gen)
     if rank_tol is None:
         rank_tol = n * np.finfo(float).eps * (s[0] if s.size else 0.0)
     if rank is None:
         rank = max(1, int(np.count_nonzero(s > rank_tol)))
-    else:
-        rank = positive_int(rank, "rank")
-        if rank > n:
-            raise ValueError(f"'rank' must be at most n = {n} for 'M' of shape {M.shape}, got {rank}")
     k = _smallest_divisor_at_least(n, rank)
+    if U.shape[1] < k:  # the sketch was too narrow for the divisor k' >= rank: pad with zeros
+        U, s, Vh = _pad_svd(Md, U, s, Vh, k)
     sk = np.zeros(k)
     sk[:rank] = s[:rank]
     Mk = (U[:, :k] * sk) @ Vh[:k]
     normM = np.linalg.norm(Md)
-    normMk = np.linalg.norm(Mk)
     trunc = float(np.linalg.norm(Md - Mk) / normM) if normM > 0 else 0.0
     root = np.sqrt(sk)
     Uh = U[:, :k] * root
     Vs = Vh[:k].conj().T * root
-    gen = np.random.default_rng(rng)
     probe = gen.standard_normal((n, 4))
     best = np.inf
     reasons = []
     for attempt in range(max_retries + 1):
-        if attempt == 0:
-            G = np.eye(k)
-        else:
-            G = gen.standard_normal((k, k)) + 1j * gen.standard_normal((k, k))
+        # a random unitary mixing matrix: G^(-*) = G, and no loss of conditioning
+        G, _ = np.linalg.qr(gen.standard_normal((k, k)) + 1j * gen.standard_normal((k, k)))
         try:
             A = Uh @ G
-            B = Vs @ np.linalg.inv(G).conj().T
+            B = Vs @ G
             dl, cl = _factor_side(A, k, engine, rem_tol=1e-6)
             dr, cr = _factor_side(B, k, engine, rem_tol=1e-6)
         except (_Breakdown, np.linalg.LinAlgError) as exc:
@@ -516,6 +528,47 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
     raise np.linalg.LinAlgError(
         f"dc_factorize failed after {max_retries + 1} attempt(s) at rank {k} (n = {n}); smallest "
         f"relative reconstruction error reached: {best:.3e} (tol = {tol:.1e}); last reason: {reasons[-1]}")
+
+
+def _svd_low_rank(M, rank, gen):
+    """SVD factors of ``M`` that hold its numerical range exactly.
+
+    A randomized range finder (sketch of width ``l``, doubled until the residual
+    ``||M - Q Q^* M||_F`` is at rounding level) gives the exact SVD of a matrix of
+    low rank in ``O(n^2 l)``; when the sketch would be wider than ``n / 4`` (high
+    rank, or a requested rank below the numerical rank) the full SVD is used.
+    """
+    n = M.shape[0]
+    normM = np.linalg.norm(M)
+    l = min(n, (rank if rank is not None else 8) + 10)
+    while 4 * l <= n and normM > 0:
+        Om = gen.standard_normal((n, l))
+        Q, _ = np.linalg.qr(M @ Om)
+        Bm = Q.conj().T @ M
+        resid = np.linalg.norm(M - Q @ Bm)
+        if resid <= 16 * n * np.finfo(float).eps * normM:
+            Ub, s, Vh = np.linalg.svd(Bm, full_matrices=False)
+            return Q @ Ub, s, Vh
+        if rank is not None:
+            break  # M has rank > rank + 10: the truncation needs the exact SVD
+        l *= 2
+    return np.linalg.svd(M)
+
+
+def _pad_svd(M, U, s, Vh, k):
+    """Extend thin SVD factors to ``k`` columns with orthonormal completions and zero singular values."""
+    n = M.shape[0]
+    extra = k - U.shape[1]
+
+    def complete(Q):
+        X = np.concatenate([Q, np.random.default_rng(1).standard_normal((n, extra))], axis=1)
+        Qf, R = np.linalg.qr(X)
+        # keep the first columns equal to Q (QR may flip their signs)
+        return Qf[:, :k] * np.where(np.diag(R)[:k] < 0, -1, 1)
+
+    U2 = complete(U)
+    V2 = complete(Vh.conj().T)
+    return U2, np.concatenate([s, np.zeros(extra)]), V2.conj().T
 
 
 def _reconstruction_errors(op, k, Mk, probe):
