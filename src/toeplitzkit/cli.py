@@ -449,7 +449,19 @@ def _cmd_verify(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``toeplitzkit`` (sub-commands ``bound``, ``reproduce``, ``verify``)."""
+    """The argument parser of ``toeplitzkit`` (sub-commands ``bound``, ``reproduce``, ``verify``).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> from toeplitzkit.cli import build_parser
+    >>> args = build_parser().parse_args(["bound", "resnet18", "--input-size", "32", "32", "--json"])
+    >>> args.model, args.input_size, args.method, args.json
+    ('resnet18', [32, 32], 'certified', True)
+    """
     p = argparse.ArgumentParser(prog="toeplitzkit", description="Structured Toeplitz-family matrices: "
                                 "Lipschitz bounds of networks, the thesis's experiments, the theorem checks.")
     sub = p.add_subparsers(dest="command", required=True)

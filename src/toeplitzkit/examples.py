@@ -45,6 +45,17 @@ class ExampleLayer:
         As ``torch.nn.Conv2d``.
     groups : int
         As ``torch.nn.Conv2d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toeplitzkit.examples import ExampleLayer
+    >>> from toeplitzkit.toeplitz import Conv2dOperator
+    >>> w = np.ones((1, 1, 3, 3))
+    >>> layer = ExampleLayer("c", "conv", w, (5, 5), padding=(1, 1))
+    >>> op = Conv2dOperator(layer.weight, layer.input_size, padding=layer.padding)
+    >>> op.shape, float(op.to_dense().sum(axis=1).max())  # an interior pixel sums 9 ones
+    ((25, 25), 9.0)
     """
 
     name: str
