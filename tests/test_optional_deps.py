@@ -41,7 +41,8 @@ SCRIPT = textwrap.dedent(
 # Modules of the core that must import without the optional engines, and code that
 # exercises their fallbacks.  Each subpackage adds its checks here.
 EXTRA_MODULES = ["toeplitzkit.toeplitz", "toeplitzkit.bounds.polygrid", "toeplitzkit.toeplitz.toeplitz",
-                 "toeplitzkit.toeplitz.hankel"]
+                 "toeplitzkit.toeplitz.hankel", "toeplitzkit.decompose.diagonal_circulant",
+                 "toeplitzkit.decompose.dcnn", "toeplitzkit.decompose.toeplitz_like"]
 EXTRA_CODE = """
 # bounds.polygrid: PolyGrid without numba runs the FFT engine ('numba' falls back, logged)
 from toeplitzkit.bounds import polygrid as _pg, lipbound as _lb
@@ -56,6 +57,12 @@ _b = np.arange(40.0)
 assert np.allclose(_T(_c).solve(_b, method="levinson"), _sl.solve_toeplitz(_c, _b))
 assert np.allclose(_T(_c).solve(_b, method="pcg"), _sl.solve_toeplitz(_c, _b))
 assert np.allclose(_H(_c) @ _b, _sl.hankel(_c) @ _b)
+# decompose: dc_factorize without numba runs the NumPy Floquet kernels ('numba' falls back, logged)
+from toeplitzkit.decompose import dc_factorize as _dcf
+_M = np.random.default_rng(2).standard_normal((16, 2)) @ np.random.default_rng(3).standard_normal((2, 16))
+for _eng in (None, "numba"):
+    _op = _dcf(_M, engine=_eng)
+    assert _op.num_factors == 9 and np.allclose(_op.to_dense(), _M)
 """
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from .. import _fft
@@ -242,8 +244,11 @@ def _propagate_numpy(coef, v, sweeps):
 
 def _kernels(engine):
     if engine == "numba":
-        from . import _dc_numba
-        return _dc_numba.monodromy, _dc_numba.propagate
+        if HAS_NUMBA:
+            from . import _dc_numba
+            return _dc_numba.monodromy, _dc_numba.propagate
+        logging.getLogger(__name__).warning(
+            "dc_factorize: engine='numba' requested but numba is not installed; using the NumPy kernels")
     return _monodromy_numpy, _propagate_numpy
 
 
