@@ -4,8 +4,11 @@ import itertools
 
 import numpy as np
 import pytest
+import scipy.linalg as sl
+from hypothesis import given, settings
 
 from toeplitzkit.testing import check_operator
+from toeplitzkit.testing.strategies import conv_configs
 from toeplitzkit.toeplitz import Conv1dOperator, Conv2dOperator, Conv3dOperator
 
 torch = pytest.importorskip("torch")
@@ -288,11 +291,6 @@ def test_conv_errors():
 
 
 # --------------------------------------------------------------------- property test
-from hypothesis import given, settings  # noqa: E402
-
-from toeplitzkit.testing.strategies import conv_configs  # noqa: E402
-
-
 @settings(max_examples=30)
 @given(conv_configs(max_channels=3, max_kernel=4, max_groups=2, max_stride=3, max_dilation=2,
                     dtypes=(np.float64, np.float32)))
@@ -309,3 +307,28 @@ def test_conv2d_any_valid_config_matches_torch(cfg):
     lhs = np.vdot(op.apply(x).astype(np.float64), y)
     rhs = np.vdot(x.astype(np.float64), op.apply_adjoint(y))
     assert abs(lhs - rhs) <= tol(w.dtype) * 10 * (np.linalg.norm(ref) * np.linalg.norm(y) + 1)
+
+
+def test_thesis_section_2_1_3_example_is_a_left_right_flipped_correlation():
+    # The doubly-block Toeplitz matrix printed in section 2.1.3 for a 3x3 kernel k0..k8
+    # (blocks T(0) on the diagonal, T(1) above, T(2) below; T(0) has k4 on the diagonal,
+    # k3 above and k5 below, and so on) is the 'same' cross-correlation with the kernel
+    # flipped left-right, not with K itself. The flip is an orthogonal change of
+    # variables, so singular values (and every bound) are unaffected.
+    n = 4
+    k = np.arange(1.0, 10.0)
+    K = k.reshape(3, 3)
+
+    def toe(diag, above, below):
+        return sl.toeplitz([diag, below] + [0.0] * (n - 2), [diag, above] + [0.0] * (n - 2))
+
+    T0, T1, T2 = toe(k[4], k[3], k[5]), toe(k[7], k[6], k[8]), toe(k[1], k[0], k[2])
+    Z = np.zeros((n, n))
+    M = np.block([[T0 if i == j else T1 if j == i + 1 else T2 if i == j + 1 else Z for j in range(n)]
+                  for i in range(n)])
+    flipped = Conv2dOperator(K[None, None, :, ::-1], n, padding=1).to_dense()
+    np.testing.assert_allclose(flipped, M, rtol=0, atol=1e-12)
+    assert not np.allclose(M, Conv2dOperator(K[None, None], n, padding=1).to_dense())
+    np.testing.assert_allclose(np.linalg.svd(M, compute_uv=False),
+                               np.linalg.svd(Conv2dOperator(K[None, None], n, padding=1).to_dense(),
+                                             compute_uv=False), rtol=1e-12)
