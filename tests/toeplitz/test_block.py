@@ -164,3 +164,19 @@ def test_block_toeplitz_errors():
         BlockToeplitz.from_symbol(TrigPolynomial(np.ones(3)), 3)
     with pytest.raises(ValueError, match="'c' must contain only finite"):
         BlockToeplitz(np.full((2, 1, 1), np.inf))
+
+
+def test_eq_2_27_text_convention_breaks_theorem_2_2(rng):
+    # Eq 2.27's text writes A = (A((k - j) mod n))_{j,k}; the displayed matrix (and this
+    # package) has A((j - k) mod n) in block (j, k). Thm 2.2 as stated, with Psi from
+    # Eq 2.29, holds for the displayed matrix only: with the text's indexing the block
+    # diagonal comes out in the order Psi(0), Psi(n-1), ..., Psi(1).
+    n, p = 4, 2
+    A = rng.standard_normal((n, p, p))
+    text = np.block([[A[(k - j) % n] for k in range(n)] for j in range(n)])
+    U = np.kron(sl.dft(n), np.eye(p))
+    psi = BlockCirculant(A).block_spectrum()
+    got = U @ text @ U.conj().T / n
+    assert not np.allclose(got, sl.block_diag(*psi), atol=1e-8)
+    np.testing.assert_allclose(got, sl.block_diag(*psi[(-np.arange(n)) % n]), atol=1e-12)
+    np.testing.assert_allclose(U @ dense_block_circulant(A) @ U.conj().T / n, sl.block_diag(*psi), atol=1e-12)
