@@ -137,14 +137,18 @@ def test_near_breakdown_is_accurate():
     np.testing.assert_allclose(op.to_dense(), M, atol=1e-8 * np.linalg.norm(M))
 
 
-def test_zero_row_breaks_down_with_a_clear_error(rng):
-    # A zero row of M is a zero row of every A = U Sigma^(1/2) G, hence a zero
-    # entry of W's constant coefficient for every mixing matrix G: all attempts
-    # break down and the error says why instead of returning bad factors.
-    M = _low_rank(rng, 8, 2, cplx=False)
-    M[3] = 0.0
-    with pytest.raises(np.linalg.LinAlgError, match="3 attempt.*zero entry"):
-        dc_factorize(M, max_retries=2)
+@pytest.mark.parametrize("n,k,zero_rows,zero_cols,kp", [
+    (8, 2, [3], [], 4), (8, 2, [], [0, 5], 4), (12, 2, [1], [7], 4), (8, 1, [2], [2], 1), (6, 1, [0], [], 1)])
+def test_zero_rows_and_columns(rng, n, k, zero_rows, zero_cols, kp):
+    # A zero row of M is a zero row of every A = U Sigma^(1/2) G, hence a zero entry
+    # of W's constant coefficient for every mixing G; spare columns repair it.
+    M = _low_rank(rng, n, k, cplx=False)
+    M[zero_rows] = 0.0
+    M[:, zero_cols] = 0.0
+    op = dc_factorize(M)
+    assert op.requested_rank == k and op.rank == kp
+    _check_structure(op, kp)
+    np.testing.assert_allclose(_dense_product(op), M, atol=1e-9 * np.linalg.norm(M))
 
 
 def test_failure_raises_with_error_reached(rng):

@@ -371,7 +371,9 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
         rank (singular values above ``rank_tol``).  When ``M`` has a larger
         rank, its best rank-``k`` approximation (truncated SVD) is factored.
         When ``k`` does not divide ``n`` the smallest divisor ``k' >= k`` of
-        ``n`` is used (a matrix of rank ``k`` has rank at most ``k'``).
+        ``n`` is used (a matrix of rank ``k`` has rank at most ``k'``).  A
+        matrix with a zero row or column needs one or two spare columns
+        (``k' >= k + 1`` or ``k + 2``, see Notes).
     tol : float, optional
         Largest accepted relative Frobenius error of the reconstruction;
         default ``1e-8`` (``1e-4`` for single-precision ``M``).
@@ -426,8 +428,11 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
     ``gamma^n = prod(g)``; merging neighbouring diagonals gives
     ``D C D C ... D C(=R) O C(=R^*) D ... C D``: ``4k + 1`` factors.  The
     construction breaks down when ``D_0`` or a Floquet solution has a zero
-    entry; a random ``G`` avoids that with probability one, and every result
-    is checked before it is returned.
+    entry; a random ``G`` avoids that with probability one, except when ``M``
+    has a zero row (every ``A`` then has it) or column (for ``B``): then a
+    spare column of ``A`` (or ``B``) is filled with a random vector against a
+    zero column of the other factor, which leaves ``A B^*`` unchanged at the
+    price of a larger ``k'``.  Every result is checked before it is returned.
 
     Cost: the SVD factors come from a randomized range finder, ``O(n^2 k)``,
     which is exact to rounding for a matrix of numerical rank ``k``; a full
@@ -480,6 +485,15 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
     if rank is None:
         rank = max(1, int(np.count_nonzero(s > rank_tol)))
     k = _smallest_divisor_at_least(n, rank)
+    # A zero row of M is a zero row of every A = U Sigma^(1/2) G, hence a zero
+    # entry of W's constant coefficient for every G (likewise a zero column for
+    # B).  Then one free column of A (resp. B) is filled with a random vector
+    # while the matching column of the other factor stays zero: A B^* is
+    # unchanged, and k' grows by at most 2.
+    rows = _has_zero_rows(U[:, :rank] * s[:rank]) if k >= 2 else False
+    cols = _has_zero_rows(Vh[:rank].conj().T * s[:rank]) if k >= 2 else False
+    if rows or cols:
+        k = _smallest_divisor_at_least(n, rank + int(rows) + int(cols))
     if U.shape[1] < k:  # the sketch was too narrow for the divisor k' >= rank: pad with zeros
         U, s, Vh = _pad_svd(Md, U, s, Vh, k)
     sk = np.zeros(k)
@@ -490,6 +504,11 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
     root = np.sqrt(sk)
     Uh = U[:, :k] * root
     Vs = Vh[:k].conj().T * root
+    scale = np.sqrt(s[0] / n) if s.size and s[0] > 0 else 1.0
+    if rows and rank + 1 <= k:
+        Uh[:, rank] = scale * gen.standard_normal(n)
+    if cols and rank + int(rows) + 1 <= k:
+        Vs[:, rank + int(rows)] = scale * gen.standard_normal(n)
     probe = gen.standard_normal((n, 4))
     best = np.inf
     reasons = []
@@ -533,6 +552,12 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
     raise np.linalg.LinAlgError(
         f"dc_factorize failed after {max_retries + 1} attempt(s) at rank {k} (n = {n}); smallest "
         f"relative reconstruction error reached: {best:.3e} (tol = {tol:.1e}); last reason: {reasons[-1]}")
+
+
+def _has_zero_rows(A):
+    norms = np.linalg.norm(A, axis=1)
+    top = norms.max() if norms.size else 0.0
+    return bool(top > 0 and np.any(norms <= 1e-12 * top))
 
 
 def _svd_low_rank(M, rank, gen):
