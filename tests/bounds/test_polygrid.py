@@ -55,7 +55,8 @@ def test_polygrid_matches_direct_evaluation(shape, S, rng):
 
 
 @needs_numba
-@pytest.mark.parametrize("shape", [(4, 3, 3, 3), (5, 2, 4, 2), (3, 2, 5), (1, 1, 7, 7), (6, 4, 1, 1)])
+@pytest.mark.parametrize("shape", [(4, 3, 3, 3), (5, 2, 4, 2), (3, 2, 5), (1, 1, 7, 7), (6, 4, 1, 1),
+                                   (2, 3, 1, 4), (2, 3, 4, 1)])
 @pytest.mark.parametrize("S", [3, 10, 64])
 @pytest.mark.parametrize("cplx", [False, True])
 def test_numba_and_numpy_engines_agree(shape, S, cplx, rng):

@@ -15,7 +15,7 @@ __all__ = ["channel_grid_max_2d"]
 @numba.njit(parallel=True, cache=True)
 def _rows_max(kr, ki, cos1, sin1, cos2, sin2, n_rows):  # pragma: no cover - compiled
     # kr, ki: (cout, cin, kh, kw) real and imaginary parts of the coefficients.
-    # cos1/sin1: (kh, S) tables of cos/sin(2 pi a k / S); cos2/sin2: (kw, S).
+    # cos1/sin1: (kh, S1) tables of cos/sin(2 pi a k / S1); cos2/sin2: (kw, S2).
     # Returns (cout, n_rows) with, per output channel i and grid row k1,
     # max_k2 sum_j |F_ij(w_k1, w_k2)|^2.
     cout, cin, kh, kw = kr.shape
@@ -65,19 +65,20 @@ def _tables(k: int, samples: int):
     return np.ascontiguousarray(np.cos(ang)), np.ascontiguousarray(np.sin(ang))
 
 
-def channel_grid_max_2d(K: np.ndarray, samples: int) -> np.ndarray:
-    """Per output channel, ``max`` over the ``S x S`` grid of ``sum_j |F_ij|^2``.
+def channel_grid_max_2d(K: np.ndarray, samples) -> np.ndarray:
+    """Per output channel, ``max`` over the ``S1 x S2`` grid of ``sum_j |F_ij|^2``.
 
-    ``K`` is ``(cout, cin, kh, kw)``, real or complex.  For real ``K`` only the
-    grid rows ``k1 = 0 .. S // 2`` are visited: ``F(-w) = conj(F(w))`` so the
-    other half of the grid holds the same moduli.
+    ``K`` is ``(cout, cin, kh, kw)``, real or complex; ``samples`` is ``(S1, S2)``.
+    For real ``K`` only the grid rows ``k1 = 0 .. S1 // 2`` are visited:
+    ``F(-w) = conj(F(w))`` so the other half of the grid holds the same moduli.
     """
+    s1, s2 = samples
     K = np.asarray(K)
     kr = np.ascontiguousarray(K.real, dtype=np.float64)
     real = not np.iscomplexobj(K)
     ki = np.zeros_like(kr) if real else np.ascontiguousarray(K.imag, dtype=np.float64)
-    cos1, sin1 = _tables(kr.shape[2], samples)
-    cos2, sin2 = _tables(kr.shape[3], samples)
-    n_rows = samples // 2 + 1 if real else samples
+    cos1, sin1 = _tables(kr.shape[2], s1)
+    cos2, sin2 = _tables(kr.shape[3], s2)
+    n_rows = s1 // 2 + 1 if real else s1
     rows = _rows_max(kr, ki, cos1, sin1, cos2, sin2, n_rows)
     return rows.max(axis=1)

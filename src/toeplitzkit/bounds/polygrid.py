@@ -65,31 +65,37 @@ def _as_kernel(coeffs, name: str, check_finite: bool = True):
     return K, K.ndim - 2
 
 
-def _fold(K: np.ndarray, samples: int, d: int) -> np.ndarray:
-    """Alias the coefficients modulo ``samples`` along each spatial axis.
+def _fold(K: np.ndarray, samples, d: int) -> np.ndarray:
+    """Alias the coefficients modulo the grid size along each spatial axis.
 
     On the grid, ``e^{i a w_k} = e^{i (a mod S) w_k}``, so folding leaves the grid
     values unchanged and lets an ``S``-point FFT evaluate a longer kernel.
+    ``samples`` is one ``S`` per spatial axis.
     """
-    for ax in range(K.ndim - d, K.ndim):
+    for ax, S in zip(range(K.ndim - d, K.ndim), samples):
         k = K.shape[ax]
-        if k > samples:
-            m = -(-k // samples)
+        if k > S:
+            m = -(-k // S)
             pad = [(0, 0)] * K.ndim
-            pad[ax] = (0, m * samples - k)
+            pad[ax] = (0, m * S - k)
             Kp = np.pad(K, pad)
-            shp = Kp.shape[:ax] + (m, samples) + Kp.shape[ax + 1:]
+            shp = Kp.shape[:ax] + (m, S) + Kp.shape[ax + 1:]
             K = Kp.reshape(shp).sum(axis=ax)
     return K
 
 
+def _axis_samples(K: np.ndarray, samples: int, d: int) -> tuple:
+    """``S`` per spatial axis; an axis of extent 1 is constant, so one sample is exact."""
+    return tuple(1 if k == 1 else samples for k in K.shape[K.ndim - d:])
+
+
 def _channel_max_numpy(K: np.ndarray, samples: int, d: int) -> np.ndarray:
-    K = _fold(K, samples, d)
+    s = _axis_samples(K, samples, d)
+    K = _fold(K, s, d)
     cout, cin = K.shape[:2]
     axes = tuple(range(2, 2 + d))
-    s = (samples,) * d
     real = not np.iscomplexobj(K)
-    per_channel = cin * samples ** d
+    per_channel = cin * int(np.prod(s))
     chunk = max(1, _FFT_CHUNK // max(per_channel, 1))
     out = np.empty(cout)
     for start in range(0, cout, chunk):
@@ -113,7 +119,8 @@ def _channel_max(K: np.ndarray, samples: int, d: int, engine: str) -> np.ndarray
         from ._polygrid_numba import channel_grid_max_2d
 
         K2 = K if d == 2 else K[..., None]
-        return channel_grid_max_2d(_fold(K2, samples, 2), samples)
+        s = _axis_samples(K2, samples, 2)
+        return channel_grid_max_2d(_fold(K2, s, 2), s)
     return _channel_max_numpy(K, samples, d)
 
 
@@ -224,7 +231,7 @@ def kernel_symbol(weight, samples: int = 64, *, check_finite: bool = True) -> np
         raise ValueError(f"'weight' must be (cout, cin, *kernel) with 1 to 3 kernel axes, "
                          f"got an array of shape {K.shape}")
     d = K.ndim - 2
-    K = _fold(K, samples, d)
+    K = _fold(K, (samples,) * d, d)
     axes = tuple(range(2, 2 + d))
     F = np.conj(_fft.fftn(np.conj(K).astype(np.complex128), s=(samples,) * d, axes=axes))
     return np.moveaxis(F, (0, 1), (-2, -1))
