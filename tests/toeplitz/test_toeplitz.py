@@ -316,3 +316,23 @@ def test_levinson_engines_agree(rng, dtype):
             _levinson(np.array([[1.0, 1.0, 0.0]]), np.array([[1.0, 1.0, 5.0]]), np.ones((1, 3, 1)), engine)
     with pytest.raises(ValueError, match="'engine'"):
         _levinson(c, r, B, "cython")
+
+
+def test_auto_falls_back_to_levinson_when_krylov_fails():
+    # a random nonsymmetric Toeplitz matrix: the circulant preconditioner is useless
+    # (cond ~ 1e3), the batched iteration stalls, 'auto' still solves it
+    rng = np.random.default_rng(5)
+    n = 1100
+    c, r = rng.standard_normal(n), rng.standard_normal(n)
+    b = rng.standard_normal(n)
+    T = Toeplitz(c, r)
+    with pytest.raises(np.linalg.LinAlgError, match="did not converge"):
+        T.solve(b, method="pcg", maxiter=20)
+    x = T.solve(b)
+    D = sl.toeplitz(c, r)
+    ref = np.linalg.solve(D, b)
+    # normwise backward error small (Levinson is weakly stable: ~1e-12 here, bound 1e-10),
+    # forward error <= cond * backward error
+    eta = np.linalg.norm(D @ x - b) / (np.linalg.norm(D, 2) * np.linalg.norm(x) + np.linalg.norm(b))
+    assert eta <= 1e-10
+    assert np.linalg.norm(x - ref) <= 10 * eta * np.linalg.cond(D) * np.linalg.norm(ref)

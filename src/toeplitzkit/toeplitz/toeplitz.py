@@ -16,6 +16,8 @@ __all__ = ["Toeplitz"]
 # Below this order ``solve(method="auto")`` uses Levinson; above it, a
 # preconditioned Krylov method whose cost per iteration is O(n log n).
 _LEVINSON_MAX_N = 1024
+# Largest order for which a failed Levinson recursion falls back to a dense LU solve.
+_DENSE_MAX_N = 4096
 # Default number of quadrature points per unit of n for ``from_symbol`` with a callable.
 _QUAD_FACTOR = 8
 
@@ -346,8 +348,9 @@ class Toeplitz(StructuredOperator):
             iteration): conjugate gradients when ``T`` is Hermitian, BiCGSTAB
             (then GMRES for any column that stalls) otherwise.  ``'auto'``:
             Levinson for ``n <= 1024`` (falling back to a dense LU solve when a
-            leading principal minor is singular or the residual is poor), the
-            Krylov method above.
+            leading principal minor is singular or the residual is poor, for
+            ``n <= 4096``), the Krylov method above (falling back to Levinson
+            when the iteration does not converge).
         rtol : float, optional
             Krylov stopping tolerance on ``||b - T x|| / ||b||`` per column
             (default ``1e-12`` in double, ``1e-5`` in single precision).
@@ -415,9 +418,14 @@ class Toeplitz(StructuredOperator):
         if vector:
             B = B[..., None]
         if method == "auto":
-            method = "levinson" if n <= _LEVINSON_MAX_N else "pcg"
-            X = self._solve_levinson(B, strict=False) if method == "levinson" else \
-                self._solve_krylov(B, rtol, maxiter, preconditioner)
+            if n <= _LEVINSON_MAX_N:
+                X = self._solve_levinson(B, strict=False)
+            else:
+                try:
+                    X = self._solve_krylov(B, rtol, maxiter, preconditioner)
+                except _KrylovFailure:
+                    # a badly preconditioned system: the O(n^2) direct method still works
+                    X = self._solve_levinson(B, strict=False)
         elif method == "levinson":
             X = self._solve_levinson(B, strict=True)
         else:
@@ -453,6 +461,12 @@ class Toeplitz(StructuredOperator):
 
     def _solve_dense(self, B):
         import scipy.linalg as sl
+
+        if self._mn[0] > _DENSE_MAX_N:
+            raise np.linalg.LinAlgError(
+                f"Levinson met a singular leading principal minor (or lost accuracy) and n = {self._mn[0]} is "
+                f"too large for the dense fallback (n <= {_DENSE_MAX_N}); the matrix may be singular or "
+                "ill-conditioned: try method='pcg' with a larger maxiter")
 
         A = self.to_dense()
         batch = np.broadcast_shapes(self._batch_shape, B.shape[:-2])
@@ -576,8 +590,8 @@ class Toeplitz(StructuredOperator):
             Mop = spla.LinearOperator((n, n), dtype=X.dtype, matvec=prec)
             b = B[bidx + (slice(None), col)]
             x0 = X[bidx + (slice(None), col)]
-            if not np.all(np.isfinite(x0)):
-                x0 = np.zeros_like(b)
+            if not np.all(np.isfinite(x0)) or np.linalg.norm(b - opb.matvec(x0)) > np.linalg.norm(b):
+                x0 = np.zeros_like(b)  # the batched iteration diverged: restart from zero
             restart = min(n, 30, maxiter)  # at most maxiter GMRES iterations in all
             x, info = spla.gmres(opb.aslinearoperator(), b, x0=x0, rtol=rtol, atol=0.0,
                                  restart=restart, maxiter=max(1, maxiter // restart), M=Mop)
@@ -585,7 +599,7 @@ class Toeplitz(StructuredOperator):
             bn = float(np.linalg.norm(b))
             if not resid <= 10 * rtol * bn:
                 where = f"right-hand side {col}" + (f" of batch entry {bidx}" if bidx else "")
-                raise np.linalg.LinAlgError(
+                raise _KrylovFailure(
                     f"Toeplitz solve did not converge: relative residual {resid / max(bn, 1e-300):.3g} "
                     f"> rtol={rtol:.3g} after {maxiter} iterations ({where}); the matrix may be "
                     "singular or ill-conditioned: try method='levinson' or a larger maxiter")
@@ -594,6 +608,10 @@ class Toeplitz(StructuredOperator):
 
 
 # ------------------------------------------------------------------- kernels
+
+class _KrylovFailure(np.linalg.LinAlgError):
+    """The Krylov iteration did not reach the tolerance (a ``LinAlgError``)."""
+
 
 def _levinson(c, r, B, engine: str = "auto"):
     """Levinson solve of ``T(c, r) X = B`` (batched); Numba kernel when installed, else NumPy.
