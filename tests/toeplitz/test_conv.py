@@ -205,6 +205,18 @@ def test_conv2d_large_kernel_spectrum_is_streamed(monkeypatch):
         np.testing.assert_allclose(op.apply_adjoint(y).reshape(batch, -1), y.reshape(batch, -1) @ torch_dense(
             w, (7, 6), 2, stride=2, padding=1, mode="replicate"), rtol=0, atol=1e-12 * np.abs(ref).max())
     assert (True, np.dtype(np.complex128).str) not in op._spec_cache
+    # complex kernel, streamed: both paths against the dense matrix of its real and imaginary parts
+    v = rng.standard_normal(w.shape)
+    opc = Conv2dOperator(w + 1j * v, (7, 6), stride=2, padding=1, padding_mode="replicate")
+    dense = torch_dense(w, (7, 6), 2, stride=2, padding=1, mode="replicate") \
+        + 1j * torch_dense(v, (7, 6), 2, stride=2, padding=1, mode="replicate")
+    for batch in (2, 8):
+        x = rng.standard_normal((batch, 4, 7, 6))
+        np.testing.assert_allclose(opc.apply(x).reshape(batch, -1), x.reshape(batch, -1) @ dense.T, atol=1e-11)
+        y = rng.standard_normal((batch,) + (4,) + opc.output_size)
+        np.testing.assert_allclose(opc.apply_adjoint(y).reshape(batch, -1), y.reshape(batch, -1) @ dense.conj(),
+                                   atol=1e-11)  # entries of size ~10
+    check_operator(opc, dense)
     check_operator(op, torch_dense(w, (7, 6), 2, stride=2, padding=1, mode="replicate"))
 
 
