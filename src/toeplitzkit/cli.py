@@ -517,6 +517,9 @@ def main(argv=None) -> int:
     except CLIError as exc:
         print(f"toeplitzkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into a command that stopped reading (| head)
+        sys.stderr.close()
+        return 0
     except (ImportError, OSError, ValueError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"toeplitzkit {args.command}: error: {msg}", file=sys.stderr)
