@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-core docs bench clean
+.PHONY: install demo test test-core docs verify bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +17,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The main job: per-layer certified spectral-norm bounds of the built-in example
+# network (a small CNN trained on scikit-learn digits), then a short operator tour.
 demo: install
+	$(BIN)/toeplitzkit bound
 	$(BIN)/python examples/quickstart.py
 
+# The whole test suite, then the documentation in strict mode (any warning fails).
 test: install
 	$(BIN)/python -m pytest -q
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet --site-dir build/site
+
+docs: install
+	$(BIN)/python docs/gen_api.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir build/site
+
+verify: install
+	$(BIN)/toeplitzkit verify
 
 
 bench: install
