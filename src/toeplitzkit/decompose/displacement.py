@@ -127,6 +127,18 @@ class OperatorPair:
     sample : callable
         ``sample(n, rng) -> (M, params)``, a random matrix of the class and the
         parameters that go with it (for tests and examples).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toeplitzkit.decompose import OPERATOR_PAIRS
+    >>> pair = OPERATOR_PAIRS["cauchy"]
+    >>> pair.kind, pair.rank, pair.params
+    ('sylvester', 1, ('s', 't'))
+    >>> M, params = pair.sample(6, np.random.default_rng(0))
+    >>> A, B = pair.operators(6, **params)
+    >>> int(np.linalg.matrix_rank(A @ M - M @ B))
+    1
     """
 
     name: str
