@@ -42,7 +42,8 @@ SCRIPT = textwrap.dedent(
 # exercises their fallbacks.  Each subpackage adds its checks here.
 EXTRA_MODULES = ["toeplitzkit.toeplitz", "toeplitzkit.bounds.polygrid", "toeplitzkit.toeplitz.toeplitz",
                  "toeplitzkit.toeplitz.hankel", "toeplitzkit.decompose.diagonal_circulant",
-                 "toeplitzkit.decompose.dcnn", "toeplitzkit.decompose.toeplitz_like"]
+                 "toeplitzkit.decompose.dcnn", "toeplitzkit.decompose.toeplitz_like",
+                 "toeplitzkit.cli", "toeplitzkit.examples", "toeplitzkit.verify", "toeplitzkit._theorems"]
 EXTRA_CODE = """
 # bounds.polygrid: PolyGrid without numba runs the FFT engine ('numba' falls back, logged)
 from toeplitzkit.bounds import polygrid as _pg, lipbound as _lb
@@ -63,6 +64,12 @@ _M = np.random.default_rng(2).standard_normal((16, 2)) @ np.random.default_rng(3
 for _eng in (None, "numba"):
     _op = _dcf(_M, engine=_eng)
     assert _op.num_factors == 9 and np.allclose(_op.to_dense(), _M)
+# cli: `toeplitzkit bound` on the built-in network needs neither torch nor numba
+import contextlib as _cl, io as _io
+from toeplitzkit.cli import main as _main
+with _cl.redirect_stdout(_io.StringIO()) as _out:
+    assert _main(["bound", "--method", "fast"]) == 0
+assert "network Lipschitz bound" in _out.getvalue()
 """
 
 
