@@ -317,6 +317,18 @@ class Toeplitz(StructuredOperator):
         References
         ----------
         Thesis, Eq 2.24.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from toeplitzkit.toeplitz import Toeplitz
+        >>> T = Toeplitz([1.0, 2.0, 3.0], [1.0, 4.0, 5.0])
+        >>> p = T.symbol()
+        >>> p.coeffs, p.origin  # a_{-2}, ..., a_2
+        (array([5., 4., 1., 2., 3.]), (-2,))
+        >>> np.allclose(Toeplitz.from_symbol(p, 3).to_dense(),
+        ...             scipy.linalg.toeplitz([1.0, 2.0, 3.0], [1.0, 4.0, 5.0]))
+        True
         """
         from .symbol import TrigPolynomial
 
