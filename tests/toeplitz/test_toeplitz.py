@@ -337,3 +337,24 @@ def test_auto_falls_back_to_levinson_when_krylov_fails():
     # cond_2(D) is about 2e3 here: the forward error is below cond * eta
     ref = np.linalg.solve(D, b)
     np.testing.assert_allclose(x, ref, rtol=0, atol=1e-6 * np.max(np.abs(ref)))
+
+
+def test_eq_2_26_entries_are_a_i_minus_j_not_eq_2_23():
+    # Erratum: Eq 2.23 reads (A)_{j,k} = a_{k-j}, but Eq 2.22 (first column a_0, a_1, ...)
+    # and Eq 2.26 (T_n(f))_{i,j} = (1/2pi) int e^{-i(i-j)w} f(w) dw both give a_{j-k}.
+    # Eq 2.26 evaluated by adaptive quadrature, entry by entry, for a non-even symbol:
+    from scipy.integrate import quad
+
+    f = lambda w: np.exp(np.cos(w)) * (1.0 + 0.5 * np.sin(w))  # noqa: E731  (real, not even)
+    n = 4
+
+    def entry(i, j):
+        re = quad(lambda w: np.real(np.exp(-1j * (i - j) * w) * f(w)), 0, 2 * np.pi, epsabs=1e-13)[0]
+        im = quad(lambda w: np.imag(np.exp(-1j * (i - j) * w) * f(w)), 0, 2 * np.pi, epsabs=1e-13)[0]
+        return (re + 1j * im) / (2 * np.pi)
+
+    eq_2_26 = np.array([[entry(i, j) for j in range(n)] for i in range(n)])
+    T = Toeplitz.from_symbol(f, n).to_dense()
+    np.testing.assert_allclose(T, eq_2_26, rtol=0, atol=1e-12)
+    # the Eq 2.23 reading, a_{k-j}, is the transpose, which differs for a non-even symbol
+    assert np.max(np.abs(eq_2_26.T - eq_2_26)) > 0.1
