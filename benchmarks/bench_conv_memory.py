@@ -14,6 +14,7 @@ Run: ``python benchmarks/bench_conv_memory.py [--size 224] [--channels 64] [--re
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 import tracemalloc
@@ -34,12 +35,14 @@ def peak_of(fn):
 
 
 def median_time(fn, repeat):
-    times = []
+    """Median wall-clock and CPU (all threads of this process) seconds of ``fn()``."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return float(np.median(wall)), float(np.median(cpu))
 
 
 def main(argv=None):
@@ -49,7 +52,8 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
     c, n = args.channels, args.size
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, numpy {np.__version__}")
+    print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}, numpy {np.__version__}")
     print(f"kernel {c}x{c}x3x3, input {c}x{n}x{n}, padding 1")
     rng = np.random.default_rng(0)
     for dtype in (np.float64, np.float32):
@@ -66,9 +70,9 @@ def main(argv=None):
         print(f"\n[{np.dtype(dtype).name}] input {x.nbytes / mb:.1f} MiB; a stored kernel spectrum would be "
               f"{spec_bytes / mb:.0f} MiB ({spec_bytes / x.nbytes:.0f}x the input)")
         print(f"  apply         peak {peak_f / mb:7.1f} MiB  ratio peak/input {peak_f / x.nbytes:5.2f}  "
-              f"median {t_f * 1e3:8.1f} ms")
+              f"median wall {t_f[0] * 1e3:8.1f} ms, cpu {t_f[1] * 1e3:8.1f} ms")
         print(f"  apply_adjoint peak {peak_a / mb:7.1f} MiB  ratio peak/input {peak_a / x.nbytes:5.2f}  "
-              f"median {t_a * 1e3:8.1f} ms")
+              f"median wall {t_a[0] * 1e3:8.1f} ms, cpu {t_a[1] * 1e3:8.1f} ms")
         try:
             import torch
         except ImportError:
@@ -78,7 +82,8 @@ def main(argv=None):
             ref = torch.nn.functional.conv2d(tx, tw, padding=1)[0].numpy()
             t_t = median_time(lambda: torch.nn.functional.conv2d(tx, tw, padding=1), args.repeat)
         err = np.abs(y - ref).max() / np.abs(ref).max()
-        print(f"  torch conv2d  median {t_t * 1e3:8.1f} ms  (ratio apply/torch {t_f / t_t:5.2f}); "
+        print(f"  torch conv2d  median wall {t_t[0] * 1e3:8.1f} ms, cpu {t_t[1] * 1e3:8.1f} ms  "
+              f"(ratio apply/torch: wall {t_f[0] / t_t[0]:5.2f}, cpu {t_f[1] / t_t[1]:5.2f}); "
               f"max rel. difference {err:.1e}")
 
 

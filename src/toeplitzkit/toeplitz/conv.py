@@ -311,9 +311,8 @@ class _ConvNdOperator(StructuredOperator):
         """``x`` ``(B, in_channels, *input_size)`` -> ``(B, out_channels, *output_size)``."""
         nd = self._nd
         B = x.shape[0]
-        out = np.empty((B, self.out_channels) + self.output_size, dtype=x.dtype)
         if B == 0:
-            return out
+            return np.empty((B, self.out_channels) + self.output_size, dtype=x.dtype)
         real = x.dtype.kind == "f"
         axes = tuple(range(-nd, 0))
         xp = self._pad(x)
@@ -323,6 +322,7 @@ class _ConvNdOperator(StructuredOperator):
         Z = self._mix(X.reshape(B, self.in_channels, -1), real, adjoint=False)
         del X
         Z = Z.reshape((B, self.out_channels) + grid)
+        out = np.empty((B, self.out_channels) + self.output_size, dtype=x.dtype)  # after X is freed
         crop = (Ellipsis,) + tuple(slice(0, f, s) for f, s in zip(self._full, self.stride))
         # inverse transform a few output channels at a time to bound the peak memory
         step = max(1, self.out_channels // 4)
