@@ -10,17 +10,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
-PAGES = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md") if _BLOCK.search(p.read_text()))
+PAGES = sorted(p.relative_to(ROOT).as_posix() for p in [*DOCS.rglob("*.md"), ROOT / "README.md"]
+               if _BLOCK.search(p.read_text()))
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_examples_run(page):
-    code = "\n".join(_BLOCK.findall((DOCS / page).read_text()))
+    code = "\n".join(_BLOCK.findall((ROOT / page).read_text()))
     for mod in re.findall(r"^# requires: (\w+)", code, re.MULTILINE):
         if importlib.util.find_spec(mod) is None:
             pytest.skip(f"{page} needs {mod}")
     namespace = {"__name__": "__docs__"}
-    exec(compile(code, str(DOCS / page), "exec"), namespace)
+    exec(compile(code, str(ROOT / page), "exec"), namespace)
 
 
 def test_api_pages_are_current():
