@@ -344,3 +344,17 @@ def test_thesis_section_2_1_3_example_is_a_left_right_flipped_correlation():
     np.testing.assert_allclose(np.linalg.svd(M, compute_uv=False),
                                np.linalg.svd(Conv2dOperator(K[None, None], n, padding=1).to_dense(),
                                              compute_uv=False), rtol=1e-12)
+
+
+def test_conv2d_works_with_scipy_sparse_linalg():
+    import scipy.sparse.linalg as spla
+
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((3, 2, 3, 3))
+    op = Conv2dOperator(w, (6, 5), stride=(1, 2), padding=1, padding_mode="reflect")
+    dense = torch_dense(w, (6, 5), 2, stride=(1, 2), padding=1, mode="reflect")
+    s = spla.svds(op.aslinearoperator(), k=1, return_singular_vectors=False, random_state=0, tol=1e-12)
+    np.testing.assert_allclose(s[0], np.linalg.norm(dense, 2), rtol=1e-9)
+    b = dense @ rng.standard_normal(dense.shape[1])
+    x = spla.lsqr(op.aslinearoperator(), b, atol=1e-14, btol=1e-14, iter_lim=500)[0]
+    np.testing.assert_allclose(dense @ x, b, atol=1e-8 * np.linalg.norm(b))
