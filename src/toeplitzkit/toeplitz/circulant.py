@@ -18,13 +18,12 @@ def _spectrum(c: np.ndarray, real: bool) -> np.ndarray:
 def _circ_apply(spec: np.ndarray, X: np.ndarray, n: int, real: bool) -> np.ndarray:
     """``circ`` product along axis -2 of ``X`` given the operator's (r)fft spectrum.
 
-    The transforms run on the rows of ``X^T`` (contiguous memory): a strided
-    transform along axis -2 was 2-7x slower for 64 columns in
-    benchmarks/bench_toeplitz.py.
+    The transforms run along the last axis of the view ``X^T`` (the engines
+    buffer strided rows themselves; an explicit transposed copy was slower), and
+    the result is produced row-wise: a transform along axis -2 of a freshly
+    allocated output was 2-7x slower for 64 columns in benchmarks/bench_toeplitz.py.
     """
     Xt = np.swapaxes(X, -1, -2)  # shape: (..., k, n)
-    if Xt.shape[-2] > 1 and _fft.get_fft_backend()[0] != "pyfftw":
-        Xt = np.ascontiguousarray(Xt)  # pyFFTW copies into its aligned plan buffer anyway
     F = _fft.rfft(Xt) if real else _fft.fft(Xt)
     sb, fb = spec.shape[:-1], F.shape[:-2]
     if len(fb) >= len(sb) and fb[len(fb) - len(sb):] == sb and F.dtype == np.result_type(F.dtype, spec.dtype):
