@@ -358,3 +358,18 @@ def test_conv2d_works_with_scipy_sparse_linalg():
     b = dense @ rng.standard_normal(dense.shape[1])
     x = spla.lsqr(op.aslinearoperator(), b, atol=1e-14, btol=1e-14, iter_lim=500)[0]
     np.testing.assert_allclose(dense @ x, b, atol=1e-8 * np.linalg.norm(b))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_conv2d_per_side_padding_pairs(mode):
+    # extension: ((top, bottom), (left, right)); reference: torch's F.pad then an unpadded conv2d
+    rng = np.random.default_rng(12)
+    w = rng.standard_normal((2, 3, 3, 2))
+    x = rng.standard_normal((1, 3, 5, 6))
+    op = Conv2dOperator(w, (5, 6), padding=((2, 0), (1, 3)), padding_mode=mode)
+    assert op.padding == ((2, 0), (1, 3))
+    tmode = "constant" if mode == "zeros" else mode
+    xp = torch.nn.functional.pad(torch.from_numpy(x), (1, 3, 2, 0), mode=tmode)
+    ref = torch.nn.functional.conv2d(xp, torch.from_numpy(w)).numpy()
+    np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    check_operator(op)
