@@ -92,6 +92,11 @@ def test_block_circulant_singular_and_errors():
     A[1] = -np.eye(2)  # Psi(0) = 0
     with pytest.raises(np.linalg.LinAlgError, match="singular"):
         BlockCirculant(A).solve(np.ones(6))
+    b = np.arange(6.0)
+    np.testing.assert_allclose(BlockCirculant(A).solve(b, lstsq=True),
+                               np.linalg.pinv(dense_block_circulant(A)) @ b, atol=1e-12)
+    np.testing.assert_allclose(BlockCirculant(A).inv(lstsq=True).to_dense(),
+                               np.linalg.pinv(dense_block_circulant(A)), atol=1e-12)
     with pytest.raises(ValueError, match="square blocks"):
         BlockCirculant(np.ones((2, 2, 3))).eigvals()
     with pytest.raises(ValueError, match="'blocks' must have at least 3"):
@@ -180,3 +185,14 @@ def test_eq_2_27_text_convention_breaks_theorem_2_2(rng):
     assert not np.allclose(got, sl.block_diag(*psi), atol=1e-8)
     np.testing.assert_allclose(got, sl.block_diag(*psi[(-np.arange(n)) % n]), atol=1e-12)
     np.testing.assert_allclose(U @ dense_block_circulant(A) @ U.conj().T / n, sl.block_diag(*psi), atol=1e-12)
+
+
+def test_block_circulant_batched_solve(rng):
+    A = rng.standard_normal((2, 3, 2, 2)) + 3 * np.eye(2)
+    b = rng.standard_normal((2, 6, 4))
+    got = BlockCirculant(A).solve(b)
+    for i in range(2):
+        np.testing.assert_allclose(got[i], np.linalg.solve(dense_block_circulant(A[i]), b[i]), atol=1e-11)
+    A[1, :] = 0  # the second operator of the batch is singular
+    with pytest.raises(np.linalg.LinAlgError, match="3 block"):
+        BlockCirculant(A).solve(b)

@@ -85,6 +85,11 @@ def test_dbc_errors():
     c[0, 0] = c[0, 1] = 1.0  # eigenvalue at (0, 1) is 0
     with pytest.raises(np.linalg.LinAlgError, match="singular"):
         DoublyBlockCirculant(c).solve(np.ones(4))
+    b = np.array([1.0, -2.0, 0.5, 3.0])
+    np.testing.assert_allclose(DoublyBlockCirculant(c).solve(b, lstsq=True), np.linalg.pinv(dense_dbc(c)) @ b,
+                               atol=1e-12)
+    np.testing.assert_allclose(DoublyBlockCirculant(c).inv(lstsq=True).to_dense(), np.linalg.pinv(dense_dbc(c)),
+                               atol=1e-12)
     with pytest.raises(ValueError, match="'c2d' must have at least 2"):
         DoublyBlockCirculant(np.ones(3))
     with pytest.raises(ValueError, match="'c2d' must contain only finite"):

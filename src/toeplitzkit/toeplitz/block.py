@@ -174,35 +174,44 @@ class BlockCirculant(StructuredOperator):
         """Spectral norm ``max_f sigma_1(Psi(f))``."""
         return np.max(np.linalg.svd(self.block_spectrum(), compute_uv=False), axis=(-2, -1))
 
-    def _inv_spectrum(self):
+    def _inv_spectrum(self, lstsq=False):
+        """``Psi(f)^{-1}`` per block (the pseudo-inverse with ``lstsq``), shape ``(..., n, p, p)``."""
         self._square("solve")
         psi = self.block_spectrum()
+        if lstsq:  # pseudo-inverse per block, dropping singular values below the global tolerance
+            U, sv, Vh = np.linalg.svd(psi)
+            keep = sv > _singular_tolerance(sv)
+            sinv = np.where(keep, 1.0 / np.where(keep, sv, 1), 0)
+            return np.conj(np.swapaxes(Vh, -1, -2)) @ (sinv[..., :, None] * np.conj(np.swapaxes(U, -1, -2)))
         sv = np.linalg.svd(psi, compute_uv=False)
-        small = sv[..., -1:] <= _singular_tolerance(sv)
+        tol = _singular_tolerance(sv)
+        small = sv[..., -1:] <= tol
         if np.any(small):
             raise np.linalg.LinAlgError(
                 f"block circulant matrix is singular: {int(np.count_nonzero(small))} block(s) Psi(f) with "
-                f"smallest singular value <= {float(np.max(_singular_tolerance(sv))):.3g}")
+                f"smallest singular value <= {float(np.max(tol)):.3g}; pass lstsq=True for the "
+                f"least-squares solution")
         return np.linalg.inv(psi)
 
-    def inv(self) -> "BlockCirculant":
-        """The inverse, again block circulant: blocks ``ifft(Psi(f)^{-1})``."""
-        b = _fft.ifft(self._inv_spectrum(), axis=-3)
+    def inv(self, *, lstsq: bool = False) -> "BlockCirculant":
+        """The inverse, again block circulant: blocks ``ifft(Psi(f)^{-1})`` (pseudo-inverse with ``lstsq``)."""
+        b = _fft.ifft(self._inv_spectrum(lstsq), axis=-3)
         if self.is_real:
             b = b.real
         return BlockCirculant(b.astype(self.dtype, copy=False), check_finite=False)
 
-    def solve(self, b, *, check_finite=None) -> np.ndarray:
+    def solve(self, b, *, lstsq: bool = False, check_finite=None) -> np.ndarray:
         """Solve ``A x = b`` block-wise in the Fourier domain (``b``: ``(n p,)`` or ``(..., n p, k)``).
 
-        Raises ``numpy.linalg.LinAlgError`` when a block ``Psi(f)`` is singular.
+        Raises ``numpy.linalg.LinAlgError`` when a block ``Psi(f)`` is singular,
+        unless ``lstsq=True``, which returns the minimum-norm least-squares solution.
         """
         vec = np.ndim(b) == 1
         B = self._prepare(b, "b", self._mn[0], not vec, check_finite)
         if vec:
             B = B[..., None]
         n, p, _ = self.blocks.shape[-3:]
-        inv = self._inv_spectrum()
+        inv = self._inv_spectrum(lstsq)
         real = self.is_real and B.dtype.kind == "f"
         if real:
             inv = inv[..., : n // 2 + 1, :, :]

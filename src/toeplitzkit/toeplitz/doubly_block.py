@@ -145,43 +145,49 @@ class DoublyBlockCirculant(StructuredOperator):
         """Spectral norm ``max |lambda|``."""
         return np.max(np.abs(self.eigvals()), axis=-1)
 
-    def _checked_eigvals(self):
+    def _checked_eigvals(self, lstsq=False):
+        """The 2-D DFT ``(..., n1, n2)`` and the mask of (numerically) zero eigenvalues."""
         lam = _fft.fftn(self.c2d, axes=(-2, -1))
         n = lam.shape[-1] * lam.shape[-2]
         tol = n * np.finfo(lam.dtype).eps * np.max(np.abs(lam), axis=(-2, -1), keepdims=True)
         small = np.abs(lam) <= tol
-        if np.any(small):
+        if np.any(small) and not lstsq:
             raise np.linalg.LinAlgError(
                 f"doubly-block circulant matrix is singular: {int(np.count_nonzero(small))} eigenvalue(s) "
-                f"of modulus <= {float(np.max(tol)):.3g}")
-        return lam
+                f"of modulus <= {float(np.max(tol)):.3g}; pass lstsq=True for the least-squares solution")
+        return lam, small
 
-    def solve(self, b, *, check_finite=None) -> np.ndarray:
+    def _inverse_eigvals(self, lstsq):
+        lam, small = self._checked_eigvals(lstsq)
+        return np.where(small, 0, 1.0 / np.where(small, 1, lam))
+
+    def solve(self, b, *, lstsq: bool = False, check_finite=None) -> np.ndarray:
         """Solve ``A x = b`` through the eigenvalues (``b``: ``(n1 n2,)`` or ``(..., n1 n2, k)``).
 
-        Raises ``numpy.linalg.LinAlgError`` for a singular matrix.
+        Raises ``numpy.linalg.LinAlgError`` for a singular matrix unless
+        ``lstsq=True``, which returns the minimum-norm least-squares solution.
         """
         vec = np.ndim(b) == 1
         B = self._prepare(b, "b", self._mn[0], not vec, check_finite)
         if vec:
             B = B[..., None]
-        inv = 1.0 / self._checked_eigvals()
+        inv = self._inverse_eigvals(lstsq)
         real = self.is_real and B.dtype.kind == "f"
         if real:
             inv = inv[..., : self.grid_shape[1] // 2 + 1]
         X = self._apply(inv, B, real)
         return X[..., 0] if vec else X
 
-    def inv(self) -> "DoublyBlockCirculant":
-        """The inverse, again doubly-block circulant."""
-        c = _fft.ifftn(1.0 / self._checked_eigvals(), axes=(-2, -1))
+    def inv(self, *, lstsq: bool = False) -> "DoublyBlockCirculant":
+        """The inverse, again doubly-block circulant (the pseudo-inverse with ``lstsq=True``)."""
+        c = _fft.ifftn(self._inverse_eigvals(lstsq), axes=(-2, -1))
         if self.is_real:
             c = c.real
         return DoublyBlockCirculant(c.astype(self.dtype, copy=False), check_finite=False)
 
     def logdet(self):
         """``sum log lambda``: real when ``det > 0``, complex otherwise; LinAlgError when singular."""
-        lam = self._checked_eigvals().reshape(self.batch_shape + (-1,))
+        lam = self._checked_eigvals()[0].reshape(self.batch_shape + (-1,))
         absdet = np.sum(np.log(np.abs(lam)), axis=-1)
         phase = np.prod(lam / np.abs(lam), axis=-1)
         if self.is_real:
