@@ -65,3 +65,21 @@ def test_eq_5_50_multichannel_singular_values():
     sv_symbol = np.sort(np.linalg.svd(F, compute_uv=False).ravel())
     sv_dense = np.sort(np.linalg.svd(M, compute_uv=False))[-sv_symbol.size:]
     np.testing.assert_allclose(sv_dense, sv_symbol, rtol=1e-12, atol=1e-12)
+
+
+def test_eq_5_50_library_kernel_symbol():
+    # kernel_symbol(K, S)[k1, k2] = sum_ab K[:, :, a, b] e^{i(a w1 + b w2)} at w = 2 pi k / S:
+    # compare with the symbolic sum (padding 0), evaluated numerically.
+    from toeplitzkit.bounds import kernel_symbol
+
+    rng = np.random.default_rng(9)
+    K = rng.standard_normal((2, 1, 3, 3))
+    S = 4
+    F = kernel_symbol(K, samples=S)
+    k = sp.Matrix(3, 3, lambda a, b: sp.Symbol(f"k{a}{b}"))
+    for k1, k2 in [(0, 0), (1, 2), (3, 1)]:
+        w1, w2 = 2 * sp.pi * k1 / S, 2 * sp.pi * k2 / S
+        expr = sum(k[a, b] * sp.exp(sp.I * (a * w1 + b * w2)) for a in range(3) for b in range(3))
+        for i in range(2):
+            val = complex(expr.subs({k[a, b]: K[i, 0, a, b] for a in range(3) for b in range(3)}).evalf())
+            assert abs(F[k1, k2, i, 0] - val) < 1e-12

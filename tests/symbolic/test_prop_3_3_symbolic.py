@@ -56,3 +56,10 @@ def test_prop_3_3_attained_by_finite_differences():
     net = lambda z: a2 @ np.maximum(a1 @ z, 0.0)  # noqa: E731
     ratio = np.linalg.norm(net(x + h * v) - net(x)) / h
     assert abs(ratio - (1 + np.sqrt(5)) / 2) < 1e-12
+
+
+def test_prop_3_3_library_pattern_bound():
+    from toeplitzkit.bounds.network import pattern_bound
+
+    assert abs(pattern_bound([np.array(A1, float), np.array(A2, float)]) - float(GOLDEN)) < 1e-12
+    assert abs(pattern_bound([np.array(B1, float), np.array(B2, float)]) - float(sp.sqrt(2))) < 1e-12

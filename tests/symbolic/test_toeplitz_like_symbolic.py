@@ -61,3 +61,20 @@ def test_thm_2_4_general_matrix_reconstruction(n):
     for j in range(n):
         M += f_circ(list(D[:, j]), 1) * f_circ(list(J * sp.eye(n)[:, j]), -1)
     assert is_zero_matrix(M / 2 - m)
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_thm_2_4_library_matches_symbolic(n):
+    # The library's ToeplitzLike(G, H) is the same 1/2 sum of f-circulant products.
+    import numpy as np
+
+    from toeplitzkit.decompose import ToeplitzLike
+
+    T = _toeplitz(n)
+    _, G, H = _generators(T)
+    rng = np.random.default_rng(n)
+    subs = {s: float(v) for s, v in zip(sorted(T.free_symbols, key=str), rng.standard_normal(len(T.free_symbols)))}
+    Gn = np.array(G.subs(subs), dtype=float)
+    Hn = np.array(H.subs(subs), dtype=float)
+    Tn = np.array(T.subs(subs), dtype=float)
+    np.testing.assert_allclose(ToeplitzLike(Gn, Hn).to_dense(), Tn, atol=1e-13)

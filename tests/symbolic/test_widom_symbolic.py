@@ -133,3 +133,25 @@ def test_widom_psd_consequence_used_by_thm_5_4():
         gap = Dabs - Dn.conj().T @ Dn
         np.testing.assert_allclose(gap, gap.conj().T, atol=1e-12)
         assert np.linalg.eigvalsh(gap).min() >= -1e-12
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_widom_library_matches_symbolic(dim):
+    # The library's widom_terms: same left side D(fg) and same product D(f) D(g) as the
+    # symbolic construction, evaluated at random coefficients.
+    from toeplitzkit.bounds import widom_terms
+
+    n, d = 3, 1
+    a, b = _coeffs("a", d, dim), _coeffs("b", d, dim)
+    rng = np.random.default_rng(dim)
+    va = rng.standard_normal((3,) * dim)
+    vb = rng.standard_normal((3,) * dim)
+    subs = {a[k]: va[tuple(i + d for i in k)] for k in a}
+    subs.update({b[k]: vb[tuple(i + d for i in k)] for k in b})
+    build = _T if dim == 1 else _D
+    lhs = np.array(build(_product(a, b), n).subs(subs), dtype=float)
+    prod = np.array((build(a, n) * build(b, n)).subs(subs), dtype=float)
+    w = widom_terms(va, vb, n)
+    np.testing.assert_allclose(w.lhs, lhs, atol=1e-13)
+    np.testing.assert_allclose(w.product, prod, atol=1e-13)
+    np.testing.assert_allclose(w.product + sum(L @ R for L, R in w.terms.values()), lhs, atol=1e-12)
