@@ -409,7 +409,15 @@ class _ConvNdOperator(StructuredOperator):
                 f"groups={self.groups}, padding_mode={self.padding_mode!r}, dtype={self.dtype})")
 
 
-_COMMON_PARAMS = """
+class Conv1dOperator(_ConvNdOperator):
+    r"""PyTorch's ``conv1d`` as an operator on ``(in_channels, L)`` signals.
+
+    Parameters
+    ----------
+    weight : (out_channels, in_channels / groups, k) array_like
+        The kernel (cross-correlation, as in PyTorch).
+    input_size : int or (L,)
+        Length of the input signal.
     stride : int or tuple of ints, default 1
         Step of the output grid on each spatial axis.
     padding : int, tuple of ints, tuple of (left, right) pairs, 'valid' or 'same', default 0
@@ -427,9 +435,15 @@ _COMMON_PARAMS = """
         than the input, circular: not larger).
     check_finite : bool, default True
         Reject NaN and infinities in ``weight`` and in the inputs.
-"""
 
-_COMMON_NOTES = """
+    Attributes
+    ----------
+    in_channels, out_channels : int
+    input_size, output_size : tuple of int
+    shape : (out_channels * Lo, in_channels * L)
+
+    Notes
+    -----
     The product pads the input (explicitly for the non-zero modes; zero padding is
     a zero extension folded into the transform), takes one real FFT of size
     ``N >= input + padding`` per axis over all channels, mixes the channels per
@@ -441,42 +455,24 @@ _COMMON_NOTES = """
     ``O(B (c_in + c_out) N log N + B c_in c_out N / groups)`` for ``B`` images.
 
     The kernel spectrum ``(N, c_out, c_in / groups)`` is cached when it takes at
-    most 32 MiB; larger ones are evaluated from the kernel in chunks of
-    frequencies during each product, so memory stays a few times the size of
-    the input (a 64x64x3x3 kernel on a 224x224 image: see
-    ``benchmarks/bench_conv_memory.py``).  ``apply_adjoint`` multiplies by
+    most 32 MiB.  A larger one (74 times the input for a 64x64x3x3 kernel on a
+    224x224 image) is never stored: each product works through chunks of
+    frequencies, as ``Z(f) = sum_e exp(2 pi i <f, e> / N) (W_e X(f))`` over the
+    ``K`` kernel taps, one real matrix product per chunk for a real kernel
+    (``O(K c_in c_out N / groups)``, about the work of a direct convolution);
+    the peak memory of a product is then under 3 times the input in float64
+    (``benchmarks/bench_conv_memory.py``).  ``apply_adjoint`` multiplies by
     ``G(f)^H`` and folds the padding back onto its source pixels (the adjoint of
     the padding map), which is PyTorch's ``conv_transpose`` for zero padding.
 
     The weight has no batch dimensions: one operator is one layer; a batch of
     images goes through ``apply`` (leading dimensions of ``x``) or ``matmat``.
-"""
 
-_REFERENCES = """
+    References
+    ----------
     Thesis section 2.1.3, Eq 2.27-2.33 (a convolution as a (doubly-)block Toeplitz
     matrix) and Eq 5.50 (its symbol); PyTorch's ``torch.nn.functional.convNd``.
-"""
 
-
-class Conv1dOperator(_ConvNdOperator):
-    __doc__ = r"""PyTorch's ``conv1d`` as an operator on ``(in_channels, L)`` signals.
-
-    Parameters
-    ----------
-    weight : (out_channels, in_channels / groups, k) array_like
-        The kernel (cross-correlation, as in PyTorch).
-    input_size : int or (L,)
-        Length of the input signal.""" + _COMMON_PARAMS + """
-    Attributes
-    ----------
-    in_channels, out_channels : int
-    input_size, output_size : tuple of int
-    shape : (out_channels * Lo, in_channels * L)
-
-    Notes
-    -----""" + _COMMON_NOTES + """
-    References
-    ----------""" + _REFERENCES + """
     Examples
     --------
     >>> import numpy as np
@@ -495,7 +491,7 @@ class Conv1dOperator(_ConvNdOperator):
 
 
 class Conv2dOperator(_ConvNdOperator):
-    __doc__ = r"""PyTorch's ``conv2d`` as an operator on ``(in_channels, H, W)`` images.
+    r"""PyTorch's ``conv2d`` as an operator on ``(in_channels, H, W)`` images.
 
     ``op.to_dense() @ x.ravel() == conv2d(x[None]).ravel()`` for every
     configuration; :meth:`apply` takes ``(..., in_channels, H, W)`` and
@@ -506,7 +502,25 @@ class Conv2dOperator(_ConvNdOperator):
     weight : (out_channels, in_channels / groups, kh, kw) array_like
         The kernel (cross-correlation, as in PyTorch).
     input_size : int or (H, W)
-        Spatial size of the input image.""" + _COMMON_PARAMS + """
+        Spatial size of the input image.
+    stride : int or tuple of ints, default 1
+        Step of the output grid on each spatial axis.
+    padding : int, tuple of ints, tuple of (left, right) pairs, 'valid' or 'same', default 0
+        As in PyTorch; ``'same'`` pads ``dilation * (kernel - 1)`` per axis with the
+        extra element of an odd total on the right (torch's rule) and needs
+        ``stride == 1``.  Per-side pairs are an extension.  The resolved padding is
+        stored per side in ``padding``.
+    dilation : int or tuple of ints, default 1
+        Spacing of the kernel taps.
+    groups : int, default 1
+        Channel groups; ``out_channels`` must be divisible by it, and
+        ``in_channels = weight.shape[1] * groups``.
+    padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}, default 'zeros'
+        How the input is padded, with torch's constraints (reflect: padding smaller
+        than the input, circular: not larger).
+    check_finite : bool, default True
+        Reject NaN and infinities in ``weight`` and in the inputs.
+
     Attributes
     ----------
     in_channels, out_channels : int
@@ -517,9 +531,36 @@ class Conv2dOperator(_ConvNdOperator):
     shape : (out_channels * Ho * Wo, in_channels * H * W)
 
     Notes
-    -----""" + _COMMON_NOTES + """
+    -----
+    The product pads the input (explicitly for the non-zero modes; zero padding is
+    a zero extension folded into the transform), takes one real FFT of size
+    ``N >= input + padding`` per axis over all channels, mixes the channels per
+    frequency with the kernel's spectrum ``G(f) = sum_e w[e] exp(2 pi i <f, e> / N)``
+    (a small matrix product per group), and returns by the inverse FFT, cropping
+    and striding by slicing.  Because ``N`` covers the padded input, the circular
+    correlation equals the linear one on the cropped window: the result is exact
+    up to rounding (``O(eps log N)`` relative error, backward stable).  Cost:
+    ``O(B (c_in + c_out) N log N + B c_in c_out N / groups)`` for ``B`` images.
+
+    The kernel spectrum ``(N, c_out, c_in / groups)`` is cached when it takes at
+    most 32 MiB.  A larger one (74 times the input for a 64x64x3x3 kernel on a
+    224x224 image) is never stored: each product works through chunks of
+    frequencies, as ``Z(f) = sum_e exp(2 pi i <f, e> / N) (W_e X(f))`` over the
+    ``K`` kernel taps, one real matrix product per chunk for a real kernel
+    (``O(K c_in c_out N / groups)``, about the work of a direct convolution);
+    the peak memory of a product is then under 3 times the input in float64
+    (``benchmarks/bench_conv_memory.py``).  ``apply_adjoint`` multiplies by
+    ``G(f)^H`` and folds the padding back onto its source pixels (the adjoint of
+    the padding map), which is PyTorch's ``conv_transpose`` for zero padding.
+
+    The weight has no batch dimensions: one operator is one layer; a batch of
+    images goes through ``apply`` (leading dimensions of ``x``) or ``matmat``.
+
     References
-    ----------""" + _REFERENCES + """
+    ----------
+    Thesis section 2.1.3, Eq 2.27-2.33 (a convolution as a (doubly-)block Toeplitz
+    matrix) and Eq 5.50 (its symbol); PyTorch's ``torch.nn.functional.convNd``.
+
     Examples
     --------
     >>> import numpy as np
@@ -541,14 +582,32 @@ class Conv2dOperator(_ConvNdOperator):
 
 
 class Conv3dOperator(_ConvNdOperator):
-    __doc__ = r"""PyTorch's ``conv3d`` as an operator on ``(in_channels, D, H, W)`` volumes.
+    r"""PyTorch's ``conv3d`` as an operator on ``(in_channels, D, H, W)`` volumes.
 
     Parameters
     ----------
     weight : (out_channels, in_channels / groups, kd, kh, kw) array_like
         The kernel (cross-correlation, as in PyTorch).
     input_size : int or (D, H, W)
-        Spatial size of the input volume.""" + _COMMON_PARAMS + """
+        Spatial size of the input volume.
+    stride : int or tuple of ints, default 1
+        Step of the output grid on each spatial axis.
+    padding : int, tuple of ints, tuple of (left, right) pairs, 'valid' or 'same', default 0
+        As in PyTorch; ``'same'`` pads ``dilation * (kernel - 1)`` per axis with the
+        extra element of an odd total on the right (torch's rule) and needs
+        ``stride == 1``.  Per-side pairs are an extension.  The resolved padding is
+        stored per side in ``padding``.
+    dilation : int or tuple of ints, default 1
+        Spacing of the kernel taps.
+    groups : int, default 1
+        Channel groups; ``out_channels`` must be divisible by it, and
+        ``in_channels = weight.shape[1] * groups``.
+    padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}, default 'zeros'
+        How the input is padded, with torch's constraints (reflect: padding smaller
+        than the input, circular: not larger).
+    check_finite : bool, default True
+        Reject NaN and infinities in ``weight`` and in the inputs.
+
     Attributes
     ----------
     in_channels, out_channels : int
@@ -556,9 +615,36 @@ class Conv3dOperator(_ConvNdOperator):
     shape : (out_channels * Do * Ho * Wo, in_channels * D * H * W)
 
     Notes
-    -----""" + _COMMON_NOTES + """
+    -----
+    The product pads the input (explicitly for the non-zero modes; zero padding is
+    a zero extension folded into the transform), takes one real FFT of size
+    ``N >= input + padding`` per axis over all channels, mixes the channels per
+    frequency with the kernel's spectrum ``G(f) = sum_e w[e] exp(2 pi i <f, e> / N)``
+    (a small matrix product per group), and returns by the inverse FFT, cropping
+    and striding by slicing.  Because ``N`` covers the padded input, the circular
+    correlation equals the linear one on the cropped window: the result is exact
+    up to rounding (``O(eps log N)`` relative error, backward stable).  Cost:
+    ``O(B (c_in + c_out) N log N + B c_in c_out N / groups)`` for ``B`` images.
+
+    The kernel spectrum ``(N, c_out, c_in / groups)`` is cached when it takes at
+    most 32 MiB.  A larger one (74 times the input for a 64x64x3x3 kernel on a
+    224x224 image) is never stored: each product works through chunks of
+    frequencies, as ``Z(f) = sum_e exp(2 pi i <f, e> / N) (W_e X(f))`` over the
+    ``K`` kernel taps, one real matrix product per chunk for a real kernel
+    (``O(K c_in c_out N / groups)``, about the work of a direct convolution);
+    the peak memory of a product is then under 3 times the input in float64
+    (``benchmarks/bench_conv_memory.py``).  ``apply_adjoint`` multiplies by
+    ``G(f)^H`` and folds the padding back onto its source pixels (the adjoint of
+    the padding map), which is PyTorch's ``conv_transpose`` for zero padding.
+
+    The weight has no batch dimensions: one operator is one layer; a batch of
+    images goes through ``apply`` (leading dimensions of ``x``) or ``matmat``.
+
     References
-    ----------""" + _REFERENCES + """
+    ----------
+    Thesis section 2.1.3, Eq 2.27-2.33 (a convolution as a (doubly-)block Toeplitz
+    matrix) and Eq 5.50 (its symbol); PyTorch's ``torch.nn.functional.convNd``.
+
     Examples
     --------
     >>> import numpy as np
