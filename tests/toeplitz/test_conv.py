@@ -373,3 +373,20 @@ def test_conv2d_per_side_padding_pairs(mode):
     ref = torch.nn.functional.conv2d(xp, torch.from_numpy(w)).numpy()
     np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
     check_operator(op)
+
+
+@pytest.mark.parametrize("groups,dilation", [(1, 1), (2, 1), (1, 2)])
+def test_conv2d_symbol_gives_the_circular_singular_values(groups, dilation):
+    # A stride-1 'same' convolution with circular padding on n x n is a (block) doubly-block
+    # circulant; its singular values are those of F(2 pi k / n) over the n x n grid.
+    rng = np.random.default_rng(groups + 10 * dilation)
+    w = rng.standard_normal((4, 4 // groups, 3, 3))
+    n = 6
+    op = Conv2dOperator(w, n, padding="same", dilation=dilation, groups=groups, padding_mode="circular")
+    F = op.symbol()
+    assert F.lead_shape == (4, 4)
+    vals, _ = F.on_grid(n)
+    sv_symbol = np.sort(np.linalg.svd(vals, compute_uv=False).ravel())
+    dense = torch_dense(w, (n, n), 2, padding="same", dilation=dilation, groups=groups, mode="circular")
+    np.testing.assert_allclose(sv_symbol, np.sort(np.linalg.svd(dense, compute_uv=False)), atol=1e-10)
+    np.testing.assert_allclose(op.full_weight()[:, :, 1, 2][:4 // groups, :4 // groups], w[:4 // groups, :, 1, 2])

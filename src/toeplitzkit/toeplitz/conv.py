@@ -391,6 +391,35 @@ class _ConvNdOperator(StructuredOperator):
         y, lead = self._validate_images(y, "y", self.out_channels, self.output_size, check_finite)
         return self._backward(y).reshape(lead + (self.in_channels,) + self.input_size)
 
+    def full_weight(self) -> np.ndarray:
+        """The kernel as ``(out_channels, in_channels, *kernel_size)``, zero between groups."""
+        g = self.groups
+        if g == 1:
+            return self.weight
+        co, ci = self.out_channels // g, self.weight.shape[1]
+        full = np.zeros((self.out_channels, self.in_channels) + self.kernel_size, dtype=self.dtype)
+        for i in range(g):
+            full[i * co:(i + 1) * co, i * ci:(i + 1) * ci] = self.weight[i * co:(i + 1) * co]
+        return full
+
+    def symbol(self):
+        """The matrix symbol ``F(w)[i, j] = sum_a K[i, j, a] e^{i <a, w>}`` of the kernel (Eq 5.50).
+
+        A :class:`~toeplitzkit.toeplitz.TrigPolynomial` with ``lead_shape``
+        ``(out_channels, in_channels)`` (block diagonal over groups).  Dilation
+        ``d`` spreads the taps: the exponents are ``d * a``.  Stride and padding
+        do not enter it (padding multiplies it by a unimodular phase).
+        """
+        from .symbol import TrigPolynomial
+
+        w = self.full_weight()
+        if any(d != 1 for d in self.dilation):
+            spread = np.zeros(w.shape[:2] + tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation)),
+                              dtype=w.dtype)
+            spread[(Ellipsis,) + tuple(slice(None, None, d) for d in self.dilation)] = w
+            w = spread
+        return TrigPolynomial.from_kernel(w, check_finite=False)
+
     def _matmat(self, X):
         bx, k = X.shape[:-2], X.shape[-1]
         x = np.moveaxis(X, -1, -2).reshape((-1, self.in_channels) + self.input_size)
