@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import scipy.linalg as sl
+from hypothesis import given, strategies as st
 
 from toeplitzkit.decompose import DiagonalCirculant
 from toeplitzkit.testing import check_operator
@@ -78,3 +79,21 @@ def test_bad_input():
     with pytest.raises(ValueError, match="do not broadcast"):
         DiagonalCirculant([np.ones((2, 3)), np.ones((3, 3))])
     DiagonalCirculant([np.array([1.0, np.nan])], check_finite=False)
+
+
+@given(n=st.integers(1, 12), L=st.integers(1, 6), start=st.sampled_from(["diagonal", "circulant"]),
+       cplx=st.booleans(), sparse=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_product_property(n, L, start, cplx, sparse, seed):
+    # any factors, dense or with few nonzeros (the shift-sum path): equals the dense product
+    rng = np.random.default_rng(seed)
+    factors = [_rand(rng, n, np.complex128 if cplx else np.float64) for _ in range(L)]
+    if sparse:
+        for f in factors[1 if start == "diagonal" else 0::2]:
+            f[rng.random(n) < 0.7] = 0
+    op = DiagonalCirculant(factors, start=start)
+    D = _dense(factors, start)
+    X = _rand(rng, (n, 2), np.complex128)
+    scale = 1 + np.abs(D).max()
+    np.testing.assert_allclose(op @ X, D @ X, atol=1e-11 * scale * np.abs(X).max())
+    np.testing.assert_allclose(op.H @ X, D.conj().T @ X, atol=1e-11 * scale * np.abs(X).max())
+    np.testing.assert_allclose(op.to_dense(), D, atol=1e-12 * scale)

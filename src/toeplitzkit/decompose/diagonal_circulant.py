@@ -379,7 +379,7 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
         default ``1e-8`` (``1e-4`` for single-precision ``M``).
     rank_tol : float, optional
         Singular values ``<= rank_tol`` count as zero for the numerical rank;
-        default ``n * eps * sigma_1``.
+        default ``n * eps * sigma_1`` with ``eps`` of the input's precision.
     max_retries : int, default 8
         Further attempts, each with a fresh random mixing matrix ``G``, after
         a breakdown or a reconstruction above ``tol``.
@@ -481,7 +481,8 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
             raise ValueError(f"'rank' must be at most n = {n} for 'M' of shape {M.shape}, got {rank}")
     U, s, Vh = _svd_low_rank(Md, rank, gen)
     if rank_tol is None:
-        rank_tol = n * np.finfo(float).eps * (s[0] if s.size else 0.0)
+        # rounding level of the input's own precision (float32 input: float32 eps)
+        rank_tol = n * np.finfo(M.dtype).eps * (s[0] if s.size else 0.0)
     if rank is None:
         rank = max(1, int(np.count_nonzero(s > rank_tol)))
     k = _smallest_divisor_at_least(n, rank)
@@ -532,7 +533,8 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
         # (W' R)^* = R^* W'^*: factors reversed, adjoints of each
         for d, c in zip(dr[::-1], cr[::-1]):
             factors += [np.conj(_reverse(c)), np.conj(d)]
-        op = DiagonalCirculant([f.astype(np.complex128) for f in factors], check_finite=False)
+        # single-precision input: the factors are stored, and checked, in complex64
+        op = DiagonalCirculant([f.astype(out_dtype) for f in factors], check_finite=False)
         err, perr = _reconstruction_errors(op, k, Mk, probe)
         if not np.isfinite(err) or not np.isfinite(perr):
             reasons.append("non-finite reconstruction")
@@ -540,8 +542,6 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
         worst = max(err, perr)
         best = min(best, worst)
         if worst <= tol:
-            if single:
-                op = DiagonalCirculant([f.astype(out_dtype) for f in op.factors], check_finite=False)
             info = dict(reconstruction_error=err, probe_error=perr, retries=attempt, rank=k,
                         requested_rank=rank, truncation_error=trunc)
             op.info = info
@@ -608,18 +608,18 @@ def _reconstruction_errors(op, k, Mk, probe):
     half = (L - 1) // 2
     left = DiagonalCirculant(op.factors[:half], check_finite=False)
     right = DiagonalCirculant(op.factors[half + 1:], start=op.kinds[half + 1], check_finite=False)
-    E = np.zeros((n, k), dtype=np.complex128)
+    E = np.zeros((n, k), dtype=op.dtype)  # products in the operator's own precision
     E[np.arange(k), np.arange(k)] = 1.0
     Lk = left._matmat(E)
     Rk = right._rmatmat(E)
-    rec = Lk @ Rk.conj().T
+    rec = Lk.astype(np.complex128) @ Rk.astype(np.complex128).conj().T
     scale = np.linalg.norm(Mk)
     if scale == 0:
         scale = 1.0
     err = float(np.linalg.norm(rec - Mk) / scale)
-    P = probe.astype(np.complex128)
-    want = Mk @ P
-    got = op._matmat(P)
+    P = probe.astype(op.dtype)
+    want = Mk @ P.astype(np.complex128)
+    got = op._matmat(P).astype(np.complex128)
     perr = float(np.linalg.norm(got - want) / max(np.linalg.norm(want), np.finfo(float).tiny))
     if np.linalg.norm(want) == 0:
         perr = float(np.linalg.norm(got))
