@@ -12,7 +12,7 @@ import pytest
 from toeplitzkit.cli import main
 
 _SCRIPT = shutil.which("toeplitzkit", path=str(Path(sys.executable).parent))
-LAYER_KEYS = {"name", "kind", "weight_shape", "input_size", "stride", "padding", "dilation", "groups",
+LAYER_KEYS = {"name", "kind", "weight_shape", "input_size", "stride", "padding", "dilation", "groups", "padding_mode",
               "lower", "upper", "lipbound", "method", "seconds"}
 TOP_KEYS = {"model", "method", "toeplitzkit_version", "layers", "product_bound", "product_lipbound", "seconds"}
 
@@ -153,3 +153,23 @@ def test_verify_without_tests_dir(tmp_path):
 def test_usage_error_exit_code():
     proc = _run("bound", "--method", "exact")
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+@pytest.mark.parametrize("mode", ["circular", "reflect"])
+def test_bound_torch_model_padding_modes(tmp_path, capsys, mode):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    conv = torch.nn.Conv2d(2, 3, 3, padding=1, padding_mode=mode).double()
+    torch.save(torch.nn.Sequential(conv), tmp_path / "m.pt")
+    assert main(["bound", str(tmp_path / "m.pt"), "--input-size", "5", "5", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["layers"]
+    n = 2 * 5 * 5
+    basis = torch.eye(n, dtype=torch.float64).reshape(n, 2, 5, 5)
+    with torch.no_grad():
+        dense = (conv(basis) - conv.bias[None, :, None, None]).reshape(n, -1).T.numpy()
+    true = np.linalg.norm(dense, 2)
+    assert row["padding_mode"] == mode and row["lower"] <= true <= row["upper"]
+    assert (row["lipbound"] is None) == (mode == "reflect")
+    if mode == "reflect":
+        assert main(["bound", str(tmp_path / "m.pt"), "--input-size", "5", "5", "--method", "lipbound"]) == 2
+        assert "does not cover padding_mode='reflect'" in capsys.readouterr().err

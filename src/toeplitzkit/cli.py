@@ -35,7 +35,7 @@ _METHODS = ("certified", "fast", "lipbound")
 _REFERENCE_SIZE = 224  # the input size of the architecture tables
 
 
-class CLIError(Exception):
+class CLIError(ValueError):
     """Bad input: reported as one line on stderr with exit status 2."""
 
 
@@ -157,11 +157,8 @@ def _torch_layers(path, input_size, padding):
                 layers.append(ExampleLayer(name, "linear", w))
                 continue
             pad = m.padding if isinstance(m.padding, str) else tuple(m.padding)
-            if m.padding_mode != "zeros":
-                raise CLIError(f"{path}: layer {name!r} uses padding_mode={m.padding_mode!r}; "
-                               "this command bounds zero-padded layers (use the Python API for the others)")
             layers.append(ExampleLayer(name, "conv", w, tuple(int(t) for t in sizes[name]), tuple(m.stride), pad,
-                                       tuple(m.dilation), m.groups))
+                                       tuple(m.dilation), m.groups, m.padding_mode))
     elif isinstance(obj, dict):
         size = input_size or (32, 32)
         for name, t in obj.items():
@@ -214,8 +211,12 @@ def _dilate(w, dilation):
 
 def _layer_lipbound(layer):
     """Thm 5.5 (certified grid correction) on the dilated kernel, max over groups: a
-    strided convolution keeps a subset of the stride-1 rows, so the bound still holds."""
+    strided convolution keeps a subset of the stride-1 rows, so the bound still holds.
+    None for reflect and replicate padding, which Thm 5.5 does not cover."""
     from .bounds import lipbound
+
+    if layer.padding_mode not in ("zeros", "circular"):
+        return None
 
     w = _dilate(layer.weight, layer.dilation)
     g = layer.groups
@@ -255,8 +256,9 @@ def bound_layers(layers, method="certified", progress=None):
     -------
     rows : list of dict
         ``name, kind, weight_shape, input_size, stride, padding, dilation, groups,
-        lower, upper, lipbound, method, seconds`` (``lower`` is None for
-        ``method='lipbound'``).
+        padding_mode, lower, upper, lipbound, method, seconds`` (``lower`` is None
+        for ``method='lipbound'``; ``lipbound`` is None for reflect and replicate
+        padding, which Thm 5.5 does not cover).
 
     Notes
     -----
@@ -296,19 +298,22 @@ def bound_layers(layers, method="certified", progress=None):
         }
         if layer.kind == "linear":
             lo, up = _linear_norm(layer.weight)
-            row.update(stride=None, padding=None, dilation=None, groups=None,
+            row.update(stride=None, padding=None, dilation=None, groups=None, padding_mode=None,
                        lower=lo, upper=up, lipbound=up, method="exact (dense eigensolver)")
         else:
             row.update(stride=list(layer.stride),
                        padding=layer.padding if isinstance(layer.padding, str) else list(layer.padding),
-                       dilation=list(layer.dilation), groups=layer.groups)
+                       dilation=list(layer.dilation), groups=layer.groups, padding_mode=layer.padding_mode)
             lip = _layer_lipbound(layer)
+            if method == "lipbound" and lip is None:
+                raise CLIError(f"layer {layer.name!r}: LipBound (Thm 5.5) does not cover "
+                               f"padding_mode={layer.padding_mode!r}; use --method certified")
             if method == "lipbound":
                 row.update(lower=None, upper=lip, lipbound=lip, method="lipbound (Thm 5.5, certified grid)")
             else:
                 b = conv_spectral_norm(layer.weight, tuple(layer.input_size), stride=layer.stride,
                                        padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
-                                       mode=method)
+                                       padding_mode=layer.padding_mode, mode=method)
                 row.update(lower=float(b.lower), upper=float(b.upper), lipbound=lip, method=str(b.method))
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
@@ -363,7 +368,7 @@ def format_table(result) -> str:
     head = ("layer", "weight", "input", "lower", "upper", "LipBound", "LipBound/upper", "time [s]")
     body = []
     for r in result["layers"]:
-        ratio = r["lipbound"] / r["upper"] if r["upper"] else float("nan")
+        ratio = r["lipbound"] / r["upper"] if r["upper"] and r["lipbound"] is not None else None
         body.append((r["name"], _size(r["weight_shape"]), _size(r["input_size"]), _fmt(r["lower"]),
                      _fmt(r["upper"]), _fmt(r["lipbound"]), _fmt(ratio, ".3f"), _fmt(r["seconds"], ".3f")))
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
@@ -374,7 +379,9 @@ def format_table(result) -> str:
     out += [line(b) for b in body]
     out.append("")
     out.append(f"network Lipschitz bound (product of layer upper bounds, Prop 3.2): {result['product_bound']:.6g}")
-    out.append(f"same with the thesis's LipBound per layer:                      {result['product_lipbound']:.6g}")
+    if result["product_lipbound"] is not None:
+        out.append(f"same with the thesis's LipBound per layer:                      "
+                   f"{result['product_lipbound']:.6g}")
     if result.get("note"):
         out.append(result["note"])
     out.append(f"total time: {result['seconds']:.2f} s")
@@ -414,7 +421,8 @@ def _cmd_bound(args):
         "toeplitzkit_version": __version__,
         "layers": rows,
         "product_bound": float(np.prod([r["upper"] for r in rows])),
-        "product_lipbound": float(np.prod([r["lipbound"] for r in rows])),
+        "product_lipbound": (None if any(r["lipbound"] is None for r in rows)
+                             else float(np.prod([r["lipbound"] for r in rows]))),
         "seconds": time.perf_counter() - t0,
     }
     if args.model is not None and Path(str(args.model)).suffix not in (".npy",) and len(rows) > 1:

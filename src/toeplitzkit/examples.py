@@ -45,6 +45,8 @@ class ExampleLayer:
         As ``torch.nn.Conv2d``.
     groups : int
         As ``torch.nn.Conv2d``.
+    padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}
+        As ``torch.nn.Conv2d``.
 
     Examples
     --------
@@ -66,6 +68,7 @@ class ExampleLayer:
     padding: tuple = (0, 0)
     dilation: tuple = (1, 1)
     groups: int = 1
+    padding_mode: str = "zeros"
 
 
 #: (name, kind, in, out, kernel, stride, padding, input size) of the example network.
