@@ -118,6 +118,25 @@ def test_stacked_bound_1d_and_2d(c, n, seed):
     assert stacked_bound(d) >= np.linalg.norm(M2, 2)
 
 
+def test_block_and_doubly_block_operators(rng):
+    from toeplitzkit.toeplitz import BlockToeplitz, DoublyBlockToeplitz
+
+    c, r = rng.standard_normal((3, 2, 3)), rng.standard_normal((4, 2, 3))
+    T = BlockToeplitz(c, r)
+    assert block_toeplitz_bound(T) >= np.linalg.norm(T.to_dense(), 2)
+    blocks = np.concatenate([r[:0:-1], c])   # B(-3) .. B(2)
+    assert block_toeplitz_bound(T) == pytest.approx(block_toeplitz_bound(blocks), rel=1e-14)
+    d = rng.standard_normal((2, 5, 3))       # a batch of two doubly-block Toeplitz matrices
+    D = DoublyBlockToeplitz(d)
+    b = doubly_block_bound(D)
+    assert b.shape == (2,)
+    dense = D.to_dense()
+    for k in range(2):
+        assert b[k] >= np.linalg.norm(dense[k], 2)
+        np.testing.assert_allclose(dense[k], dense_doubly_block(d[k], 3, 2), atol=1e-14)
+        assert b[k] == pytest.approx(doubly_block_bound(d[k]), rel=1e-14)
+
+
 def test_concat_bound(rng):
     A = [rng.standard_normal((4, k)) for k in (1, 3, 5)]
     assert concat_bound(A) >= np.linalg.norm(np.hstack(A), 2)

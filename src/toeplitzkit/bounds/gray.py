@@ -166,9 +166,10 @@ def block_toeplitz_bound(blocks, *, samples: int | None = None, check_finite: bo
 
     Parameters
     ----------
-    blocks : (..., L, p, q) array_like
+    blocks : (..., L, p, q) array_like or BlockToeplitz
         The block diagonals ``B(h)``, ``h = -(n-1), ..., m-1`` (``L = m + n - 1``)
         of ``T[i, j] = B(i - j)``; the order may be reversed (the bound is the same).
+        A :class:`~toeplitzkit.toeplitz.BlockToeplitz` operator gives its own.
     samples : int, optional
         Grid points ``S`` (default about ``64 (L - 1)``).
     check_finite : bool
@@ -203,6 +204,10 @@ def block_toeplitz_bound(blocks, *, samples: int | None = None, check_finite: bo
     >>> bool(np.linalg.norm(T, 2) <= block_toeplitz_bound(B))
     True
     """
+    from ..toeplitz.block import BlockToeplitz
+
+    if isinstance(blocks, BlockToeplitz):
+        blocks = np.concatenate([blocks.r[..., :0:-1, :, :], blocks.c], axis=-3)
     B = as_array(blocks, "blocks", min_ndim=3, check_finite=check_finite, allow_empty=False)
     return _finish(np.sqrt(_certified_sup_sq(B, (B.ndim - 3,), "matrix", samples)))
 
@@ -212,8 +217,9 @@ def doubly_block_bound(coeffs, *, samples: int | None = None, check_finite: bool
 
     Parameters
     ----------
-    coeffs : (..., L1, L2) array_like
-        Two-sided coefficients ``d[h1, h2]`` of Eq 5.6 (``h1`` indexes the block
+    coeffs : (..., L1, L2) array_like or DoublyBlockToeplitz
+        Two-sided coefficients ``d[h1, h2]`` of Eq 5.6 (or a
+        :class:`~toeplitzkit.toeplitz.DoublyBlockToeplitz` operator) (``h1`` indexes the block
         diagonal, ``h2`` the diagonal within a block): for an ``n x n`` grid of
         ``m x m`` blocks, ``L1 = 2n - 1`` and ``L2 = 2m - 1``.  The order of
         either axis may be reversed.
@@ -248,6 +254,10 @@ def doubly_block_bound(coeffs, *, samples: int | None = None, check_finite: bool
     >>> bool(np.linalg.norm(D, 2) <= doubly_block_bound(d))
     True
     """
+    from ..toeplitz.doubly_block import DoublyBlockToeplitz
+
+    if isinstance(coeffs, DoublyBlockToeplitz):
+        coeffs = coeffs.coeffs
     d = as_array(coeffs, "coeffs", min_ndim=2, check_finite=check_finite, allow_empty=False)
     return _finish(np.sqrt(_certified_sup_sq(d, (d.ndim - 2, d.ndim - 1), "scalar", samples)))
 
