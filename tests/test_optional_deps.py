@@ -41,6 +41,8 @@ SCRIPT = textwrap.dedent(
 # Modules of the core that must import without the optional engines, and code that
 # exercises their fallbacks.  Each subpackage adds its checks here.
 EXTRA_MODULES = ["toeplitzkit.toeplitz", "toeplitzkit.bounds.polygrid", "toeplitzkit.toeplitz.toeplitz",
+                 "toeplitzkit.bounds.gray", "toeplitzkit.bounds.baselines", "toeplitzkit.bounds.widom",
+                 "toeplitzkit.bounds.network",
                  "toeplitzkit.toeplitz.hankel", "toeplitzkit.decompose.diagonal_circulant",
                  "toeplitzkit.decompose.dcnn", "toeplitzkit.decompose.toeplitz_like",
                  "toeplitzkit.cli", "toeplitzkit.examples", "toeplitzkit.verify", "toeplitzkit._theorems"]
