@@ -196,9 +196,11 @@ def run(thorough: bool = False, tests_dir=None, verbose: bool = False) -> int:
     status, failures = run_checks(tests, profile, verbose)
     print(_table(status))
     n_fail = sum(v == "FAIL" for v in status.values())
-    n_other = sum(v in ("not run", "skipped") for v in status.values())
+    n_missing = sum(v == "not run" for v in status.values())
+    n_skipped = sum(v == "skipped" for v in status.values())
     for nid, msg in failures:
         print(f"FAILED {nid}: {' '.join(msg)}")
-    print(f"{sum(v == 'pass' for v in status.values())} results pass, {n_fail} fail, "
-          f"{n_other} not run or skipped, {sum(v == 'cited' for v in status.values())} cited")
-    return 1 if (n_fail or n_other or failures) else 0
+    print(f"{sum(v == 'pass' for v in status.values())} results pass, {n_fail} fail, {n_missing} not run, "
+          f"{n_skipped} skipped (an optional dependency is missing), "
+          f"{sum(v == 'cited' for v in status.values())} cited")
+    return 1 if (n_fail or n_missing or failures) else 0
