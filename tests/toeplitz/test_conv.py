@@ -1,6 +1,7 @@
 """Conv1d/2d/3d operators against PyTorch's convolutions (ground truth)."""
 
 import itertools
+import zlib
 
 import numpy as np
 import pytest
@@ -67,7 +68,7 @@ GRID2 = GRID2[::13]
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("cfg", GRID2, ids=lambda c: "-".join(map(str, c.values())))
 def test_conv2d_matches_torch(cfg, dtype):
-    rng = np.random.default_rng(abs(hash(str(cfg))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr(sorted(cfg.items())).encode()))
     cin = cout = 4
     g = cfg["groups"]
     w = rng.standard_normal((cout, cin // g) + cfg["k"]).astype(dtype)
