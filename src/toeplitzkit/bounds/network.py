@@ -114,7 +114,11 @@ def product_bound(layers, *, samples: int = 64, return_factors: bool = False):
     Notes
     -----
     ``Lip(f o g) <= Lip(f) Lip(g)`` and a ``1``-Lipschitz activation adds a factor
-    ``1``; biases do not change a Lipschitz constant.  The bound is often loose
+    ``1``; biases do not change a Lipschitz constant.  A kernel's LipBound holds
+    for zero or circular padding with any stride (rows of the stride-1 output),
+    dilation (the symbol becomes ``F(d w)``, same supremum) and groups (a block
+    diagonal, whose norm is the largest group's); for reflect or replicate
+    padding multiply by the padding map's norm yourself.  The bound is often loose
     (Prop 3.3: smaller layer norms need not give a smaller network constant; see
     :func:`pattern_bound`).  Cost: one spectral norm per layer.
 
