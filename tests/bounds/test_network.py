@@ -133,3 +133,14 @@ def test_margin_certificate_errors():
         margin_certificate(z, 1.0, labels=[0.5])
     with pytest.raises(ValueError, match="'logits'.*2 classes"):
         margin_certificate([[1.0]], 1.0)
+
+
+@pytest.mark.parametrize("cfg", [dict(stride=2, padding=1), dict(dilation=2, padding=2),
+                                 dict(groups=2, padding=1), dict(padding=1, padding_mode="circular"),
+                                 dict(stride=(1, 2), dilation=(2, 1), padding=(2, 1), groups=2)])
+def test_kernel_factor_covers_stride_dilation_groups(cfg, rng):
+    from toeplitzkit.toeplitz import Conv2dOperator
+
+    K = rng.standard_normal((4, 2 if cfg.get("groups") == 2 else 4, 3, 3))
+    dense = Conv2dOperator(K, (7, 7), **cfg).to_dense()
+    assert product_bound([K]) >= np.linalg.norm(dense, 2)
