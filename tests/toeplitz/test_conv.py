@@ -391,3 +391,18 @@ def test_conv2d_symbol_gives_the_circular_singular_values(groups, dilation):
     dense = torch_dense(w, (n, n), 2, padding="same", dilation=dilation, groups=groups, mode="circular")
     np.testing.assert_allclose(sv_symbol, np.sort(np.linalg.svd(dense, compute_uv=False)), atol=1e-10)
     np.testing.assert_allclose(op.full_weight()[:, :, 1, 2][:4 // groups, :4 // groups], w[:4 // groups, :, 1, 2])
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_conv2d_complex64_weight(streamed, monkeypatch):
+    from toeplitzkit.toeplitz import conv
+
+    if streamed:
+        monkeypatch.setattr(conv, "_CACHE_BYTES", 0)
+    rng = np.random.default_rng(21)
+    a, b = rng.standard_normal((2, 4, 2, 3, 3))
+    op = Conv2dOperator((a + 1j * b).astype(np.complex64), (5, 6), padding=1, groups=2, padding_mode="reflect")
+    kw = dict(padding=1, groups=2, mode="reflect")
+    dense = torch_dense(a, (5, 6), 2, **kw) + 1j * torch_dense(b, (5, 6), 2, **kw)
+    assert op.dtype == np.complex64 and op.apply(np.ones((4, 5, 6), np.float32)).dtype == np.complex64
+    check_operator(op, dense)
