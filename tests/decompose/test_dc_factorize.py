@@ -172,6 +172,14 @@ def test_failure_raises_with_error_reached(rng):
         dc_factorize(M, tol=1e-30, max_retries=1)
 
 
+def test_rank_beyond_the_limit_raises_at_once(rng):
+    M = rng.standard_normal((128, 128))  # numerical rank 128
+    with pytest.raises(np.linalg.LinAlgError, match="k' = 128.*pass a smaller 'rank'"):
+        dc_factorize(M)
+    op = dc_factorize(M, rank=4)  # the truncated SVD is fine
+    assert op.rank == 4 and op.truncation_error > 0.5
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="'M'.*square"):
         dc_factorize(np.ones((3, 4)))
