@@ -27,8 +27,8 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
     from .. import bounds
 
     full = scale == "full"
-    shapes = [(1, 3), (6, 3), (1, 5), (6, 5)] if full else [(1, 3), (6, 3)]
-    sizes = [4, 6, 8, 12, 16, 24, 32, 50, 100, 224] if full else [4, 8, 16]
+    shapes = [(1, 3), (6, 3), (1, 5)] if full else [(1, 3), (6, 3)]
+    sizes = [4, 6, 8, 12, 16, 24, 32, 50] if full else [4, 8, 16]
     rng = np.random.default_rng(0)
     rec = Recorder(NAME, scale, out_dir, device)
     rows = []

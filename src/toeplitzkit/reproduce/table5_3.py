@@ -100,7 +100,7 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
 
     F = torch.nn.functional
     full = scale == "full"
-    epochs = 40 if full else 1
+    epochs = 20 if full else 1
     eps = 0.1
     eps2 = l2_radius_same_volume(eps, 64)
     train_steps, eval_steps, restarts = (10, 50, 3) if full else (2, 3, 1)
