@@ -26,7 +26,7 @@ def test_named_function_exists(name):
 
 def test_required_results_are_present():
     keys = " ".join(r.key for r in _theorems.THEOREMS)
-    required = ["Thm 2.1", "Thm 2.2", "Thm 2.3", "Thm 2.4", "Eq 2.31", "Thm 3.2", "Thm 3.6-3.7", "Thm 3.8",
+    required = ["Thm 2.1", "Thm 2.2", "Thm 2.3", "Thm 2.4", "Eq 2.30-2.31", "Thm 3.2", "Thm 3.6-3.7", "Thm 3.8",
                 "Prop 3.1", "Prop 3.2", "Prop 3.3", "Thm 4.1", "Thm 4.2", "Thm 4.3", "Lemma 4.3", "Lemma 4.4",
                 "Prop 4.1", "Prop 4.2", "Cor 4.2", "Thm 5.1", "Thm 5.2", "Thm 5.3", "Thm 5.4", "Thm 5.5",
                 "Lemma 5.1", "Lemma 5.2", "Lemma 5.3", "Lemma 5.4", "Lemma 5.5", "Lemma 5.6", "Eq 5.50",

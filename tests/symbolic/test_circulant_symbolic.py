@@ -66,3 +66,17 @@ def test_eq_2_31_doubly_block_circulant_diagonalization():
     lam = UU * sp.Matrix([c[a, b] for a in range(n) for b in range(n)])
     rhs = UU.H * sp.diag(*lam) * UU / n**2
     assert is_zero_matrix(A - rhs)
+
+
+def test_eq_2_31_library_eigenvalues_match_symbolic():
+    # DoublyBlockCirculant.eigvals() is Lambda = (U (x) U) vec(c), entry by entry (n = 2, 3).
+    from toeplitzkit.toeplitz import DoublyBlockCirculant
+
+    for n in (2, 3):
+        c = sp.Matrix(n, n, lambda a, b: sp.Symbol(f"c{a}{b}"))
+        U = dft_matrix(n)
+        lam = sp.kronecker_product(U, U) * sp.Matrix([c[a, b] for a in range(n) for b in range(n)])
+        vals = np.random.default_rng(n).standard_normal((n, n))
+        subs = {c[a, b]: vals[a, b] for a in range(n) for b in range(n)}
+        expected = np.array([complex(sp.N(e.subs(subs))) for e in lam])
+        np.testing.assert_allclose(DoublyBlockCirculant(vals).eigvals(), expected, atol=1e-12)
