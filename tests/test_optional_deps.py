@@ -45,7 +45,8 @@ EXTRA_MODULES = ["toeplitzkit.toeplitz", "toeplitzkit.bounds.polygrid", "toeplit
                  "toeplitzkit.bounds.network",
                  "toeplitzkit.toeplitz.hankel", "toeplitzkit.decompose.diagonal_circulant",
                  "toeplitzkit.decompose.dcnn", "toeplitzkit.decompose.toeplitz_like",
-                 "toeplitzkit.cli", "toeplitzkit.examples", "toeplitzkit.verify", "toeplitzkit._theorems"]
+                 "toeplitzkit.cli", "toeplitzkit.examples", "toeplitzkit.verify", "toeplitzkit._theorems",
+                 "toeplitzkit.adapters"]
 EXTRA_CODE = """
 # bounds.polygrid: PolyGrid without numba runs the FFT engine ('numba' falls back, logged)
 from toeplitzkit.bounds import polygrid as _pg, lipbound as _lb
@@ -72,6 +73,14 @@ from toeplitzkit.cli import main as _main
 with _cl.redirect_stdout(_io.StringIO()) as _out:
     assert _main(["bound", "--method", "fast"]) == 0
 assert "network Lipschitz bound" in _out.getvalue()
+# adapters: the parent package imports without torch; the torch adapters say how to install it
+import toeplitzkit.adapters
+try:
+    import toeplitzkit.adapters.torch
+except ImportError as _e:
+    assert "toeplitzkit[torch]" in str(_e), str(_e)
+else:
+    raise AssertionError("toeplitzkit.adapters.torch imported without torch")
 """
 
 
