@@ -253,3 +253,22 @@ def test_layer_errors():
         DCNN(4, 2, depth=2, leaky_slope=-1.0)
     with pytest.raises(TypeError, match="'x' has dtype torch.float64 but 'c' has torch.float32"):
         layer(torch.randn(2, 4, dtype=F64))
+
+
+def test_lemma_4_4_off_diagonal_covariance_needs_the_random_signs():
+    # Erratum: Eq 4.49 keeps only the j = j' terms of E[(Cu)_i (Cu)_i'].  The entry c_k pairs
+    # u_j with u_(j + i' - i), and E[u_j u_j'] = E[relu(z)]^2 = 1/(2 pi) != 0 for ReLU outputs,
+    # so circ(c) alone gives Cov(y_0, y_1) = (2/n) n / (2 pi) = 1/pi.  The random signs d of
+    # the diagonal factor are what make the covariance diagonal (Prop 4.2 still holds).
+    torch.manual_seed(5)
+    n, M = 16, 50000
+    u = torch.relu(torch.randn(M, n, dtype=F64))
+    c = torch.randn(M, n, dtype=F64) * math.sqrt(2 / n)
+    y = dc_matmul([c], u, start="circulant")
+    prod = y[:, 0] * y[:, 1]
+    se = float(prod.std()) / math.sqrt(M)
+    assert abs(float(prod.mean()) - 1 / math.pi) <= 4 * se and 1 / math.pi > 10 * se
+    d = torch.randint(0, 2, (M, n)).to(F64) * 2 - 1
+    yd = d * y
+    prod_d = yd[:, 0] * yd[:, 1]
+    assert abs(float(prod_d.mean())) <= 4 * float(prod_d.std()) / math.sqrt(M)
