@@ -1,7 +1,5 @@
 """Autograd products and differentiable bounds against NumPy operators and dense matrices."""
 
-import math
-
 import numpy as np
 import pytest
 import scipy.linalg

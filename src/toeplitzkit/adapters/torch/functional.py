@@ -9,7 +9,6 @@ broadcast; real inputs stay real; the code is device-agnostic (CPU or CUDA).
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ...toeplitz.base import StructuredOperator
-from .functional import (_CirculantMatmul, circulant_matmul, dc_matmul, toeplitz_like_matmul,
+from .functional import (circulant_matmul, dc_matmul, toeplitz_like_matmul,
                          toeplitz_matmul)
 
 __all__ = [
