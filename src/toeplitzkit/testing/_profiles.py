@@ -70,6 +70,7 @@ def load_profile(name: str | None = None) -> str:
     'ci'
     >>> settings().derandomize
     True
+    >>> _ = load_profile()  # back to $HYPOTHESIS_PROFILE (default "ci")
     """
     from hypothesis import settings
 
