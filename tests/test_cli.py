@@ -173,3 +173,23 @@ def test_bound_torch_model_padding_modes(tmp_path, capsys, mode):
     if mode == "reflect":
         assert main(["bound", str(tmp_path / "m.pt"), "--input-size", "5", "5", "--method", "lipbound"]) == 2
         assert "does not cover padding_mode='reflect'" in capsys.readouterr().err
+
+
+def test_verify_maps_test_outcomes_to_rows(tmp_path):
+    # run_checks on a three-row map: a passing test, a test that does not exist and a
+    # cited result (run in a subprocess: it starts its own pytest session).
+    code = f"""
+import toeplitzkit._theorems as th
+from toeplitzkit import verify
+T = "tests/symbolic/test_prop_3_3_symbolic.py::"
+th.THEOREMS = (
+    th.Result("A", "s", (), (T + "test_prop_3_3_layer_norms",), "how", th.HOLDS),
+    th.Result("B", "s", (), (T + "test_no_such_test",), "how", th.HOLDS),
+    th.Result("C", "s", (), (), "cited", th.CITED),
+)
+status, failures = verify.run_checks({str(Path(__file__).resolve().parent)!r}, "thorough")
+print(sorted(status.items()))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[('A', 'pass'), ('B', 'not run'), ('C', 'cited')]"

@@ -49,12 +49,28 @@ def find_tests_dir(start=None) -> Path | None:
     return None
 
 
-class _Collector:
-    """pytest plugin recording each test's outcome by node id."""
+def _named(nodeid, names):
+    return nodeid in names or nodeid.split("[")[0] in names
 
-    def __init__(self):
+
+class _Collector:
+    """pytest plugin: keep only the named tests and record each one's outcome by node id.
+
+    The files are passed to pytest and the named tests selected here, so that a name
+    that no longer exists leaves its row 'not run' instead of aborting the session.
+    """
+
+    def __init__(self, names=()):
+        self.names = set(names)
         self.outcomes = {}
         self.failures = []
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        keep = [it for it in items if _named(it.nodeid, self.names)]
+        drop = [it for it in items if not _named(it.nodeid, self.names)]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call" or report.outcome != "passed":
@@ -105,8 +121,10 @@ def run_checks(tests_dir, profile: str = "ci", verbose: bool = False):
     args = ["-p", "no:cacheprovider", "--rootdir", str(root), "-q"]
     if (root / "pyproject.toml").is_file():
         args += ["-c", str(root / "pyproject.toml")]
-    args += [str(root / t) for t in node_ids]
-    collector = _Collector()
+    args += list(dict.fromkeys(str(root / t.split("::")[0]) for t in node_ids if (root / t.split("::")[0]).is_file()))
+    collector = _Collector(node_ids)
+    if not any(a.endswith(".py") for a in args):  # no named file exists: nothing to run
+        node_ids = []
     old_env = os.environ.get("HYPOTHESIS_PROFILE")
     old_cwd = os.getcwd()
     os.environ["HYPOTHESIS_PROFILE"] = profile
@@ -117,7 +135,7 @@ def run_checks(tests_dir, profile: str = "ci", verbose: bool = False):
             if not verbose:
                 stack.enter_context(contextlib.redirect_stdout(sink))
                 stack.enter_context(contextlib.redirect_stderr(sink))
-            code = pytest.main(args, plugins=[collector])
+            code = pytest.main(args, plugins=[collector]) if node_ids else 0
     finally:
         os.chdir(old_cwd)
         if old_env is None:
