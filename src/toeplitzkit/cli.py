@@ -57,9 +57,12 @@ def _check_sizes(layers, what):
         if layer.kind != "conv":
             continue
         size = layer.input_size
-        pad = layer.padding if not isinstance(layer.padding, str) else (0, 0)
         k = layer.weight.shape[2:]
-        outs = [_out_size(n, kk, s, p, d) for n, kk, s, p, d in zip(size, k, layer.stride, pad, layer.dilation)]
+        if layer.padding == "same":  # the output keeps the input's size
+            outs = list(size)
+        else:
+            pad = (0, 0) if layer.padding == "valid" else layer.padding
+            outs = [_out_size(n, kk, s, p, d) for n, kk, s, p, d in zip(size, k, layer.stride, pad, layer.dilation)]
         if min(size) < 1 or min(outs) < 1:
             raise CLIError(
                 f"input size is too small for {what}: layer {layer.name!r} would see "
