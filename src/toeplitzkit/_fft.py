@@ -55,6 +55,8 @@ __all__ = [
 
 BACKENDS = ("numpy", "scipy", "pyfftw")
 PYFFTW_CACHE_SIZE = 64
+# A plan keeps its internal input/output buffers alive: cap their total too.
+PYFFTW_CACHE_BYTES = 256 * 2**20
 # Transforms touching fewer elements than this run on one thread whatever the
 # setting: waking worker threads costs more than a small transform (measured:
 # FFTW with 2 threads took ~30 ms for a 2048-point rfft on a loaded 2-core
@@ -79,10 +81,15 @@ def _default_backend() -> str:
     env = os.environ.get("TOEPLITZKIT_FFT_BACKEND")
     if env:
         return check_option(env, "TOEPLITZKIT_FFT_BACKEND", available_backends())
-    # scipy.fft (pocketfft, C++, multi-threaded over batches) was the fastest
-    # engine in benchmarks/bench_fft_engines.py for the sizes the operators use;
-    # pyFFTW wins only for large single transforms and costs a plan per shape.
-    return "scipy"
+    # pyFFTW when installed, else scipy.fft: the fastest as measured by
+    # benchmarks/bench_fft_engines.py on the operators' workloads (Toeplitz and
+    # circulant products, n = 4096..65536, 1 and 64 columns, float64/float32;
+    # 2-CPU shared x86_64 machine, one thread).  Geometric mean of time / best
+    # engine: pyfftw 1.12, scipy 1.27, numpy 1.77.  pyFFTW wins single vectors
+    # (1.3-4x faster than numpy at n = 65536); scipy wins many-column float32
+    # products (up to 1.8x); the 64-RHS Toeplitz solve at n = 8192 took
+    # 485 / 483 / 473 ms (pyfftw / scipy / numpy) in benchmarks/bench_toeplitz.py.
+    return "pyfftw" if HAS_PYFFTW else "scipy"
 
 
 _state = contextvars.ContextVar("toeplitzkit_fft_state",
@@ -167,7 +174,8 @@ def _scipy_transform(kind, x, s, axes, threads):
 
 class _PlanCache(threading.local):
     def __init__(self):
-        self.plans: OrderedDict = OrderedDict()
+        self.plans: OrderedDict = OrderedDict()  # key -> (plan, bytes held)
+        self.nbytes = 0
 
 
 _plans = _PlanCache()
@@ -178,19 +186,25 @@ def _pyfftw_transform(kind, x, s, axes, threads):
     import pyfftw.builders as builders
 
     key = (kind, x.shape, x.dtype.str, x.strides, tuple(s), tuple(axes), threads)
-    plans = _plans.plans
-    plan = plans.get(key)
-    if plan is None:
+    cache = _plans
+    plans = cache.plans
+    entry = plans.get(key)
+    if entry is None:
         build = {"fft": builders.fftn, "ifft": builders.ifftn,
                  "rfft": builders.rfftn, "irfft": builders.irfftn}[kind]
         plan = build(np.empty_like(x), s=tuple(s), axes=tuple(axes), threads=threads,
                      planner_effort="FFTW_ESTIMATE", auto_align_input=True,
                      auto_contiguous=True)
-        plans[key] = plan
-        if len(plans) > PYFFTW_CACHE_SIZE:
-            plans.popitem(last=False)
+        nbytes = plan.input_array.nbytes + plan.output_array.nbytes
+        plans[key] = (plan, nbytes)
+        cache.nbytes += nbytes
+        # least recently used first; the plan just built always stays
+        while len(plans) > 1 and (len(plans) > PYFFTW_CACHE_SIZE or cache.nbytes > PYFFTW_CACHE_BYTES):
+            _, (_, old) = plans.popitem(last=False)
+            cache.nbytes -= old
     else:
         plans.move_to_end(key)
+        plan = entry[0]
     # A fresh output array each call: the plan's internal output buffer is reused
     # by the next call and must never escape to the caller.
     out = pyfftw.empty_aligned(plan.output_shape, dtype=plan.output_dtype)
@@ -205,6 +219,7 @@ def _pyfftw_transform(kind, x, s, axes, threads):
 def clear_plan_cache() -> None:
     """Drop the pyFFTW plans cached by the calling thread."""
     _plans.plans.clear()
+    _plans.nbytes = 0
 
 
 _ENGINES = {"numpy": _numpy_transform, "scipy": _scipy_transform, "pyfftw": _pyfftw_transform}
