@@ -128,9 +128,10 @@ def set_fft_backend(name: str, threads: int | None = None) -> None:
     Examples
     --------
     >>> import toeplitzkit as tk
+    >>> before = tk.get_fft_backend()
     >>> tk.set_fft_backend("numpy"); tk.get_fft_backend()[0]
     'numpy'
-    >>> tk.set_fft_backend("scipy")
+    >>> tk.set_fft_backend(*before)
     """
     _state.set(_check_backend(name, threads))
 
