@@ -160,9 +160,12 @@ def conv_spectral_norm_bound(weight: torch.Tensor, input_size, stride=1, padding
     a padding map whose exact norm is ``sqrt`` of the largest number of copies of one
     input pixel.
 
-    Cost: one 2-D real FFT of the kernel and ``N (N/2 + 1)`` largest singular values of
-    ``cout x cin s^2`` matrices (``O(N^2 c^3)``), computed without gradient in the
-    kernel's dtype; then one ``c x c`` SVD with gradient.  In float32 the result
+    Cost: one 2-D real FFT of the kernel and ``N (N/2 + 1)`` largest eigenvalues of
+    ``c x c`` Gram matrices of the symbol (``O(N^2 c^3)``, ``c = min(cout, cin s^2)``),
+    computed without gradient in the kernel's dtype to find the maximizing frequency;
+    then one SVD with gradient at that frequency.  On CPU this dominates: a 512-channel
+    3x3 layer on a 4x4 input takes seconds on one core; use a GPU or
+    :func:`lipbound` (one FFT) inside training loops on CPU.  In float32 the result
     carries the SVD's relative rounding error (about ``1e-6``); use
     :func:`toeplitzkit.bounds.conv_spectral_norm` for a certified float64 value.
 
@@ -223,7 +226,10 @@ def conv_spectral_norm_bound(weight: torch.Tensor, input_size, stride=1, padding
     wg = wp.reshape(groups, co_g, wp.shape[1], kp[0], kp[1])
     with torch.no_grad():
         F = torch.fft.rfft2(wg, s=tuple(grid)).permute(0, 3, 4, 1, 2)
-        sig = torch.linalg.matrix_norm(F, ord=2)  # (groups, N1, N2')
+        # Largest eigenvalue of the smaller Gram matrix: about 1.4x faster than batched SVDs
+        # (measured on CPU); it only picks the frequency, whose value is recomputed by an SVD.
+        gram = F @ F.mH if F.shape[-2] <= F.shape[-1] else F.mH @ F
+        sig = torch.linalg.eigvalsh(gram)[..., -1]  # (groups, N1, N2'), squared norms
         flat = int(torch.argmax(sig.reshape(-1)))
     g_idx, rest = divmod(flat, sig.shape[1] * sig.shape[2])
     k1, k2 = divmod(rest, sig.shape[2])
