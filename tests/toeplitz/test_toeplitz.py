@@ -4,7 +4,7 @@ import scipy.linalg as sl
 import scipy.sparse.linalg as spla
 from hypothesis import given, strategies as st
 
-from toeplitzkit.testing import check_operator
+from toeplitzkit.testing import check_operator, toeplitz_pairs
 from toeplitzkit.toeplitz import Toeplitz
 
 DTYPES = [np.float64, np.float32, np.complex128, np.complex64]
@@ -358,3 +358,14 @@ def test_eq_2_26_entries_are_a_i_minus_j_not_eq_2_23():
     np.testing.assert_allclose(T, eq_2_26, rtol=0, atol=1e-12)
     # the Eq 2.23 reading, a_{k-j}, is the transpose, which differs for a non-even symbol
     assert np.max(np.abs(eq_2_26.T - eq_2_26)) > 0.1
+
+
+@given(toeplitz_pairs(max_size=16, dtypes=[np.float64, np.complex128], bound=4.0))
+def test_toeplitz_property_with_strategy(cr):
+    c, r = cr
+    T = Toeplitz(c, r)
+    D = sl.toeplitz(c, r)
+    # entries bounded by 4 * sqrt(2), at most 16 terms per product, x of unit entries
+    x = np.ones(r.shape[0])
+    np.testing.assert_allclose(T @ x, D @ x, rtol=0, atol=1e-12 * 16 * 6)
+    np.testing.assert_array_equal(T.to_dense(), D)
