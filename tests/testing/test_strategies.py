@@ -67,7 +67,7 @@ def test_conv_weights(w):
 
 def test_conv_weights_include_even_kernels():
     w = find(conv_weights(), lambda w: w.shape[2] % 2 == 0 and w.shape[3] % 2 == 0,
-             settings=settings(phases=[Phase.generate], max_examples=500, database=None))
+             settings=settings(phases=[Phase.generate], max_examples=500, database=None, derandomize=True))
     assert w.shape[2] % 2 == 0
 
 
@@ -101,7 +101,7 @@ def test_conv_configs_cover_every_option():
         "replicate": lambda c: c["padding_mode"] == "replicate",
         "even": lambda c: c["weight"].shape[2] % 2 == 0,
     }
-    quick = settings(phases=[Phase.generate], max_examples=500, database=None)  # no shrinking
+    quick = settings(phases=[Phase.generate], max_examples=500, database=None, derandomize=True)  # no shrinking
     for name, cond in cover.items():
         assert cond(find(conv_configs(), cond, settings=quick)), name
     with pytest.raises(ValueError, match="'padding_modes'"):
