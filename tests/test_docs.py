@@ -33,3 +33,14 @@ def test_every_page_is_in_the_nav():
     nav = (ROOT / "mkdocs.yml").read_text()
     pages = [p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")]
     assert pages and all(p in nav for p in pages), [p for p in pages if p not in nav]
+
+
+def test_readme_first_screen_and_bound_output():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    head = "\n".join(lines[:15])
+    assert "make demo" in head and "make test" in head
+    text = "\n".join(lines)
+    # the table shown is the one `toeplitzkit bound` prints on the built-in network
+    for word in ("$ toeplitzkit bound", "conv1", "conv2", "fc", "network Lipschitz bound (product"):
+        assert word in text
+    assert "docs/index.md" in text
