@@ -193,3 +193,16 @@ print(sorted(status.items()))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[('A', 'pass'), ('B', 'not run'), ('C', 'cited')]"
+
+
+def test_bound_architecture_end_to_end():
+    from toeplitzkit.bounds.architectures import conv_layers
+
+    proc = _run("bound", "squeezenet1_0", "--input-size", "64", "64", "--method", "lipbound", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    specs = conv_layers("squeezenet1_0")
+    assert [r["name"] for r in result["layers"]] == [s.name for s in specs]
+    assert [tuple(r["weight_shape"]) for r in result["layers"]] == [s.weight_shape for s in specs]
+    assert all(r["lower"] is None and r["upper"] > 0 for r in result["layers"])
+    assert "note" in result and "seed 0" in result["model"]
