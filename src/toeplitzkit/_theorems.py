@@ -210,7 +210,9 @@ THEOREMS = (
            (_S + "test_lemma_4_4_symbolic.py::test_lemma_4_4_covariance",
             _S + "test_lemma_4_4_symbolic.py::test_lemma_4_4_relu_second_moment"),
            "symbolic expectations (n = 2, 3, 4)", CORRECTED,
-           "Eq 4.43 prints Var(x_i) inside the sum over j; the index is j."),
+           "Eq 4.43 prints Var(x_i) inside the sum over j; the index is j. The proof's "
+           "y_i = sum_j c_(j-i) u_j d_j + b_i describes C^T D u + b, not D C u + b; both have the stated "
+           "covariance (the symbolic test uses y = D C u + b)."),
     Result("Prop 4.2", "DC initialization keeps the output covariance (2/n) ||x||^2 I", (_D + "dc_init",),
            (_S + "test_lemma_4_4_symbolic.py::test_prop_4_2_dc_initialization_monte_carlo",
             "tests/decompose/test_dcnn.py::test_prop_4_2_covariance_monte_carlo"),
