@@ -272,6 +272,10 @@ THEOREMS = (
            "one-sided against dense SVD", ERRATUM,
            "the correction is sound, but Table 5.1's ratios below 1 show the uncorrected grid maximum was "
            "used; it falls below the true norm."),
+    Result("Eq 5.53-5.54, Fig 5.2", "tightness Gamma(n) = LipBound(K) - sigma_1(M(n)) >= 0, shrinking with n",
+           (_B + "tightness_gap", _B + "conv_sigma_max"),
+           (_S + "test_numeric_theorems.py::test_eq_5_54_tightness_gap_against_dense",),
+           "dense SVD at n = 4, 8, 16", HOLDS),
     Result("Section 6 (certified bound)", "certified two-sided bound of a real conv layer",
            (_B + "conv_spectral_norm",),
            (_S + "test_numeric_theorems.py::test_conv_spectral_norm_is_two_sided",
