@@ -272,3 +272,21 @@ def test_lemma_4_4_off_diagonal_covariance_needs_the_random_signs():
     yd = d * y
     prod_d = yd[:, 0] * yd[:, 1]
     assert abs(float(prod_d.mean())) <= 4 * float(prod_d.std()) / math.sqrt(M)
+
+
+# Dynamo itself instantiates autograd.Function classes while tracing and warns about it.
+@pytest.mark.filterwarnings("ignore:.*should not be instantiated:DeprecationWarning")
+def test_dcnn_forward_and_backward_under_torch_compile():
+    torch.manual_seed(0)
+    net = DCNN(6, 3, depth=2, width=8, dtype=F64)
+    x = torch.randn(4, 6, dtype=F64)
+    ref = net(x)
+    ref.sum().backward()
+    grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    compiled = torch.compile(net, backend="aot_eager")
+    out = compiled(x)
+    out.sum().backward()
+    torch.testing.assert_close(out, ref)
+    for p, g in zip(net.parameters(), grads):
+        torch.testing.assert_close(p.grad, g)
