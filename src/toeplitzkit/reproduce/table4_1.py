@@ -51,7 +51,7 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
     torch, dev = torch_device(device)
     full = scale == "full"
     seeds = (0, 1, 2) if full else (0,)
-    epochs = 60 if full else 2
+    epochs = 60 if full else 1
     xtr, ytr, xte, yte = load_digits(n=None if full else 300)
     t = lambda a: torch.as_tensor(a.reshape(len(a), -1), device=dev)  # noqa: E731
     xtr_t, xte_t = t(xtr), t(xte)
