@@ -78,7 +78,7 @@ class SpectralNormBound:
     certified_frequencies: int = 0
     factor: float = 1.0
     lower_iters: int = 0
-    time: float = 0.0
+    time: float = field(default=0.0, compare=False)
 
     def __iter__(self):
         # ``lo, hi = conv_spectral_norm(...)`` unpacks the bracket.
@@ -439,7 +439,7 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
     1. For every (group, frequency): the symbol, its Frobenius norm (an upper
        bound) and 5 steps of power iteration (an estimate from below).
     2. The best few estimates get a certified eigenvalue bound ``T``; the
-       threshold is ``t = T (1 + 1e-8)``.
+       threshold ``t`` is the largest of them.
     3. Every other pair is shown to lie below ``t`` by its Frobenius bound,
        else by its one-step Gram bound ``||F^H F||_F^(1/2)``, else by a
        Cholesky certificate of ``t^2 I - F^H F``; a pair that fails all three
@@ -489,7 +489,7 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
     top = order[:max(1, n_top)]
     Ft = symbols(gi_all[top], fi_all[top])
     cert = _sigma_upper(Ft, fro2[top]) + eF
-    t = float(cert.max()) * (1 + 1e-8)
+    t = float(cert.max())
     best = [(int(gi_all[j]), idx[fi_all[j]], v) for j, v in
             zip(top[np.argsort(-cert)], _top_vectors(Ft[np.argsort(-cert)]))]
     certified = len(top)
@@ -513,7 +513,7 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
         bad = ~ok
         if bad.any():
             sig = _sigma_upper(Fs[bad], f2[bad]) + eF
-            t = max(t, float(sig.max()) * (1 + 1e-8))
+            t = max(t, float(sig.max()))
     return _GridResult(t, total, certified, best), Wp
 
 

@@ -1,0 +1,74 @@
+"""conv_sigma_max (ARPACK ground truth) and tightness_gap (Eq 5.54)."""
+
+import numpy as np
+import pytest
+
+from toeplitzkit.bounds import conv_sigma_max, tightness_gap
+from toeplitzkit.bounds.exact import TightnessGap
+from toeplitzkit.toeplitz import Conv1dOperator, Conv2dOperator
+
+
+def _dense_norm(op):
+    return np.linalg.norm(op.to_dense(), 2)
+
+
+def test_dense_path_matches_svd(rng):
+    w = rng.standard_normal((3, 2, 3, 3))
+    op = Conv2dOperator(w, (8, 8), padding=1)
+    np.testing.assert_allclose(conv_sigma_max(w, (8, 8), padding=1), _dense_norm(op), rtol=1e-13)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(padding=1),
+    dict(stride=2, padding=1, padding_mode="reflect"),
+    dict(padding=2, dilation=2, groups=2),
+])
+def test_arpack_path_matches_svd(kw, rng):
+    # 2 * 20 * 20 = 800 columns: above the dense cut-off, ARPACK runs
+    w = rng.standard_normal((4, 2 // kw.get("groups", 1), 3, 3))
+    op = Conv2dOperator(w, (20, 20), **kw)
+    assert min(op.shape) > 600
+    np.testing.assert_allclose(conv_sigma_max(w, (20, 20), **kw), _dense_norm(op), rtol=1e-9)
+
+
+def test_conv1d_and_float32(rng):
+    w = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    op = Conv1dOperator(w.astype(np.float64), 300, padding=2)
+    np.testing.assert_allclose(conv_sigma_max(w, 300, padding=2), _dense_norm(op), rtol=1e-9)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="'weight'"):
+        conv_sigma_max(np.ones((3, 3)), 8)
+    with pytest.raises(ValueError, match="'bound'"):
+        tightness_gap(np.ones((1, 1, 3, 3)), [4], bound="exact")
+    with pytest.raises(ValueError, match="'sizes'"):
+        tightness_gap(np.ones((1, 1, 3, 3)), [])
+    with pytest.raises(ValueError, match="'weight'"):
+        tightness_gap(np.ones((1, 3, 3)), [4])
+
+
+def test_tightness_gap_grid_bound_closes(rng):
+    # Gamma(n) for the certified grid bound: never negative, shrinking with n
+    w = rng.standard_normal((2, 3, 3, 3))
+    g = tightness_gap(w, [4, 8, 16, 32], bound="grid")
+    assert isinstance(g, TightnessGap)
+    assert g.gap.shape == (4,)
+    assert np.all(g.gap >= -1e-12 * g.exact)
+    assert np.all(np.diff(g.gap) < 0)
+    for n, e in zip(g.sizes, g.exact):
+        np.testing.assert_allclose(e, _dense_norm(Conv2dOperator(w, (int(n), int(n)), padding="same")),
+                                   rtol=1e-9)
+
+
+def test_tightness_gap_lipbound(rng):
+    pytest.importorskip("toeplitzkit.bounds.polygrid")
+    # single output channel: LipBound is the supremum of |F|, so the gap
+    # decreases towards 0 (Fig 5.2); several outputs: it stays positive.
+    w = rng.standard_normal((1, 3, 3, 3))
+    g = tightness_gap(w, [6, 12, 24], bound="lipbound")
+    assert np.all(g.gap >= 0) and np.all(np.diff(g.gap) < 0)
+    assert np.all(g.bound == g.bound[0])
+    w = rng.standard_normal((6, 3, 3, 3))
+    g = tightness_gap(w, [6, 12], bound="lipbound")
+    assert np.all(g.gap > 0)
