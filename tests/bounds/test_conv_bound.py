@@ -263,3 +263,30 @@ def test_nan_allowed_when_unchecked_is_not_a_silent_number():
     w = np.full((1, 1, 3, 3), np.nan)
     with pytest.raises(ValueError):
         conv_spectral_norm(w, 8, check_finite=True)
+
+
+def _symbol_sup_estimate(w, S=300):
+    # independent evaluation of sup_w ||sum_ab K[:, :, a, b] e^{i(a w1 + b w2)}||_2 on a fine grid
+    th = 2 * np.pi * np.arange(S) / S
+    e1 = np.exp(1j * np.outer(th, np.arange(w.shape[2])))
+    e2 = np.exp(1j * np.outer(th, np.arange(w.shape[3])))
+    Fw = np.einsum("ijab,pa,qb->pqij", w, e1, e2).reshape(S * S, w.shape[0], w.shape[1])
+    return np.linalg.svd(Fw, compute_uv=False)[:, 0].max()
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3, 3), (3, 2, 3, 3), (2, 2, 4, 5)])
+def test_sup_bound_is_certified_and_within_tol(shape, rng):
+    w = rng.standard_normal(shape)
+    b = conv_spectral_norm(w, 8, padding=1, bound="sup", tol=1e-3)
+    assert "torus-sup" in b.method
+    fine = _symbol_sup_estimate(w)
+    assert b.upper >= fine  # a fine-grid value never exceeds the supremum
+    assert b.upper <= fine * (1 + 2e-3)  # slack tol, plus the fine grid's own O(h^2) deficit
+    for n in (4, 8, 13):  # valid for every input size
+        A = dense_torch(w, n, padding=1)
+        assert conv_spectral_norm(w, n, padding=1, bound="sup").upper >= np.linalg.norm(A, 2)
+
+
+def test_sup_bound_option_error():
+    with pytest.raises(ValueError, match="'bound'"):
+        conv_spectral_norm(np.ones((1, 1, 3, 3)), 8, bound="dense")

@@ -517,6 +517,89 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
     return _GridResult(t, total, certified, best), Wp
 
 
+def _symbol_free(Wp, U, omegas):
+    """Symbol at arbitrary frequencies ``omegas`` (B, D) for every group: (G, B, m, C)."""
+    G, m, C = Wp.shape[:3]
+    D = len(U)
+    E = None
+    for a in range(D):
+        Ea = np.exp(1j * np.outer(omegas[:, a], np.arange(U[a])))  # (B, U_a)
+        E = Ea if E is None else (E[:, :, None] * Ea[:, None, :]).reshape(len(omegas), -1)
+    F = Wp.reshape(G * m * C, -1).astype(np.complex128) @ E.T
+    return np.moveaxis(F.reshape(G, m, C, len(omegas)), 3, 1)
+
+
+def _sup_bound(layer: _Layer, phase_stride, tol, start=16, max_cells=200_000):
+    """Certified ``sup_w ||F(w)||_2`` over the torus by branch and bound.
+
+    On a cell of half-width ``r`` around ``c``, ``||F(w)||_2 <= ||F(c)||_2 +
+    r sum_a d_a M``, with ``M`` the supremum and ``d_a = (U_a - 1) / 2`` the
+    half-degree per axis: ``u^H F(w) v e^{-i w.(U-1)/2}`` is a trigonometric
+    polynomial of exponential type ``d_a`` in ``w_a``, so Bernstein's
+    inequality bounds its derivative by ``d_a M``.  Hence
+    ``M <= max_j (s_j + r_j sum d M)`` over any cover by cells, whose largest
+    fixed point is a certified bound.  Cells whose bound cannot exceed
+    ``(1 + tol)`` times the best centre value are retired; the others are
+    split until the certified slack is below ``tol`` (relative).
+
+    Returns ``(upper, lower_estimate, cells_evaluated)``.
+    """
+    Wp, U = _polyphase(layer, phase_stride)
+    G, m, C = Wp.shape[:3]
+    D = layer.ndim
+    K = int(np.prod(U))
+    dsum = sum((u - 1) / 2 for u in U)
+    absum = np.abs(Wp).reshape(G, m, C, -1).sum(-1)
+    eF = float(((K + 30 * D + 16 * max(U) * D + 8) * _EPS * 1.01
+                * np.sqrt((absum ** 2).sum(axis=(1, 2)))).max())
+
+    def sig(omegas):
+        Fs = _symbol_free(Wp, U, omegas)  # (G, B, m, C)
+        Fs = Fs.reshape(-1, m, C)
+        f2 = (Fs.real ** 2 + Fs.imag ** 2).sum(axis=(1, 2))
+        return (_sigma_upper(Fs, f2) + eF).reshape(G, -1).max(0)
+
+    if dsum == 0:  # a constant symbol
+        s = float(sig(np.zeros((1, D)))[0])
+        return s, s, 1
+    r = np.pi / start
+    axes = [(np.arange(start) + 0.5) * 2 * r for _ in range(D)]
+    centres = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
+    # real kernels: F(-w) = conj F(w); keep cells with w_last <= pi (they cover the pairs)
+    centres = centres[centres[:, -1] <= np.pi + 1e-12]
+    vals = sig(centres)
+    evaluated = len(vals)
+    retired = {}  # half-width -> largest centre value retired at that width
+    best = float(vals.max())
+    M = best / (1 - r * dsum) if r * dsum < 1 else np.inf
+    while True:
+        # largest fixed point of x = max(retired and live cells' s + r dsum x)
+        levels = list(retired.items()) + [(r, float(vals.max()))]
+        if all(rr * dsum < 1 for rr, _ in levels):
+            x = max(s / (1 - rr * dsum) for rr, s in levels)
+            for _ in range(60):
+                x_new = max(s + rr * dsum * x for rr, s in levels)
+                if x_new >= x:
+                    break
+                x = x_new
+            M = min(M, x)
+        if M <= best * (1 + tol) or evaluated > max_cells:
+            break
+        keep = vals + r * dsum * M > best * (1 + tol)
+        if (~keep).any():
+            retired[r] = max(retired.get(r, 0.0), float(vals[~keep].max()))
+        centres = centres[keep]
+        if not len(centres):
+            break
+        r /= 2
+        offs = np.stack([g.ravel() for g in np.meshgrid(*([[-r, r]] * D), indexing="ij")], axis=1)
+        centres = (centres[:, None, :] + offs[None]).reshape(-1, D)
+        vals = sig(centres)
+        evaluated += len(vals)
+        best = max(best, float(vals.max()))
+    return float(M), best, evaluated
+
+
 # --------------------------------------------------------------------- lower side
 def _real_operator(layer: _Layer):
     """``(apply, apply_adjoint)`` of the layer on arrays (..., cin, *n)."""
@@ -608,7 +691,7 @@ def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, to
 # --------------------------------------------------------------------- public
 def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilation=1, groups=1,
                        padding_mode="zeros", *, tol=1e-3, dtype=None, mode="certified",
-                       lower_iters=None, rng=None, check_finite=True):
+                       bound="grid", lower_iters=None, rng=None, check_finite=True):
     r"""Certified two-sided bound on the spectral norm of a real convolution layer.
 
     Parameters
@@ -636,6 +719,13 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
         ``'certified'`` runs up to ``lower_iters`` (default 50) power
         iterations; ``'fast'`` runs at most 3 (meant for training loops).  The
         upper side is certified in both modes; ``method`` names the mode.
+    bound : {'grid', 'sup'}, default 'grid'
+        ``'grid'``: the certified maximum over the DFT grid of this input
+        size (the tightest).  ``'sup'``: the certified supremum
+        ``sup_w ||F(w)||_2`` over the torus by branch and bound (Bernstein's
+        inequality on each cell) to relative slack ``tol``; valid for every
+        input size (the tight bound of large inputs), at most ``1 + tol``
+        above the supremum.
     lower_iters : int, optional
         Maximum number of power iterations for the lower side.
     rng : int or numpy.random.Generator, optional
@@ -715,14 +805,22 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     layer = _layer_from(weight_or_layer, input_size, stride, padding, dilation, groups,
                         padding_mode, dtype, check_finite)
     plan = _plan(layer)
+    bound = check_option(bound, "bound", ("grid", "sup"))
     fast = mode == "fast"
     grid, _ = _grid_max(layer, plan, n_top=1 if fast else 2)
-    upper = grid.upper * plan.factor
+    gmax = grid.upper
+    if bound == "sup":
+        sup, _, cells = _sup_bound(layer, plan.phase_stride, tol)
+        gmax = max(sup, gmax)  # the supremum bounds the grid maximum
+    upper = gmax * plan.factor
     if plan.factor != 1.0:
         upper *= 1 + 4 * _EPS
     lower, done = _lower_bound(layer, grid, plan, lower_iters, upper, tol, rng,
                                n_best=1 if fast else 2, n_random=0 if fast else 2)
     up_how = f"dft-grid({plan.how}, N={plan.grid}" + (f", x{plan.factor:.6g}" if plan.factor != 1 else "") + ")"
+    if bound == "sup":
+        up_how = f"torus-sup(branch-and-bound, {cells} cells, slack<={tol:g}, {plan.how}" + \
+            (f", x{plan.factor:.6g}" if plan.factor != 1 else "") + ")"
     lo_how = f"power-iteration({done} it, plane-wave start)"
     method = f"{mode}: upper={up_how}; lower={lo_how}"
     return SpectralNormBound(
