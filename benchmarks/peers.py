@@ -140,31 +140,28 @@ def bench_torch_structured(quick, repeat):
 
 # ----------------------------------------------------------------------------- conv singular values
 def soundness_configs(count, seed=0):
-    """The random configurations of tests/bounds/test_soundness.py when it exposes them, else our own.
+    """The random layers of tests/bounds/test_soundness.py (its ``_draw`` with seeds 1000, 1001, ...).
 
-    Returns ``(source, [(weight, n, padding), ...])`` with stride 1 and zero padding.
+    Keeps the ones every peer handles: zero padding (an int), stride 1, dilation 1, groups 1.
+    Falls back to a seeded generator of ours when that test module is not importable.
+    Returns ``(source, [(weight, (H, W), padding), ...])``.
     """
     root = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(root))
     try:
-        mod = importlib.import_module("tests.bounds.test_soundness")
-        for name in ("soundness_configs", "random_configs", "make_configs", "CONFIGS"):
-            gen = getattr(mod, name, None)
-            if gen is not None:
-                cfgs = gen(count, seed) if callable(gen) else gen
-                out = []
-                for cfg in cfgs:
-                    cfg = dict(cfg) if isinstance(cfg, dict) else cfg._asdict()
-                    if cfg.get("stride", 1) in (1, (1, 1)) and cfg.get("padding_mode", "zeros") == "zeros" \
-                            and cfg.get("groups", 1) == 1 and cfg.get("dilation", 1) in (1, (1, 1)):
-                        n = cfg["input_size"]
-                        n = n if np.isscalar(n) else n[0]
-                        p = cfg.get("padding", 0)
-                        p = p if np.isscalar(p) else p[0]
-                        out.append((np.asarray(cfg["weight"], dtype=np.float64), int(n), int(p)))
-                if out:
-                    return f"tests.bounds.test_soundness.{name}", out[:count]
-    except Exception:  # not there (yet) or a different layout: fall back to the generator below
+        from tests.bounds.test_soundness import _draw
+
+        out = []
+        for block in range(10):
+            rng = np.random.default_rng(1000 + block)
+            for _ in range(100):
+                w, size, stride, padding, dil, groups, mode = _draw(rng)
+                if mode == "zeros" and stride == 1 and dil == 1 and groups == 1 and padding != "same":
+                    out.append((np.asarray(w, dtype=np.float64), tuple(size), int(padding)))
+        if out:
+            return "tests/bounds/test_soundness.py::_draw (seeds 1000-1009), zero padding, stride 1, groups 1", \
+                out[:count]
+    except ImportError:
         pass
     finally:
         sys.path.remove(str(root))
@@ -175,7 +172,7 @@ def soundness_configs(count, seed=0):
         cout, cin = int(rng.integers(1, 17)), int(rng.integers(1, 17))
         n = int(rng.integers(max(k, 4), 17))
         p = int(rng.choice([0, k // 2]))
-        out.append((rng.standard_normal((cout, cin, k, k)) / np.sqrt(cin * k * k), n, p))
+        out.append((rng.standard_normal((cout, cin, k, k)) / np.sqrt(cin * k * k), (n, n), p))
     return "benchmarks/peers.py (seed 0)", out
 
 
@@ -183,18 +180,19 @@ def exact_sigma(torch, w, n, p):
     """Largest singular value of the zero-padded conv2d by ARPACK on torch's conv2d / conv_transpose2d."""
     F = torch.nn.functional
     W = torch.as_tensor(w, dtype=torch.float64)
-    cout, cin, k, _ = w.shape
-    m = n + 2 * p - k + 1
+    cout, cin, kh, kw = w.shape
+    (H, Wd) = n
+    mh, mw = H + 2 * p - kh + 1, Wd + 2 * p - kw + 1
 
     def mv(v):
-        x = torch.as_tensor(np.ascontiguousarray(v).reshape(1, cin, n, n))
+        x = torch.as_tensor(np.ascontiguousarray(v).reshape(1, cin, H, Wd))
         return F.conv2d(x, W, padding=p).numpy().ravel()
 
     def rmv(v):
-        y = torch.as_tensor(np.ascontiguousarray(v).reshape(1, cout, m, m))
+        y = torch.as_tensor(np.ascontiguousarray(v).reshape(1, cout, mh, mw))
         return F.conv_transpose2d(y, W, padding=p).numpy().ravel()
 
-    shape = (cout * m * m, cin * n * n)
+    shape = (cout * mh * mw, cin * H * Wd)
     if min(shape) <= 600:
         A = np.column_stack([mv(e) for e in np.eye(shape[1])])
         return float(np.linalg.norm(A, 2))
@@ -215,9 +213,9 @@ def bench_conv_sv(quick, repeat):
     # kind: 'upper' (sound when ratio >= 1) or 'lower' (sound when ratio <= 1)
     kinds = {"toeplitzkit conv_spectral_norm (lower)": "lower"}
     estimators["toeplitzkit conv_spectral_norm (upper)"] = (
-        lambda w, n, p: float(bounds.conv_spectral_norm(w, (n, n), padding=p).upper), "")
+        lambda w, n, p: float(bounds.conv_spectral_norm(w, n, padding=p).upper), "")
     estimators["toeplitzkit conv_spectral_norm (lower)"] = (
-        lambda w, n, p: float(bounds.conv_spectral_norm(w, (n, n), padding=p).lower), "")
+        lambda w, n, p: float(bounds.conv_spectral_norm(w, n, padding=p).lower), "")
     torchlip, why_t = try_import("deel.torchlip")
     if torchlip is not None:
         from deel.torchlip.normalizers import spectral_normalization
@@ -229,7 +227,7 @@ def bench_conv_sv(quick, repeat):
             sigma = spectral_normalization(W.reshape(W.shape[0], -1))[2]
             # their conv layers divide by sigma and multiply by the lconv coefficient to be 1-Lipschitz,
             # so the Lipschitz constant they assume for the layer is sigma / coefficient
-            coef = compute_lconv_coef(w.shape[2:], (n, n), (1, 1), "zeros")
+            coef = compute_lconv_coef(w.shape[2:], tuple(n), (1, 1), "zeros")
             return float(sigma) / float(coef)
 
         estimators["deel-torchlip (reshaped kernel x lconv)"] = (deel, "")
@@ -238,10 +236,10 @@ def bench_conv_sv(quick, repeat):
     ortho, why_o = try_import("orthogonium.layers.conv.singular_values.get_sv")
     if ortho is not None:
         def orthogonium_sv(w, n, p):
-            layer = torch.nn.Conv2d(w.shape[1], w.shape[0], w.shape[2], padding=p, bias=False).double()
+            layer = torch.nn.Conv2d(w.shape[1], w.shape[0], tuple(w.shape[2:]), padding=p, bias=False).double()
             with torch.no_grad():
                 layer.weight.copy_(torch.as_tensor(w))
-            return float(ortho.get_conv_sv(layer, n_iter=4, return_stab_rank=False, imsize=n))
+            return float(ortho.get_conv_sv(layer, n_iter=4, return_stab_rank=False, imsize=n[0]))
 
         estimators["orthogonium get_conv_sv (Delattre 2024)"] = (orthogonium_sv, "")
     else:
