@@ -65,7 +65,14 @@ THREADS_MIN_SIZE = 2**18
 
 
 def available_backends() -> tuple[str, ...]:
-    """The engines that can run here (``pyfftw`` only when it is installed)."""
+    """The engines that can run here (``pyfftw`` only when it is installed).
+
+    Examples
+    --------
+    >>> import toeplitzkit as tk
+    >>> set(tk.available_backends()) >= {"numpy", "scipy"}
+    True
+    """
     return tuple(b for b in BACKENDS if b != "pyfftw" or HAS_PYFFTW)
 
 
@@ -97,7 +104,15 @@ _state = contextvars.ContextVar("toeplitzkit_fft_state",
 
 
 def get_fft_backend() -> tuple[str, int]:
-    """Return ``(name, threads)`` of the engine in use."""
+    """Return ``(name, threads)`` of the engine in use.
+
+    Examples
+    --------
+    >>> import toeplitzkit as tk
+    >>> name, threads = tk.get_fft_backend()
+    >>> name in tk.available_backends() and threads >= 1
+    True
+    """
     return _state.get()
 
 
@@ -138,7 +153,21 @@ def set_fft_backend(name: str, threads: int | None = None) -> None:
 
 @contextlib.contextmanager
 def fft_backend(name: str, threads: int | None = None):
-    """Context manager that switches the FFT engine inside a ``with`` block."""
+    """Context manager that switches the FFT engine inside a ``with`` block.
+
+    The previous engine is restored on exit, also when the block raises.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import toeplitzkit as tk
+    >>> before = tk.get_fft_backend()
+    >>> with tk.fft_backend("numpy", threads=1):
+    ...     tk.get_fft_backend()
+    ('numpy', 1)
+    >>> tk.get_fft_backend() == before
+    True
+    """
     token = _state.set(_check_backend(name, threads))
     try:
         yield

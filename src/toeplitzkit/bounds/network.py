@@ -52,6 +52,14 @@ class BatchNormSpec(NamedTuple):
         Running variance.
     eps : float
         The layer's ``eps`` (PyTorch's default ``1e-5``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toeplitzkit.bounds import BatchNormSpec
+    >>> bn = BatchNormSpec(gamma=[2.0, -3.0], running_var=[3.0, 8.0], eps=1.0)
+    >>> float(bn.lipschitz()) == max(2.0 / np.sqrt(4.0), 3.0 / np.sqrt(9.0))
+    True
     """
 
     gamma: object

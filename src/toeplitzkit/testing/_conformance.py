@@ -13,6 +13,13 @@ def default_tolerance(dtype) -> float:
     FFT-based products carry an error of a few ``eps * log2(n)`` relative to the
     norm of the result; the default allows generous headroom above that while
     still failing for any wrong index or conjugation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toeplitzkit.testing import default_tolerance
+    >>> default_tolerance(np.float32) > default_tolerance(np.float64)
+    True
     """
     dtype = np.dtype(dtype)
     return 2e-4 if dtype in (np.float32, np.complex64) else 1e-10
@@ -41,6 +48,13 @@ def dot_test(op, rng=None, rtol=None) -> float:
     """The adjoint test ``<A u, v> == <u, A^H v>``; returns the relative mismatch.
 
     Raises ``AssertionError`` when the mismatch exceeds ``rtol``.
+
+    Examples
+    --------
+    >>> from toeplitzkit.toeplitz import Toeplitz
+    >>> from toeplitzkit.testing import dot_test
+    >>> dot_test(Toeplitz([1.0, 2.0, 3.0], [1.0, -1.0])) < 1e-12
+    True
     """
     rng = np.random.default_rng(rng)
     m, n = op.shape[-2:]

@@ -97,10 +97,14 @@ def circulant_vectors(draw, *, size=None, min_size: int = 1, max_size: int = 32,
 
     Examples
     --------
-    Usage (not run)::
-
-        @given(circulant_vectors(max_size=16))
-        def test_eigs(c): ...
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from toeplitzkit.testing import circulant_vectors
+    >>> @settings(max_examples=5, derandomize=True, database=None)
+    ... @given(circulant_vectors(max_size=8))
+    ... def check(c):
+    ...     assert 1 <= c.shape[-1] <= 8 and np.all(np.isfinite(c))
+    >>> check()
     """
     n = draw(_as_strategy(size) if size is not None else st.integers(min_size, max_size))
     dtype = draw(_dtypes(dtypes))
@@ -129,11 +133,14 @@ def toeplitz_pairs(draw, *, max_size: int = 24, square: bool | None = None, dtyp
 
     Examples
     --------
-    Usage (not run)::
-
-        @given(toeplitz_pairs(square=True))
-        def test_solve(cr):
-            c, r = cr
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from toeplitzkit.testing import toeplitz_pairs
+    >>> @settings(max_examples=5, derandomize=True, database=None)
+    ... @given(toeplitz_pairs(max_size=6))
+    ... def check(cr):
+    ...     c, r = cr; assert c.dtype == r.dtype and c.shape[-1] <= 6
+    >>> check()
     """
     m = draw(st.integers(1, max_size))
     if square:
@@ -172,11 +179,14 @@ def low_rank_matrices(draw, *, max_size: int = 16, max_rank: int | None = None, 
 
     Examples
     --------
-    Usage (not run)::
-
-        @given(low_rank_matrices(max_size=12))
-        def test_generators(Mk):
-            M, k = Mk
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from toeplitzkit.testing import low_rank_matrices
+    >>> @settings(max_examples=5, derandomize=True, database=None)
+    ... @given(low_rank_matrices(max_size=6))
+    ... def check(mr):
+    ...     M, k = mr; assert np.linalg.matrix_rank(M) == k
+    >>> check()
     """
     m = draw(st.integers(max(1, min_rank), max_size))
     n = m if square else draw(st.integers(max(1, min_rank), max_size))
@@ -217,10 +227,14 @@ def conv_weights(draw, *, max_channels: int = 4, max_kernel: int = 5, dtypes=REA
 
     Examples
     --------
-    Usage (not run)::
-
-        @given(conv_weights(max_kernel=4))
-        def test_bound(w): ...
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from toeplitzkit.testing import conv_weights
+    >>> @settings(max_examples=5, derandomize=True, database=None)
+    ... @given(conv_weights(max_kernel=3))
+    ... def check(w):
+    ...     assert w.ndim == 4 and max(w.shape[2:]) <= 3
+    >>> check()
     """
     cout = draw(st.integers(1, max_channels))
     cin = draw(st.integers(1, max_channels))
@@ -265,12 +279,14 @@ def conv_configs(draw, *, max_channels: int = 4, max_kernel: int = 4, max_groups
 
     Examples
     --------
-    Usage (not run)::
-
-        @given(conv_configs())
-        def test_conv(cfg):
-            op = Conv2dOperator(**cfg)
-            layer = torch.nn.Conv2d(cin, cout, kernel, **{k: cfg[k] for k in (...)})
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from toeplitzkit.testing import conv_configs
+    >>> @settings(max_examples=5, derandomize=True, database=None)
+    ... @given(conv_configs())
+    ... def check(cfg):
+    ...     assert cfg["weight"].ndim == 4
+    >>> check()
     """
     for mode in padding_modes:
         if mode not in PADDING_MODES:
@@ -338,10 +354,14 @@ def trig_polynomials(draw, *, ndims=(1, 2), matrix: bool | None = None, max_degr
 
     Examples
     --------
-    Usage (not run)::
-
-        @given(trig_polynomials(ndims=(2,), matrix=False))
-        def test_gray(coeffs): ...
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from toeplitzkit.testing import trig_polynomials
+    >>> @settings(max_examples=5, derandomize=True, database=None)
+    ... @given(trig_polynomials(max_degree=2))
+    ... def check(a):
+    ...     assert np.all(np.isfinite(a))
+    >>> check()
     """
     d = draw(st.sampled_from(tuple(ndims)))
     is_matrix = draw(st.booleans()) if matrix is None else bool(matrix)
@@ -368,10 +388,14 @@ def finite_matrices(draw, *, rows=None, cols=None, max_size: int = 8, dtypes=DTY
 
     Examples
     --------
-    Usage (not run)::
-
-        @given(finite_matrices(square=True))
-        def test_displacement(M): ...
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> from toeplitzkit.testing import finite_matrices
+    >>> @settings(max_examples=5, derandomize=True, database=None)
+    ... @given(finite_matrices(max_size=4))
+    ... def check(A):
+    ...     assert A.ndim >= 2 and np.all(np.isfinite(A))
+    >>> check()
     """
     m = draw(_as_strategy(rows) if rows is not None else st.integers(1, max_size))
     if square:

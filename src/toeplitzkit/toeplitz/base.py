@@ -35,6 +35,28 @@ class StructuredOperator:
 
     Subclasses set ``self._mn = (m, n)``, ``self._batch_shape`` and
     ``self._dtype`` and implement :meth:`_matmat` and :meth:`_rmatmat`.
+
+    Examples
+    --------
+    A diagonal operator written in a few lines, then composed with a circulant:
+
+    >>> import numpy as np
+    >>> from toeplitzkit.toeplitz import Circulant, StructuredOperator
+    >>> class Diagonal(StructuredOperator):
+    ...     def __init__(self, d):
+    ...         self.d = np.asarray(d, dtype=float)
+    ...         self._mn = (self.d.size, self.d.size)
+    ...         self._dtype = self.d.dtype
+    ...     def _matmat(self, X):
+    ...         return self.d[:, None] * X
+    ...     def _rmatmat(self, X):
+    ...         return self.d[:, None] * X
+    >>> D, C = Diagonal([1.0, 2.0, 3.0]), Circulant([1.0, 0.0, 1.0])
+    >>> x = np.array([1.0, -1.0, 2.0])
+    >>> np.allclose((D @ C) @ x, D.to_dense() @ C.to_dense() @ x)
+    True
+    >>> np.allclose((D + C).H.to_dense(), (D.to_dense() + C.to_dense()).T)
+    True
     """
 
     _mn: tuple[int, int]
@@ -214,7 +236,18 @@ class StructuredOperator:
 
 
 def aslinearoperator(op) -> _spla.LinearOperator:
-    """Convert a :class:`StructuredOperator` (or anything SciPy accepts) to a LinearOperator."""
+    """Convert a :class:`StructuredOperator` (or anything SciPy accepts) to a LinearOperator.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse.linalg as spla
+    >>> from toeplitzkit.toeplitz import Circulant, aslinearoperator
+    >>> L = aslinearoperator(Circulant([4.0, 1.0, 0.0, 1.0]))
+    >>> b = np.ones(4)
+    >>> x, info = spla.cg(L, b, rtol=1e-12)
+    >>> info == 0 and np.allclose(L @ x, b)
+    True
+    """
     if isinstance(op, StructuredOperator):
         return op.aslinearoperator()
     return _spla.aslinearoperator(op)

@@ -174,7 +174,15 @@ class SkewCirculant(FCirculant):
 
 
 def f_unit_circulant(n: int, f=1.0, dtype=np.float64) -> FCirculant:
-    """The f-unit-circulant ``Z_f`` (Eq 2.21): ``Z_f x = (f x[n-1], x[0], ..., x[n-2])``."""
+    """The f-unit-circulant ``Z_f`` (Eq 2.21): ``Z_f x = (f x[n-1], x[0], ..., x[n-2])``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toeplitzkit.toeplitz import f_unit_circulant
+    >>> f_unit_circulant(3, f=2.0) @ np.array([1.0, 2.0, 3.0])
+    array([6., 1., 2.])
+    """
     e = np.zeros(n, dtype=dtype)
     if n > 1:
         e[1] = 1
