@@ -58,7 +58,7 @@ class BatchNormSpec(NamedTuple):
     >>> import numpy as np
     >>> from toeplitzkit.bounds import BatchNormSpec
     >>> bn = BatchNormSpec(gamma=[2.0, -3.0], running_var=[3.0, 8.0], eps=1.0)
-    >>> float(bn.lipschitz()) == max(2.0 / np.sqrt(4.0), 3.0 / np.sqrt(9.0))
+    >>> bool(float(bn.lipschitz()) == max(2.0 / np.sqrt(4.0), 3.0 / np.sqrt(9.0)))
     True
     """
 
