@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _fmt(v):
     if isinstance(v, float):
+        if abs(v - 1) < 1e-2 and v != 1:  # ratios near 1: show whether they are just below or above
+            return f"{v:.6f}"
         return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
     return "" if v is None else str(v).replace("|", "\\|")
 
