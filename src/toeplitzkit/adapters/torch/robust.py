@@ -115,8 +115,8 @@ class LipschitzRegularizer(nn.Module):
         The thesis omits the last fully connected layer.
     batchnorm : bool, default True
         Include ``max |gamma| / sqrt(running_var + eps)`` for batch-norm layers.
-    samples : int, default 32
-        Grid size for ``method='lipbound'``.
+    samples : int, default 10
+        Grid size for ``method='lipbound'`` (the thesis's S = 10; memory ``cout cin S^2``).
 
     Notes
     -----
@@ -146,7 +146,7 @@ class LipschitzRegularizer(nn.Module):
     """
 
     def __init__(self, model: nn.Module, input_shape, method: str = "tight", include_last_linear: bool = False,
-                 batchnorm: bool = True, samples: int = 32):
+                 batchnorm: bool = True, samples: int = 10):
         super().__init__()
         if method not in ("tight", "lipbound"):
             raise ValueError(f"'method' must be one of ('tight', 'lipbound'), got {method!r}")
