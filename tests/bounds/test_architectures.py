@@ -49,3 +49,28 @@ def test_shapes_are_consistent(name):
 def test_unknown_architecture():
     with pytest.raises(ValueError, match="'architecture' must be one of"):
         conv_layers("resnet19")
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_layers_match_torchvision(name):
+    # Runs where torchvision is importable: every Conv2d, in forward order, with the
+    # input size it sees, against the table.
+    torch = pytest.importorskip("torch")
+    models = pytest.importorskip("torchvision.models")
+    model = getattr(models, name)(weights=None).eval()
+    seen = []
+
+    def hook(module, inputs, output):
+        seen.append((module.in_channels, module.out_channels, tuple(module.kernel_size), tuple(module.stride),
+                     tuple(module.padding), tuple(module.dilation), module.groups, tuple(inputs[0].shape[-2:])))
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 224, 224))
+    for h in handles:
+        h.remove()
+    table = [(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, c.dilation, c.groups, c.input_size)
+             for c in conv_layers(name)]
+    assert sorted(table) == sorted(seen)
+    fcs = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert fcs == [(f.in_features, f.out_features) for f in linear_layers(name)]
