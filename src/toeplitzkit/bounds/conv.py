@@ -735,7 +735,7 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     dtype : {None, float32, float64}
         Round the weights to this dtype first (the layer's storage type).
     mode : {'certified', 'fast'}
-        ``'certified'`` runs up to ``lower_iters`` (default 50) power
+        ``'certified'`` runs up to ``lower_iters`` (default 20) power
         iterations; ``'fast'`` runs at most 3 (meant for training loops).  The
         upper side is certified in both modes; ``method`` names the mode.
     bound : {'grid', 'sup'}, default 'grid'
@@ -817,7 +817,7 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     if not (isinstance(tol, numbers.Real) and tol >= 0 and math.isfinite(tol)):
         raise ValueError(f"'tol' must be a finite number >= 0, got {tol!r}")
     if lower_iters is None:
-        lower_iters = 50 if mode == "certified" else 2
+        lower_iters = 20 if mode == "certified" else 2
     lower_iters = int(_tuple(lower_iters, "lower_iters", 1, 0)[0])
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(0 if rng is None else rng)
