@@ -66,6 +66,18 @@ class SpectralNormBound:
         Power iterations run for the lower side.
     time : float
         Wall-clock seconds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toeplitzkit.bounds import conv_spectral_norm
+    >>> from toeplitzkit.toeplitz import Conv2dOperator
+    >>> w = np.random.default_rng(0).standard_normal((2, 3, 3, 3))
+    >>> b = conv_spectral_norm(w, (8, 8), padding=1)
+    >>> exact = np.linalg.norm(Conv2dOperator(w, (8, 8), padding=1).to_dense(), 2)
+    >>> bool(b.lower <= exact <= b.upper)
+    True
+    >>> lo, hi = b  # unpacks as a pair
     """
 
     lower: float
