@@ -473,29 +473,8 @@ class Conv1dOperator(_ConvNdOperator):
 
     Notes
     -----
-    The product pads the input (explicitly for the non-zero modes; zero padding is
-    a zero extension folded into the transform), takes one real FFT of size
-    ``N >= input + padding`` per axis over all channels, mixes the channels per
-    frequency with the kernel's spectrum ``G(f) = sum_e w[e] exp(2 pi i <f, e> / N)``
-    (a small matrix product per group), and returns by the inverse FFT, cropping
-    and striding by slicing.  Because ``N`` covers the padded input, the circular
-    correlation equals the linear one on the cropped window: the result is exact
-    up to rounding (``O(eps log N)`` relative error, backward stable).  Cost:
-    ``O(B (c_in + c_out) N log N + B c_in c_out N / groups)`` for ``B`` images.
-
-    The kernel spectrum ``(N, c_out, c_in / groups)`` is cached when it takes at
-    most 32 MiB.  A larger one (74 times the input for a 64x64x3x3 kernel on a
-    224x224 image) is never stored: each product works through chunks of
-    frequencies, as ``Z(f) = sum_e exp(2 pi i <f, e> / N) (W_e X(f))`` over the
-    ``K`` kernel taps, one real matrix product per chunk for a real kernel
-    (``O(K c_in c_out N / groups)``, about the work of a direct convolution);
-    the peak memory of a product is then under 3 times the input in float64
-    (``benchmarks/bench_conv_memory.py``).  ``apply_adjoint`` multiplies by
-    ``G(f)^H`` and folds the padding back onto its source pixels (the adjoint of
-    the padding map), which is PyTorch's ``conv_transpose`` for zero padding.
-
-    The weight has no batch dimensions: one operator is one layer; a batch of
-    images goes through ``apply`` (leading dimensions of ``x``) or ``matmat``.
+    The same FFT algorithm, cost and memory behaviour as :class:`Conv2dOperator`
+    (see its Notes), over one spatial axis.  The weight has no batch dimensions.
 
     References
     ----------
@@ -645,29 +624,8 @@ class Conv3dOperator(_ConvNdOperator):
 
     Notes
     -----
-    The product pads the input (explicitly for the non-zero modes; zero padding is
-    a zero extension folded into the transform), takes one real FFT of size
-    ``N >= input + padding`` per axis over all channels, mixes the channels per
-    frequency with the kernel's spectrum ``G(f) = sum_e w[e] exp(2 pi i <f, e> / N)``
-    (a small matrix product per group), and returns by the inverse FFT, cropping
-    and striding by slicing.  Because ``N`` covers the padded input, the circular
-    correlation equals the linear one on the cropped window: the result is exact
-    up to rounding (``O(eps log N)`` relative error, backward stable).  Cost:
-    ``O(B (c_in + c_out) N log N + B c_in c_out N / groups)`` for ``B`` images.
-
-    The kernel spectrum ``(N, c_out, c_in / groups)`` is cached when it takes at
-    most 32 MiB.  A larger one (74 times the input for a 64x64x3x3 kernel on a
-    224x224 image) is never stored: each product works through chunks of
-    frequencies, as ``Z(f) = sum_e exp(2 pi i <f, e> / N) (W_e X(f))`` over the
-    ``K`` kernel taps, one real matrix product per chunk for a real kernel
-    (``O(K c_in c_out N / groups)``, about the work of a direct convolution);
-    the peak memory of a product is then under 3 times the input in float64
-    (``benchmarks/bench_conv_memory.py``).  ``apply_adjoint`` multiplies by
-    ``G(f)^H`` and folds the padding back onto its source pixels (the adjoint of
-    the padding map), which is PyTorch's ``conv_transpose`` for zero padding.
-
-    The weight has no batch dimensions: one operator is one layer; a batch of
-    images goes through ``apply`` (leading dimensions of ``x``) or ``matmat``.
+    The same FFT algorithm, cost and memory behaviour as :class:`Conv2dOperator`
+    (see its Notes), over three spatial axises.  The weight has no batch dimensions.
 
     References
     ----------
