@@ -93,6 +93,29 @@ def as_vector_batch(x, n: int, name: str = "x", *, check_finite: bool = True) ->
     return a
 
 
+def as_column_row(c, r, default, *, check_finite: bool = True, copy: bool = False):
+    """Validate the first column ``c`` (..., m) and row ``r`` (..., n) of a Toeplitz-type matrix.
+
+    ``r=None`` takes ``default(c)``.  Returns ``(c, r, batch_shape, dtype)`` with both
+    arrays broadcast to the common batch shape and cast to the common dtype
+    (copies when ``copy=True``, so the caller may write into them).
+    """
+    c = as_array(c, "c", min_ndim=1, check_finite=check_finite, allow_empty=False)
+    if r is None:
+        r = default(c)
+    else:
+        r = as_array(r, "r", min_ndim=1, check_finite=check_finite, allow_empty=False)
+    try:
+        batch = tuple(np.broadcast_shapes(c.shape[:-1], r.shape[:-1]))
+    except ValueError:
+        raise ValueError(f"the leading (batch) dimensions of 'c' {c.shape} and 'r' {r.shape} "
+                         "do not broadcast") from None
+    dtype = result_dtype(c.dtype, r.dtype)
+    c = np.broadcast_to(c, batch + c.shape[-1:]).astype(dtype, copy=copy)
+    r = np.broadcast_to(r, batch + r.shape[-1:]).astype(dtype, copy=copy)
+    return c, r, batch, dtype
+
+
 def check_square(a: np.ndarray, name: str) -> None:
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
         raise ValueError(f"{name!r} must be a square matrix (or a stack of them), "

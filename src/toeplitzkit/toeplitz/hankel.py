@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_array, result_dtype
+from .._validation import as_array, as_column_row, result_dtype
 from .base import StructuredOperator
 from .toeplitz import Toeplitz
 
@@ -59,20 +59,8 @@ class Hankel(StructuredOperator):
     """
 
     def __init__(self, c, r=None, *, check_finite: bool = True):
-        c = as_array(c, "c", min_ndim=1, check_finite=check_finite, allow_empty=False)
-        if r is None:
-            r = np.zeros_like(c)
-        else:
-            r = as_array(r, "r", min_ndim=1, check_finite=check_finite, allow_empty=False)
-        try:
-            batch = np.broadcast_shapes(c.shape[:-1], r.shape[:-1])
-        except ValueError:
-            raise ValueError(f"the leading (batch) dimensions of 'c' {c.shape} and 'r' {r.shape} "
-                             "do not broadcast") from None
-        dtype = result_dtype(c.dtype, r.dtype)
+        c, r, batch, dtype = as_column_row(c, r, np.zeros_like, check_finite=check_finite)
         m, n = c.shape[-1], r.shape[-1]
-        c = np.broadcast_to(c, batch + (m,)).astype(dtype, copy=False)
-        r = np.broadcast_to(r, batch + (n,)).astype(dtype, copy=False)
         self.h = np.concatenate([c, r[..., 1:]], axis=-1)
         self._mn = (m, n)
         self._batch_shape = batch

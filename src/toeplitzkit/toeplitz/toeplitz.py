@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _fft
 from .._deps import HAS_NUMBA, require
-from .._validation import as_array, check_option, positive_int, result_dtype
+from .._validation import as_array, as_column_row, check_option, positive_int, result_dtype
 from .base import StructuredOperator
 
 __all__ = ["Toeplitz"]
@@ -121,20 +121,8 @@ class Toeplitz(StructuredOperator):
     """
 
     def __init__(self, c, r=None, *, check_finite: bool = True):
-        c = as_array(c, "c", min_ndim=1, check_finite=check_finite, allow_empty=False)
-        if r is None:
-            r = np.conj(c)
-        else:
-            r = as_array(r, "r", min_ndim=1, check_finite=check_finite, allow_empty=False)
-        try:
-            batch = np.broadcast_shapes(c.shape[:-1], r.shape[:-1])
-        except ValueError:
-            raise ValueError(f"the leading (batch) dimensions of 'c' {c.shape} and 'r' {r.shape} "
-                             "do not broadcast") from None
-        dtype = result_dtype(c.dtype, r.dtype)
+        c, r, batch, dtype = as_column_row(c, r, np.conj, check_finite=check_finite, copy=True)
         m, n = c.shape[-1], r.shape[-1]
-        c = np.broadcast_to(c, batch + (m,)).astype(dtype, copy=True)
-        r = np.broadcast_to(r, batch + (n,)).astype(dtype, copy=True)
         r[..., 0] = c[..., 0]  # c[0] is the diagonal (SciPy's convention)
         self.c = c
         self.r = r
