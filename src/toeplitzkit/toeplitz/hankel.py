@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_array, as_column_row, result_dtype
+from .._validation import as_column_row
 from .base import StructuredOperator
 from .toeplitz import Toeplitz
 
