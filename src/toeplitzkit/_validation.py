@@ -37,7 +37,13 @@ def as_inexact(a: np.ndarray) -> np.ndarray:
 
 def check_finite(a: np.ndarray, name: str) -> np.ndarray:
     """Raise ``ValueError`` naming ``name`` when ``a`` holds NaN or infinity."""
-    if a.size and not np.all(np.isfinite(a)):
+    # A sum is one allocation-free pass and propagates NaN and inf; only when it is
+    # not finite (bad entries, or finite entries overflowing) is every entry checked.
+    if a.size == 0:
+        return a
+    with np.errstate(all="ignore"):
+        total = a.sum()
+    if not np.isfinite(total) and not np.all(np.isfinite(a)):
         raise ValueError(f"{name!r} must contain only finite numbers (found NaN or inf); "
                          "pass check_finite=False to skip this check")
     return a

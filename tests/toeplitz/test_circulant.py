@@ -164,3 +164,21 @@ def test_fcirculant_bad_f():
         FCirculant(np.ones((3, 4)), np.ones(2))
     with pytest.raises(ValueError, match="'f'"):
         FCirculant(np.ones(4), np.nan)
+
+
+def test_finite_check_is_not_fooled_by_overflowing_sums():
+    # The check sums first; finite entries whose sum overflows must still pass,
+    # and a single NaN or inf among them must still be caught.
+    from toeplitzkit._validation import check_finite
+
+    big = np.full(4, 1e308)
+    assert check_finite(big, "x") is big
+    for bad in (np.nan, np.inf, -np.inf):
+        x = big.copy()
+        x[2] = bad
+        with pytest.raises(ValueError, match="'x' must contain only finite numbers"):
+            check_finite(x, "x")
+        with pytest.raises(ValueError, match="'x' must contain only finite numbers"):
+            Circulant([1.0, 0.0, 0.0, 0.0]) @ np.where(np.isfinite(x), 1.0, x)
+    with pytest.raises(ValueError, match="'c'"):
+        Circulant(np.array([1.0, np.inf, -np.inf, 1.0]))
