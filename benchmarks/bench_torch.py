@@ -81,7 +81,11 @@ def main():
     ap.add_argument("--resnet-batch", type=int, default=32)
     ap.add_argument("--sections", default="1,2,3", help="comma-separated subset of 1,2,3")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: n = 1024, batch 64, 3 repetitions, ResNet-18 at 16x16 with batch 4")
     args = ap.parse_args()
+    if args.quick:
+        args.n, args.batch, args.reps, args.image_size, args.resnet_batch = 1024, 64, 3, 16, 4
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
