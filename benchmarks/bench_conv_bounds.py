@@ -109,6 +109,8 @@ def table_5_2(arch, every=1, rng=0):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--arch", default="resnet18,resnet50",
+                    help="comma-separated architectures for the Table 5.2 protocol")
     ap.add_argument("--kernels", type=int, default=None)
     ap.add_argument("--out", default="results/bench_conv_bounds.json")
     ap.add_argument("--part", choices=["all", "table51", "table52"], default="all")
@@ -128,7 +130,7 @@ def main(argv=None):
                 print(f"    {name:28s} ratio {r['ratio_median']:.4f} [{r['ratio_min']:.4f}, "
                       f"{r['ratio_max']:.4f}]  time {r['time_ms_median']:9.2f} ms")
     if args.part in ("all", "table52"):
-        archs = [("resnet18", 4)] if args.quick else [("resnet18", 1), ("resnet50", 1)]
+        archs = [("resnet18", 4)] if args.quick else [(a, 1) for a in args.arch.split(",")]
         out["table_5_2"] = {}
         for arch, every in archs:
             r = table_5_2(arch, every)
