@@ -5,7 +5,7 @@ with PolyGrid (Thm 5.5, Alg 5.1), a certified two-sided bound for real
 convolution layers, the published baselines, and network-level results.
 """
 
-import importlib
+from .._lazy import lazy_exports
 
 # name -> module of this subpackage; loaded on first access so that importing
 # one bound does not compile every Numba kernel.
@@ -50,13 +50,4 @@ __all__ = list(_LAZY)
 from .polygrid import polygrid  # noqa: E402
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

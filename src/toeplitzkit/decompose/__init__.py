@@ -8,7 +8,7 @@
 Prop 4.1-4.2, Thm 4.4, Cor 4.2).
 """
 
-import importlib
+from .._lazy import lazy_exports
 
 # Eager: the function ``krylov`` shares its name with its module, and a lazily
 # imported submodule would shadow the function in this namespace.
@@ -46,13 +46,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

@@ -1,6 +1,6 @@
 """Testing utilities: the operator conformance check and hypothesis strategies."""
 
-import importlib
+from .._lazy import lazy_exports
 
 from ._conformance import check_operator, default_tolerance, dot_test
 from ._profiles import PROFILES, load_profile, register_profiles
@@ -21,13 +21,4 @@ __all__ = ["check_operator", "default_tolerance", "dot_test", "PROFILES", "load_
            *_STRATEGIES]
 
 
-def __getattr__(name):
-    if name in _STRATEGIES:
-        value = getattr(importlib.import_module(".strategies", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), dict.fromkeys(_STRATEGIES, "strategies"))

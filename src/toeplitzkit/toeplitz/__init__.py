@@ -5,7 +5,7 @@ Every operator derives from :class:`StructuredOperator` (``shape``, ``dtype``,
 ``aslinearoperator()``).
 """
 
-import importlib
+from .._lazy import lazy_exports
 
 from .base import StructuredOperator, aslinearoperator
 from .circulant import Circulant
@@ -38,13 +38,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
