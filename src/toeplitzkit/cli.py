@@ -250,7 +250,7 @@ def bound_layers(layers, method="certified", progress=None):
     method : {'certified', 'fast', 'lipbound'}
         ``'certified'`` and ``'fast'`` call :func:`toeplitzkit.bounds.conv_spectral_norm`
         with that ``mode`` (the upper side is certified in both; ``'fast'`` runs
-        fewer power iterations for the lower side); ``'lipbound'`` reports only the
+        fewer Krylov iterations for the lower side); ``'lipbound'`` reports only the
         thesis's LipBound (Thm 5.5) as the upper side.
     progress : callable, optional
         Called with the layer name before each layer.
@@ -486,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
                    help="input spatial size (default: the model's own; 32 32 for a kernel or state dict)")
     b.add_argument("--method", choices=_METHODS, default="certified",
-                   help="certified (default): certified upper, power-iteration lower; fast: fewer "
+                   help="certified (default): certified upper, Krylov (Rayleigh-Ritz) lower; fast: fewer "
                    "iterations for the lower side; lipbound: the thesis's bound only")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
     b.add_argument("--seed", type=int, default=0, help="seed of the random weights of an architecture")

@@ -290,3 +290,30 @@ def test_sup_bound_is_certified_and_within_tol(shape, rng):
 def test_sup_bound_option_error():
     with pytest.raises(ValueError, match="'bound'"):
         conv_spectral_norm(np.ones((1, 1, 3, 3)), 8, bound="dense")
+
+
+def test_lower_side_converges_to_the_norm(rng):
+    # The lower side is a Rayleigh-Ritz value over a Krylov subspace of A^T A:
+    # with no tolerance and enough iterations it reaches the dense norm of
+    # zero-padded (non-normal, non-circulant) layers to ~1e-9, from below.
+    for _ in range(6):
+        c, k, n, s = (int(rng.integers(2, 6)), int(rng.integers(2, 6)),
+                      int(rng.integers(8, 14)), int(rng.integers(1, 3)))
+        w = rng.standard_normal((c, c, k, k))
+        A = dense_torch(w, n, stride=s, padding=k // 2)
+        b = conv_spectral_norm(w, n, stride=s, padding=k // 2, tol=0, lower_iters=60)
+        exact = check_bracket(b, A)
+        assert b.lower >= exact * (1 - 1e-8)
+        # the default (tol 1e-3) stops early but stays close
+        assert conv_spectral_norm(w, n, stride=s, padding=k // 2).lower >= exact * (1 - 5e-3)
+
+
+def test_single_tap_kernel_is_one_frequency(rng):
+    # a 1x1 kernel (any stride) has a constant symbol: one frequency decides
+    w = rng.standard_normal((5, 3, 1, 1))
+    b = conv_spectral_norm(w, 9, stride=2)
+    assert b.frequencies == 1
+    A = dense_torch(w, 9, stride=2)
+    exact = check_bracket(b, A)
+    np.testing.assert_allclose(b.upper, np.linalg.norm(w[:, :, 0, 0], 2), rtol=1e-12)
+    np.testing.assert_allclose(b.upper, exact, rtol=1e-12)

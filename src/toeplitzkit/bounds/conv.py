@@ -7,9 +7,9 @@ including ``'same'``, dilation, groups, every ``padding_mode``).
 
 The upper side is a maximum over a finite DFT grid of the largest singular
 value of the layer's polyphase symbol, each certified with an explicit
-rounding-error margin; the lower side is a Rayleigh-Ritz value of block power
-iteration on the real operator, started from the plane waves of the maximizing
-frequencies.  See :func:`conv_spectral_norm` for the derivation.
+rounding-error margin; the lower side is a Rayleigh-Ritz value over a Krylov
+subspace of ``A^T A`` for the real operator, started from the (enveloped) plane
+waves of the maximizing frequencies.  See :func:`conv_spectral_norm` for the derivation.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class SpectralNormBound:
         A certified upper bound (never below the true value, rounding included).
     method : str
         Which path produced each side, e.g.
-        ``"upper: dft-grid(zero-padding compression, N=(34, 34)); lower: power-iteration(12 it)"``.
+        ``"upper: dft-grid(zero-padding compression, N=(34, 34)); lower: krylov(12 it, plane-wave start)"``.
     exact : bool
         True when the upper side is the exact norm up to rounding (circular
         padding whose operator is a multi-channel circular convolution).
@@ -63,7 +63,8 @@ class SpectralNormBound:
         Multiplier applied to the grid maximum (1, or the norm of the padding
         map / row-repetition for circular, reflect and replicate padding).
     lower_iters : int
-        Power iterations run for the lower side.
+        Krylov iterations run for the lower side (each one product with ``A``
+        and one with ``A^T``, the cost of one power-method step).
     time : float
         Wall-clock seconds.
 
@@ -469,6 +470,8 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
     D = layer.ndim
     tables = [_exp_table(N, u) for N, u in zip(plan.grid, U)]
     idx = _half_grid(plan.grid)
+    if K == 1:
+        idx = idx[:1]  # a single tap: the symbol is the same at every frequency
     nf = len(idx)
     total = G * nf
     # Entrywise symbol-evaluation error: a K-term sum of w * (product of D
@@ -655,64 +658,112 @@ def _abs_bound(layer: _Layer):
     return math.sqrt(row * col) * rep
 
 
-def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, tol, rng,
-                 n_best=2, n_random=2):
-    apply, adjoint = _real_operator(layer)
+def _plane_wave(layer: _Layer, plan: _Plan, g, freq, v):
+    """Real start vector near the top right singular vector of the layer.
+
+    The polyphase plane wave ``x_r[q] = v_r e^{i w.q}`` of grid frequency
+    ``w`` (padded offset ``p + lo``), under the envelope
+    ``prod_a sin(pi (q_a + 1) / (n_a + 1))`` of the extreme eigenvectors of a
+    Toeplitz compression (none for circular padding, where the bare plane
+    wave is exact); its real plus imaginary part.
+    """
     D = layer.ndim
     n = layer.input_size
-    cin = layer.cin
     cin_g = layer.weight.shape[1]
     s = plan.phase_stride
-    starts = []
-    # plane waves of the maximizing frequencies: x_r[q] = v_r e^{i w.q} on the
-    # polyphase components of the padded input (padded offset p + lo).
-    for g, freq, v in grid.best[:n_best]:
-        coords = np.indices(n)
-        phase = np.zeros(n)
-        rr = []
-        for a in range(D):
-            j = coords[a] + layer.pads[a][0]
-            phase = phase + 2 * np.pi * freq[a] * (j // s[a]) / plan.grid[a]
-            rr.append(j % s[a])
-        # column index of (channel, r_1..r_D) in the polyphase symbol
-        ridx = np.ravel_multi_index(tuple(rr), s) if D else 0
-        S = int(np.prod(s))
-        V = v.reshape(cin_g, S)
-        x = np.zeros((cin,) + tuple(n), dtype=np.complex128)
-        x[g * cin_g:(g + 1) * cin_g] = V[:, ridx] * np.exp(1j * phase)[None]
-        starts += [x.real, x.imag]
-    if n_random:
-        starts += list(rng.standard_normal((n_random, cin) + tuple(n)))
-    X = np.stack(starts).reshape(len(starts), -1)
-    X = X[np.linalg.norm(X, axis=1) > 0]
-    Q, _ = np.linalg.qr(X.T)  # (n_total, b)
-    b = Q.shape[1]
-    shape_in = (b, cin) + tuple(n)
+    coords = np.indices(n)
+    phase = np.zeros(n)
+    env = np.ones(n)
+    rr = []
+    for a in range(D):
+        j = coords[a] + layer.pads[a][0]
+        phase = phase + 2 * np.pi * freq[a] * (j // s[a]) / plan.grid[a]
+        rr.append(j % s[a])
+        if layer.padding_mode != "circular":
+            env = env * np.sin(np.pi * (coords[a] + 1) / (n[a] + 1))
+    ridx = np.ravel_multi_index(tuple(rr), s) if D else 0
+    V = v.reshape(cin_g, int(np.prod(s)))
+    wave = V[:, ridx] * (np.exp(1j * phase) * env)[None]
+    x = np.zeros((layer.cin,) + tuple(n))
+    x[g * cin_g:(g + 1) * cin_g] = wave.real + wave.imag
+    return x.ravel()
+
+
+def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, tol, rng,
+                 n_best=2, n_random=1):
+    """Rayleigh-Ritz lower bound on ``||A||_2`` over a growing subspace.
+
+    The basis starts from the plane waves of the best grid frequencies (and
+    ``n_random`` random vectors); each iteration appends ``A^T A u`` for the
+    current Ritz vector ``u``, orthogonalized (a Krylov subspace of ``A^T A``,
+    at one product with ``A`` and one with ``A^T`` per iteration, like one
+    power-method step, but converging at the Lanczos rate).  The value
+    returned is ``lambda_max(Q A^T A Q^T)^(1/2)`` for the orthonormal basis
+    ``Q``, less every rounding error, so it never exceeds ``||A||_2``.
+    """
+    apply, adjoint = _real_operator(layer)
+    shape_in = (layer.cin,) + tuple(layer.input_size)
+    shape_out = (layer.cout,) + tuple(layer.output_size)
+    N = int(np.prod(shape_in))
+    starts = [_plane_wave(layer, plan, g, f, v) for g, f, v in grid.best[:n_best]]
+    starts += list(rng.standard_normal((n_random, N)))
+    kmax = len(starts) + iters
+    Q = np.empty((kmax, N))
+    W = np.empty((kmax, N))  # W[j] = fl(A^T fl(A Q[j]))
     abs_b = _abs_bound(layer)
     K = int(np.prod(layer.weight.shape[1:]))
-    margin = 64 * _EPS * (K + 8 * sum(math.log2(v + 1) for v in n) + 16) * abs_b
+    # ||fl(A x) - A x|| <= margin ||x|| (and the same for A^T), see _abs_bound
+    margin = 64 * _EPS * (K + 8 * sum(math.log2(v + 1) for v in layer.input_size) + 16) * abs_b
+    k = 0
 
-    def ritz(Q):
-        Y = apply(Q.T.reshape(shape_in)).reshape(b, -1)
-        # sigma_max(A Q)^2 = lambda_max(Y Y^T), less the Gram product's and the
-        # eigensolver's rounding; Q is orthonormal to within ~ b eps, so
-        # ||A Q|| <= ||A|| (1 + b eps).
-        yf2 = float((Y * Y).sum())
-        lam = float(np.linalg.eigvalsh(Y @ Y.T)[-1]) - (Y.shape[1] + 10 * b + 16) * _EPS * yf2
-        return max(0.0, math.sqrt(max(lam, 0.0)) * (1 - (b + 8) * _EPS) - margin), Y
+    def append(z):
+        nonlocal k
+        nz0 = float(np.linalg.norm(z))
+        if not (nz0 > 0 and math.isfinite(nz0)):
+            return False
+        for _ in range(2):  # classical Gram-Schmidt, twice
+            if k:
+                z = z - Q[:k].T @ (Q[:k] @ z)
+        nz = float(np.linalg.norm(z))
+        if nz <= 1e-10 * nz0:
+            return False  # (numerically) inside the subspace already
+        Q[k] = z / nz
+        W[k] = adjoint(apply(Q[k].reshape(shape_in)).reshape(shape_out)).ravel()
+        k += 1
+        return True
 
-    lower, Y = ritz(Q)
+    def ritz():
+        Qk, Wk = Q[:k], W[:k]
+        M = Qk @ Wk.T
+        M = 0.5 * (M + M.T)
+        lam, vec = np.linalg.eigh(M)
+        # |fl(M) - Q W^T| <= gamma_N ||q_i|| ||w_j|| entrywise; W = A^T A Q^T
+        # + E with ||e_j|| <= 2 margin upper (both products); eigh is
+        # backward stable; Q is orthonormal to ~ k eps after two passes.
+        wf = float(np.sqrt((Wk * Wk).sum()))
+        err = ((N + 10 * k + 16) * _EPS * math.sqrt(k) * wf
+               + math.sqrt(k) * margin * (2 * upper + margin))
+        val = float(lam[-1]) - err
+        lo = math.sqrt(max(val, 0.0)) / (1 + (k + 8) * _EPS)
+        return lo, vec[:, -1]
+
+    for x in starts:
+        append(x)
+    if k == 0:
+        return 0.0, 0
+    lower, c = ritz()
+    hist = [lower]
     done = 0
     for it in range(iters):
         if upper - lower <= tol * upper:
             break
-        Z = adjoint(Y.reshape((b, layer.cout) + layer.output_size)).reshape(b, -1)
-        Q, _ = np.linalg.qr(Z.T)
-        lo, Y = ritz(Q)
-        stalled = lo - lower <= 0.05 * tol * upper
+        if not append(W[:k].T @ c):
+            break
+        lo, c = ritz()
         lower = max(lower, lo)
+        hist.append(lower)
         done = it + 1
-        if stalled and it >= 2:
+        if it >= 3 and hist[-1] - hist[-3] <= 0.05 * tol * upper:
             # the Ritz value has converged: the rest of the gap is the upper
             # side's (the grid maximum exceeds the norm at this input size)
             break
@@ -741,15 +792,17 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     groups : int
     padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}
     tol : float, default 1e-3
-        Power iteration for the lower side stops once
-        ``upper - lower <= tol * upper``, or (after 3 iterations) once an
-        iteration raises the lower side by less than ``0.05 * tol * upper``.
+        The lower side's iteration stops once ``upper - lower <= tol * upper``,
+        or (after 4 iterations) once two iterations raise the lower side by
+        less than ``0.05 * tol * upper``.
     dtype : {None, float32, float64}
         Round the weights to this dtype first (the layer's storage type).
     mode : {'certified', 'fast'}
-        ``'certified'`` runs up to ``lower_iters`` (default 20) power
-        iterations; ``'fast'`` runs at most 3 (meant for training loops).  The
-        upper side is certified in both modes; ``method`` names the mode.
+        ``'certified'`` runs up to ``lower_iters`` (default 20) Krylov
+        iterations from the two best frequencies' plane waves and a random
+        vector; ``'fast'`` runs at most 2 from the best plane wave alone
+        (meant for training loops).  The upper side is certified in both
+        modes; ``method`` names the mode.
     bound : {'grid', 'sup'}, default 'grid'
         ``'grid'``: the certified maximum over the DFT grid of this input
         size (the tightest).  ``'sup'``: the certified supremum
@@ -758,7 +811,7 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
         input size (the tight bound of large inputs), at most ``1 + tol``
         above the supremum.
     lower_iters : int, optional
-        Maximum number of power iterations for the lower side.
+        Maximum number of Krylov iterations for the lower side.
     rng : int or numpy.random.Generator, optional
         Seed of the random start vectors (default: a fixed seed, so results
         are reproducible).
@@ -802,12 +855,18 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     never reaches the eigensolver.  Cost: ``O(N^D cout cin s^D k^D)`` for the
     symbol plus ``O(c^3)`` per surviving frequency.
 
-    *Lower side.* Block power iteration on ``A^T A`` (the real operator,
-    :class:`toeplitzkit.toeplitz.Conv2dOperator`), started from the real and
-    imaginary parts of the plane waves of the two best frequencies and random
-    vectors; the largest singular value of ``A Q`` (``Q`` orthonormal) minus a
-    rounding margin is returned.  For circular padding this start is an exact
-    singular vector.
+    *Lower side.* Rayleigh-Ritz on a growing subspace of the input space (the
+    real operator, :class:`toeplitzkit.toeplitz.Conv2dOperator`): it starts
+    from the plane waves of the two best frequencies, each under the envelope
+    ``prod_a sin(pi (q_a + 1) / (n_a + 1))`` of the extreme eigenvectors of a
+    Toeplitz compression, and a random vector; each iteration appends
+    ``A^T A u`` for the current Ritz vector ``u`` (so the subspace is a
+    Krylov subspace of ``A^T A`` and the value converges at the Lanczos
+    rate, for the cost of one power-method step).  The square root of the
+    largest eigenvalue of ``Q A^T A Q^T`` (``Q`` orthonormal), less the
+    rounding of the products, the Gram matrix and the eigensolver, is
+    returned.  For circular padding the bare plane wave is an exact singular
+    vector.
 
     References
     ----------
@@ -847,12 +906,12 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     if plan.factor != 1.0:
         upper *= 1 + 4 * _EPS
     lower, done = _lower_bound(layer, grid, plan, lower_iters, upper, tol, rng,
-                               n_best=1 if fast else 2, n_random=0 if fast else 2)
+                               n_best=1 if fast else 2, n_random=0 if fast else 1)
     up_how = f"dft-grid({plan.how}, N={plan.grid}" + (f", x{plan.factor:.6g}" if plan.factor != 1 else "") + ")"
     if bound == "sup":
         up_how = f"torus-sup(branch-and-bound, {cells} cells, slack<={tol:g}, {plan.how}" + \
             (f", x{plan.factor:.6g}" if plan.factor != 1 else "") + ")"
-    lo_how = f"power-iteration({done} it, plane-wave start)"
+    lo_how = f"krylov({done} it, plane-wave start)"
     method = f"{mode}: upper={up_how}; lower={lo_how}"
     return SpectralNormBound(
         lower=float(lower), upper=float(upper), method=method, exact=plan.exact,
