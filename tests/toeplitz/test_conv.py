@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.linalg as sl
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from toeplitzkit.testing import check_operator
 from toeplitzkit.testing.strategies import conv_configs
@@ -15,6 +16,7 @@ from toeplitzkit.toeplitz import Conv1dOperator, Conv2dOperator, Conv3dOperator
 torch = pytest.importorskip("torch")
 
 MODES = ["zeros", "circular", "reflect", "replicate"]
+METHODS = ["fft", "direct"]
 OPS = {1: Conv1dOperator, 2: Conv2dOperator, 3: Conv3dOperator}
 TORCH_DT = {np.float32: torch.float32, np.float64: torch.float64}
 
@@ -65,9 +67,10 @@ GRID2 = [
 GRID2 = GRID2[::13]
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("cfg", GRID2, ids=lambda c: "-".join(map(str, c.values())))
-def test_conv2d_matches_torch(cfg, dtype):
+def test_conv2d_matches_torch(cfg, dtype, method):
     rng = np.random.default_rng(zlib.crc32(repr(sorted(cfg.items())).encode()))
     cin = cout = 4
     g = cfg["groups"]
@@ -82,7 +85,7 @@ def test_conv2d_matches_torch(cfg, dtype):
         with pytest.raises(ValueError):
             Conv2dOperator(w, size, cfg["stride"], cfg["padding"], cfg["dilation"], g, cfg["mode"])
         return
-    op = Conv2dOperator(w, size, cfg["stride"], cfg["padding"], cfg["dilation"], g, cfg["mode"])
+    op = Conv2dOperator(w, size, cfg["stride"], cfg["padding"], cfg["dilation"], g, cfg["mode"], method=method)
     y = op.apply(x)
     assert y.dtype == np.dtype(dtype) and y.shape == ref.shape
     assert op.output_size == ref.shape[-2:]
@@ -109,6 +112,7 @@ def test_conv2d_grid_covers_every_option():
     assert {c["k"] for c in GRID2} >= {(1, 1), (2, 2), (3, 3), (2, 3), (5, 4)}
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("cfg", [
     dict(k=(3, 3), stride=1, padding=1, dilation=1, groups=1),
@@ -116,12 +120,12 @@ def test_conv2d_grid_covers_every_option():
     dict(k=(4, 2), stride=1, padding="same", dilation=1, groups=3),  # even kernel: asymmetric 'same'
     dict(k=(3, 3), stride=(2, 1), padding=2, dilation=1, groups=6),  # depthwise
 ])
-def test_conv2d_check_operator(cfg, mode):
+def test_conv2d_check_operator(cfg, mode, method):
     rng = np.random.default_rng(7)
     cin, cout, size = 6, 6, (5, 6)
     w = rng.standard_normal((cout, cin // cfg["groups"]) + cfg["k"])
     kw = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["groups"])
-    op = Conv2dOperator(w, size, padding_mode=mode, **kw)
+    op = Conv2dOperator(w, size, padding_mode=mode, method=method, **kw)
     dense = torch_dense(w, size, 2, mode=mode, **kw)
     check_operator(op, dense)
 
@@ -135,22 +139,25 @@ def test_conv2d_float32_check_operator(mode):
     check_operator(op, torch_dense(w, (4, 5), 2, padding=1, mode=mode))
 
 
-def test_conv2d_complex_weight_is_linear_in_the_kernel():
+@pytest.mark.parametrize("method", METHODS)
+def test_conv2d_complex_weight_is_linear_in_the_kernel(method):
     # torch has no complex padding modes: build the complex dense matrix from the real and imaginary kernels
     rng = np.random.default_rng(11)
     a, b = rng.standard_normal((2, 4, 2, 3, 3))
     for mode in MODES:
-        op = Conv2dOperator(a + 1j * b, (5, 4), padding=1, stride=(1, 2), groups=2, padding_mode=mode)
+        op = Conv2dOperator(a + 1j * b, (5, 4), padding=1, stride=(1, 2), groups=2, padding_mode=mode,
+                            method=method)
         kw = dict(padding=1, stride=(1, 2), groups=2, mode=mode)
         dense = torch_dense(a, (5, 4), 2, **kw) + 1j * torch_dense(b, (5, 4), 2, **kw)
         check_operator(op, dense)
 
 
-def test_conv2d_real_operator_complex_input():
+@pytest.mark.parametrize("method", METHODS)
+def test_conv2d_real_operator_complex_input(method):
     rng = np.random.default_rng(5)
     w = rng.standard_normal((2, 3, 3, 3))
     x = rng.standard_normal((3, 6, 6)) + 1j * rng.standard_normal((3, 6, 6))
-    op = Conv2dOperator(w, 6, padding=1, padding_mode="reflect")
+    op = Conv2dOperator(w, 6, padding=1, padding_mode="reflect", method=method)
     ref = torch_conv(w, x.real[None].copy(), 2, padding=1, mode="reflect") \
         + 1j * torch_conv(w, x.imag[None].copy(), 2, padding=1, mode="reflect")
     np.testing.assert_allclose(op.apply(x), ref[0], rtol=0, atol=1e-12 * np.abs(ref).max())
@@ -196,7 +203,7 @@ def test_conv2d_large_kernel_spectrum_is_streamed(monkeypatch):
     monkeypatch.setattr(conv, "_CHUNK_BYTES", 5 * 4 * 16)
     rng = np.random.default_rng(4)
     w = rng.standard_normal((4, 4, 3, 2))
-    op = Conv2dOperator(w, (7, 6), stride=2, padding=1, padding_mode="replicate")
+    op = Conv2dOperator(w, (7, 6), stride=2, padding=1, padding_mode="replicate", method="fft")
     # 2 images: per-tap products (the spectrum is never formed); 8 images (>= 6 taps): spectrum per chunk
     for batch in (2, 8):
         x = rng.standard_normal((batch, 4, 7, 6))
@@ -208,7 +215,7 @@ def test_conv2d_large_kernel_spectrum_is_streamed(monkeypatch):
     assert (True, np.dtype(np.complex128).str) not in op._spec_cache
     # complex kernel, streamed: both paths against the dense matrix of its real and imaginary parts
     v = rng.standard_normal(w.shape)
-    opc = Conv2dOperator(w + 1j * v, (7, 6), stride=2, padding=1, padding_mode="replicate")
+    opc = Conv2dOperator(w + 1j * v, (7, 6), stride=2, padding=1, padding_mode="replicate", method="fft")
     dense = torch_dense(w, (7, 6), 2, stride=2, padding=1, mode="replicate") \
         + 1j * torch_dense(v, (7, 6), 2, stride=2, padding=1, mode="replicate")
     for batch in (2, 8):
@@ -222,34 +229,36 @@ def test_conv2d_large_kernel_spectrum_is_streamed(monkeypatch):
 
 
 # --------------------------------------------------------------------- conv1d / conv3d
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("k,stride,padding,dilation,groups,mode", [
     (1, 1, 0, 1, 1, "zeros"), (2, 1, "same", 1, 2, "reflect"), (3, 2, 1, 2, 1, "circular"),
     (4, 3, 2, 1, 4, "replicate"), (5, 1, "same", 3, 1, "zeros"), (3, 1, "valid", 1, 2, "circular"),
     (2, 2, 1, 3, 1, "reflect"), (5, 2, 4, 1, 2, "replicate"),
 ])
-def test_conv1d_matches_torch(k, stride, padding, dilation, groups, mode, dtype):
+def test_conv1d_matches_torch(k, stride, padding, dilation, groups, mode, dtype, method):
     rng = np.random.default_rng(k * 100 + stride)
     w = rng.standard_normal((4, 4 // groups, k)).astype(dtype)
     L = 11
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    op = Conv1dOperator(w, L, padding_mode=mode, **kw)
+    op = Conv1dOperator(w, L, padding_mode=mode, method=method, **kw)
     x = rng.standard_normal((3, 4, L)).astype(dtype)
     ref = torch_conv(w, x, 1, mode=mode, **kw)
     np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=tol(dtype) * max(1, np.abs(ref).max()))
     check_operator(op, torch_dense(w, (L,), 1, mode=mode, **kw))
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("k,stride,padding,dilation,groups,mode", [
     ((1, 1, 1), 1, 0, 1, 1, "zeros"), ((2, 3, 2), 1, "same", 1, 2, "reflect"),
     ((3, 2, 2), 2, 1, (1, 2, 1), 1, "circular"), ((2, 2, 3), (1, 2, 1), (0, 1, 2), 1, 2, "replicate"),
 ])
-def test_conv3d_matches_torch(k, stride, padding, dilation, groups, mode):
+def test_conv3d_matches_torch(k, stride, padding, dilation, groups, mode, method):
     rng = np.random.default_rng(9)
     w = rng.standard_normal((2, 2 // groups) + k)
     size = (4, 5, 4)
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    op = Conv3dOperator(w, size, padding_mode=mode, **kw)
+    op = Conv3dOperator(w, size, padding_mode=mode, method=method, **kw)
     x = rng.standard_normal((2, 2) + size)
     ref = torch_conv(w, x, 3, mode=mode, **kw)
     np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=1e-12 * max(1, np.abs(ref).max()))
@@ -289,6 +298,8 @@ def test_conv_errors():
         Conv2dOperator(w, 8, dilation=(1, 2, 3))
     with pytest.raises(TypeError, match="'groups'"):
         Conv2dOperator(w, 8, groups=1.5)
+    with pytest.raises(ValueError, match="'method'"):
+        Conv2dOperator(w, 8, method="winograd")
     bad = w.copy()
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="'weight' must contain only finite"):
@@ -306,10 +317,10 @@ def test_conv_errors():
 # --------------------------------------------------------------------- property test
 @settings(max_examples=30)
 @given(conv_configs(max_channels=3, max_kernel=4, max_groups=2, max_stride=3, max_dilation=2,
-                    dtypes=(np.float64, np.float32)))
-def test_conv2d_any_valid_config_matches_torch(cfg):
+                    dtypes=(np.float64, np.float32)), st.sampled_from(["auto"] + METHODS))
+def test_conv2d_any_valid_config_matches_torch(cfg, method):
     w = cfg["weight"]
-    op = Conv2dOperator(**cfg)
+    op = Conv2dOperator(**cfg, method=method)
     x = np.random.default_rng(0).standard_normal((op.in_channels,) + op.input_size).astype(w.dtype)
     ref = torch_conv(w, x[None], 2, stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"],
                      groups=cfg["groups"], mode=cfg["padding_mode"])[0]
@@ -406,3 +417,19 @@ def test_conv2d_complex64_weight(streamed, monkeypatch):
     dense = torch_dense(a, (5, 6), 2, **kw) + 1j * torch_dense(b, (5, 6), 2, **kw)
     assert op.dtype == np.complex64 and op.apply(np.ones((4, 5, 6), np.float32)).dtype == np.complex64
     check_operator(op, dense)
+
+
+def test_auto_method_choice_and_paths_agree():
+    rng = np.random.default_rng(21)
+    # a 1x1 kernel is a plain matrix product per pixel: direct
+    assert Conv2dOperator(rng.standard_normal((8, 4, 1, 1)), 16).method == "direct"
+    # a large kernel on few channels: the transform does less work
+    big = Conv2dOperator(rng.standard_normal((2, 2, 9, 9)), 32, padding=4)
+    assert big.method == "fft"
+    for kw in [dict(stride=2, padding=1), dict(padding="same", dilation=2), dict(padding=(0, 3), stride=(1, 3))]:
+        w = rng.standard_normal((6, 3, 3, 2))
+        ops = [Conv2dOperator(w, (11, 10), method=m, **kw) for m in METHODS]
+        x = rng.standard_normal((2, 3, 11, 10))
+        y = rng.standard_normal((2, 6) + ops[0].output_size)
+        np.testing.assert_allclose(ops[0].apply(x), ops[1].apply(x), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(ops[0].apply_adjoint(y), ops[1].apply_adjoint(y), rtol=0, atol=1e-12)

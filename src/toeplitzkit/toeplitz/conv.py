@@ -3,8 +3,8 @@
 A convolution layer applied to one image is a linear map; for one spatial axis
 and one channel it is a Toeplitz matrix, for two axes a doubly-block Toeplitz
 matrix and, with channels, a block matrix of those (thesis section 2.1.3,
-Eq 2.27-2.33).  The classes here apply it exactly, through FFTs, without ever
-forming the matrix.
+Eq 2.27-2.33).  The classes here apply it exactly, through FFTs or one matrix
+product per kernel tap, without ever forming the matrix.
 
 Conventions (PyTorch's): cross-correlation, channels first, weight
 ``(out_channels, in_channels / groups, *kernel_size)``; ``stride``,
@@ -36,6 +36,9 @@ _NUMPY_PAD_MODE = {"circular": "wrap", "reflect": "reflect", "replicate": "edge"
 # product, so that memory stays a few times the size of the input.
 _CACHE_BYTES = 1 << 25
 _CHUNK_BYTES = 1 << 22
+_METHODS = ("auto", "fft", "direct")
+# 'auto' evaluates directly when K * prod(output_size) <= _DIRECT_RATIO * prod(fft_shape)
+_DIRECT_RATIO = 12.0
 
 
 def _int_tuple(value, name, nd, *, minimum):
@@ -96,7 +99,7 @@ class _ConvNdOperator(StructuredOperator):
     _weight_axes: str = "(out_channels, in_channels / groups, kh, kw)"
 
     def __init__(self, weight, input_size, stride=1, padding=0, dilation=1, groups=1,
-                 padding_mode="zeros", *, check_finite: bool = True):
+                 padding_mode="zeros", *, method="auto", check_finite: bool = True):
         nd = self._nd
         w = as_array(weight, "weight", check_finite=check_finite)
         if w.ndim != nd + 2:
@@ -150,6 +153,19 @@ class _ConvNdOperator(StructuredOperator):
         self._dtype = w.dtype
         self.check_finite = check_finite
         self._spec_cache = {}
+        # Direct evaluation: one matrix product per kernel tap on the strided
+        # view of the padded input, K c_out c_in prod(out) multiply-adds; the
+        # FFT path mixes channels at every frequency of the (full-resolution)
+        # grid, about 2 c_out c_in prod(fft_shape), plus the transforms.
+        method = check_option(method, "method", _METHODS)
+        if method == "auto":
+            K = int(np.prod(self.kernel_size))
+            direct = K * int(np.prod(self.output_size)) <= _DIRECT_RATIO * int(np.prod(self._fft_shape))
+            method = "direct" if direct else "fft"
+        self.method = method
+        self._direct = method == "direct"
+        self._dtaps = [tuple(int(t) * d for t, d in zip(tap, self.dilation))
+                       for tap in np.ndindex(*self.kernel_size)]
 
     # ---------------------------------------------------------------- kernel spectrum
     def _grid(self, real):
@@ -307,12 +323,108 @@ class _ConvNdOperator(StructuredOperator):
                         acc += ph[e] * U[e]
                     Z4[b, i, :, start:stop] = acc
 
+    # ---------------------------------------------------------------- direct path
+    def _direct_weights(self, dtype, adjoint):
+        """Per tap, the kernel as ``(K, groups, c_out_g, c_in_g)`` (``(K, g, c_in_g, c_out_g)``
+        conjugated for the adjoint)."""
+        key = ("direct", adjoint, np.dtype(dtype).str)
+        W = self._spec_cache.get(key)
+        if W is None:
+            g = self.groups
+            co, ci = self.out_channels // g, self.weight.shape[1]
+            w = self.weight.reshape(g, co, ci, -1).astype(dtype)
+            W = np.moveaxis(w, -1, 0)  # (K, g, co, ci)
+            if adjoint:
+                W = np.conj(np.swapaxes(W, -1, -2))
+            W = np.ascontiguousarray(W)
+            self._spec_cache[key] = W
+        return W
+
+    def _tap_windows(self, tap):
+        """For one tap: the output window it reaches and the input entries it reads.
+
+        ``(out_view, in_view)``: ``y[out_view] += W_e x[in_view]``.  With zero
+        padding the input is not padded: outputs whose read falls into the
+        padding are left out of the window.  Otherwise ``in_view`` indexes the
+        explicitly padded input.
+        """
+        outs, ins = [], []
+        zeros = self.padding_mode == "zeros"
+        for t, s, n_out, L, (pl, _) in zip(tap, self.stride, self.output_size, self.input_size, self.padding):
+            if not zeros:
+                outs.append(slice(0, n_out))
+                ins.append(slice(t, t + s * (n_out - 1) + 1, s))
+                continue
+            # input index s*o + t - pl must lie in [0, L)
+            o_lo = max(0, -(-(pl - t) // s))
+            o_hi = min(n_out, (L - 1 + pl - t) // s + 1)
+            if o_hi <= o_lo:
+                return None
+            i_lo = s * o_lo + t - pl
+            outs.append(slice(o_lo, o_hi))
+            ins.append(slice(i_lo, i_lo + s * (o_hi - o_lo - 1) + 1, s))
+        lead = (slice(None), slice(None))
+        return lead + tuple(outs), lead + tuple(ins)
+
+    @staticmethod
+    def _tap_product(W, X, out=None):
+        """``W`` ``(g, p, q)`` times ``X`` ``(B, g, q, P)`` -> ``(B, g, p, P)``."""
+        if W.shape[-1] == 1:  # depthwise and friends: a broadcast product
+            return np.multiply(W, X, out=out)
+        return np.matmul(W, X, out=out)
+
+    def _direct_forward(self, x):
+        B = x.shape[0]
+        g = self.groups
+        co, ci = self.out_channels // g, self.weight.shape[1]
+        xp = x if self.padding_mode == "zeros" else self._pad(x)
+        W = self._direct_weights(x.dtype, adjoint=False)
+        shape = (B, self.in_channels) + self.output_size
+        P = int(np.prod(self.output_size))
+        out = np.zeros((B, g, co, P), dtype=x.dtype)
+        xs = np.empty(shape, dtype=x.dtype)  # one tap's strided view of the input
+        # the product goes through a buffer of a quarter of the output at most
+        step = max(1, -(-co // 4))
+        tmp = np.empty((B, g, min(co, step), P), dtype=x.dtype)
+        for e, tap in enumerate(self._dtaps):
+            views = self._tap_windows(tap)
+            if views is None:
+                continue
+            ov, iv = views
+            if any(sl.stop - sl.start != n for sl, n in zip(ov[2:], self.output_size)):
+                xs.fill(0)
+            xs[ov] = xp[iv]
+            X = xs.reshape(B, g, ci, P)
+            for c0 in range(0, co, step):
+                c1 = min(co, c0 + step)
+                t = self._tap_product(W[e][:, c0:c1], X, out=tmp[:, :, :c1 - c0])
+                out[:, :, c0:c1] += t
+        return out.reshape((B, self.out_channels) + self.output_size)
+
+    def _direct_backward(self, y):
+        B = y.shape[0]
+        g = self.groups
+        yb = y.reshape(B, g, self.out_channels // g, -1)
+        W = self._direct_weights(y.dtype, adjoint=True)
+        size = self.input_size if self.padding_mode == "zeros" else self._padded
+        res = np.zeros((B, self.in_channels) + size, dtype=y.dtype)
+        for e, tap in enumerate(self._dtaps):
+            views = self._tap_windows(tap)
+            if views is None:
+                continue
+            ov, iv = views
+            prod = self._tap_product(W[e], yb).reshape((B, self.in_channels) + self.output_size)
+            res[iv] += prod[ov]
+        return res if self.padding_mode == "zeros" else self._pad_adjoint(res)
+
     def _forward(self, x):
         """``x`` ``(B, in_channels, *input_size)`` -> ``(B, out_channels, *output_size)``."""
         nd = self._nd
         B = x.shape[0]
         if B == 0:
             return np.empty((B, self.out_channels) + self.output_size, dtype=x.dtype)
+        if self._direct:
+            return self._direct_forward(x)
         real = x.dtype.kind == "f"
         axes = tuple(range(-nd, 0))
         xp = self._pad(x)
@@ -338,6 +450,8 @@ class _ConvNdOperator(StructuredOperator):
         B = y.shape[0]
         if B == 0:
             return np.empty((B, self.in_channels) + self.input_size, dtype=y.dtype)
+        if self._direct:
+            return self._direct_backward(y)
         real = y.dtype.kind == "f"
         axes = tuple(range(-nd, 0))
         if any(s != 1 for s in self.stride):
@@ -462,6 +576,15 @@ class Conv1dOperator(_ConvNdOperator):
     padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}, default 'zeros'
         How the input is padded, with torch's constraints (reflect: padding smaller
         than the input, circular: not larger).
+    method : {'auto', 'fft', 'direct'}, default 'auto'
+        How products are evaluated (the result is the same up to rounding):
+        ``'fft'`` by the transform of the padded input (see Notes),
+        ``'direct'`` by one matrix product per kernel tap on the strided input
+        (``K c_out c_in / groups`` multiply-adds per output pixel, no
+        transform).  ``'auto'`` takes ``'direct'`` when ``K * prod(output_size)
+        <= 12 * prod(N)`` (``K`` taps, ``N`` the transform size): always for
+        1x1 kernels, usually for strided layers and 3x3 kernels; the
+        transform wins for large kernels.  The choice is kept in ``method``.
     check_finite : bool, default True
         Reject NaN and infinities in ``weight`` and in the inputs.
 
@@ -526,6 +649,15 @@ class Conv2dOperator(_ConvNdOperator):
     padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}, default 'zeros'
         How the input is padded, with torch's constraints (reflect: padding smaller
         than the input, circular: not larger).
+    method : {'auto', 'fft', 'direct'}, default 'auto'
+        How products are evaluated (the result is the same up to rounding):
+        ``'fft'`` by the transform of the padded input (see Notes),
+        ``'direct'`` by one matrix product per kernel tap on the strided input
+        (``K c_out c_in / groups`` multiply-adds per output pixel, no
+        transform).  ``'auto'`` takes ``'direct'`` when ``K * prod(output_size)
+        <= 12 * prod(N)`` (``K`` taps, ``N`` the transform size): always for
+        1x1 kernels, usually for strided layers and 3x3 kernels; the
+        transform wins for large kernels.  The choice is kept in ``method``.
     check_finite : bool, default True
         Reject NaN and infinities in ``weight`` and in the inputs.
 
@@ -536,11 +668,13 @@ class Conv2dOperator(_ConvNdOperator):
     stride, dilation : (int, int)
     padding : ((int, int), (int, int))
         The resolved padding, ``(left, right)`` per axis.
+    method : {'fft', 'direct'}
+        The evaluation path in use.
     shape : (out_channels * Ho * Wo, in_channels * H * W)
 
     Notes
     -----
-    The product pads the input (explicitly for the non-zero modes; zero padding is
+    With ``method='fft'`` the product pads the input (explicitly for the non-zero modes; zero padding is
     a zero extension folded into the transform), takes one real FFT of size
     ``N >= input + padding`` per axis over all channels, mixes the channels per
     frequency with the kernel's spectrum ``G(f) = sum_e w[e] exp(2 pi i <f, e> / N)``
@@ -556,10 +690,17 @@ class Conv2dOperator(_ConvNdOperator):
     frequencies, as ``Z(f) = sum_e exp(2 pi i <f, e> / N) (W_e X(f))`` over the
     ``K`` kernel taps, one real matrix product per chunk for a real kernel
     (``O(K c_in c_out N / groups)``, about the work of a direct convolution);
-    the peak memory of a product is then under 3 times the input in float64
-    (``benchmarks/bench_conv_memory.py``).  ``apply_adjoint`` multiplies by
+    the peak memory of a product, its output included, is then about 4.5 times
+    the input (``benchmarks/bench_conv_memory.py``).  ``apply_adjoint`` multiplies by
     ``G(f)^H`` and folds the padding back onto its source pixels (the adjoint of
     the padding map), which is PyTorch's ``conv_transpose`` for zero padding.
+
+    With ``method='direct'`` each tap's strided window of the input (zero
+    padding by clipping the window, the other modes on the padded input) is
+    multiplied by that tap's ``(c_out, c_in)`` matrix and accumulated, through a
+    buffer of a quarter of the output: peak memory about 2.3 times the input,
+    output included, for the ResNet layer above (3 for the adjoint, which
+    scatters ``W_e^H y`` back the same way).
 
     The weight has no batch dimensions: one operator is one layer; a batch of
     images goes through ``apply`` (leading dimensions of ``x``) or ``matmat``.
@@ -613,6 +754,15 @@ class Conv3dOperator(_ConvNdOperator):
     padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}, default 'zeros'
         How the input is padded, with torch's constraints (reflect: padding smaller
         than the input, circular: not larger).
+    method : {'auto', 'fft', 'direct'}, default 'auto'
+        How products are evaluated (the result is the same up to rounding):
+        ``'fft'`` by the transform of the padded input (see Notes),
+        ``'direct'`` by one matrix product per kernel tap on the strided input
+        (``K c_out c_in / groups`` multiply-adds per output pixel, no
+        transform).  ``'auto'`` takes ``'direct'`` when ``K * prod(output_size)
+        <= 12 * prod(N)`` (``K`` taps, ``N`` the transform size): always for
+        1x1 kernels, usually for strided layers and 3x3 kernels; the
+        transform wins for large kernels.  The choice is kept in ``method``.
     check_finite : bool, default True
         Reject NaN and infinities in ``weight`` and in the inputs.
 
