@@ -211,18 +211,25 @@ class _PlanCache(threading.local):
 _plans = _PlanCache()
 
 
-def _pyfftw_transform(kind, x, s, axes, threads):
-    import pyfftw
-    import pyfftw.builders as builders
+_pyfftw = None  # the pyfftw module, imported on first use (it is optional)
 
-    key = (kind, x.shape, x.dtype.str, x.strides, tuple(s), tuple(axes), threads)
+
+def _pyfftw_transform(kind, x, s, axes, threads):
+    global _pyfftw
+    if _pyfftw is None:
+        import pyfftw
+        import pyfftw.builders  # noqa: F401  (loads the submodule)
+
+        _pyfftw = pyfftw
+    key = (kind, x.shape, x.dtype.str, x.strides, s, axes, threads)
     cache = _plans
     plans = cache.plans
     entry = plans.get(key)
     if entry is None:
+        builders = _pyfftw.builders
         build = {"fft": builders.fftn, "ifft": builders.ifftn,
                  "rfft": builders.rfftn, "irfft": builders.irfftn}[kind]
-        plan = build(np.empty_like(x), s=tuple(s), axes=tuple(axes), threads=threads,
+        plan = build(np.empty_like(x), s=s, axes=axes, threads=threads,
                      planner_effort="FFTW_ESTIMATE", auto_align_input=True,
                      auto_contiguous=True)
         nbytes = plan.input_array.nbytes + plan.output_array.nbytes
@@ -236,13 +243,22 @@ def _pyfftw_transform(kind, x, s, axes, threads):
         plans.move_to_end(key)
         plan = entry[0]
     # A fresh output array each call: the plan's internal output buffer is reused
-    # by the next call and must never escape to the caller.
-    out = pyfftw.empty_aligned(plan.output_shape, dtype=plan.output_dtype)
-    if kind == "irfft":
-        # FFTW's complex-to-real transforms destroy their input, and the plan
-        # runs in place on an already aligned array: never hand it the caller's.
-        x = x.copy()
-    plan(x, out)
+    # by the next call and must never escape to the caller.  NumPy's allocations
+    # are 16-byte aligned on the usual platforms, which is all that a plan asks
+    # for when it was built on 16-byte aligned arrays; ``pyfftw.empty_aligned``
+    # (a few microseconds) is the fallback for plans that need more.
+    out = np.empty(plan.output_shape, plan.output_dtype)
+    if kind == "irfft" and plan.input_shape == x.shape:
+        # FFTW's complex-to-real transforms destroy their input: run on the
+        # plan's own input buffer, never on the caller's array.  (A plan that
+        # pads or crops copies its input into that buffer itself.)
+        plan.input_array[...] = x
+        x = None
+    try:
+        plan(x, out)
+    except ValueError:  # ``out`` is not on the plan's alignment boundary
+        out = _pyfftw.empty_aligned(plan.output_shape, dtype=plan.output_dtype)
+        plan(x, out)
     return out
 
 
@@ -289,6 +305,24 @@ def _run(kind, x, s, axes):
     return _ENGINES[name](kind, x, s, axes, threads)
 
 
+def _run1(kind, x, n, axis):
+    # _run for one axis without the tuple bookkeeping (the 1-D shorthands).
+    x = _prepare(kind, x)
+    axis = int(axis) % x.ndim
+    if n is None:
+        n = x.shape[axis]
+        if kind == "irfft":
+            n = 2 * (n - 1)
+    else:
+        n = int(n)
+    name, threads = _state.get()
+    if threads > 1:
+        work = max(x.size, x.size // max(1, x.shape[axis]) * n)
+        if work < THREADS_MIN_SIZE:
+            threads = 1
+    return _ENGINES[name](kind, x, (n,), (axis,), threads)
+
+
 def fftn(x, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)):
     """Complex forward transform over ``axes`` (zero-padded or cropped to ``s``)."""
     return _run("fft", x, s, axes)
@@ -310,16 +344,16 @@ def irfftn(x, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)):
 
 
 def fft(x, n: int | None = None, axis: int = -1):
-    return fftn(x, None if n is None else (n,), (axis,))
+    return _run1("fft", x, n, axis)
 
 
 def ifft(x, n: int | None = None, axis: int = -1):
-    return ifftn(x, None if n is None else (n,), (axis,))
+    return _run1("ifft", x, n, axis)
 
 
 def rfft(x, n: int | None = None, axis: int = -1):
-    return rfftn(x, None if n is None else (n,), (axis,))
+    return _run1("rfft", x, n, axis)
 
 
 def irfft(x, n: int | None = None, axis: int = -1):
-    return irfftn(x, None if n is None else (n,), (axis,))
+    return _run1("irfft", x, n, axis)
