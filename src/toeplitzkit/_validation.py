@@ -7,6 +7,7 @@ expected and what was received.
 
 from __future__ import annotations
 
+import cmath
 import numbers
 from typing import Iterable
 
@@ -35,15 +36,27 @@ def as_inexact(a: np.ndarray) -> np.ndarray:
     return a
 
 
+_BLAS_DTYPES = frozenset(map(np.dtype, (np.float32, np.float64, np.complex64, np.complex128)))
+
+
 def check_finite(a: np.ndarray, name: str) -> np.ndarray:
     """Raise ``ValueError`` naming ``name`` when ``a`` holds NaN or infinity."""
-    # A sum is one allocation-free pass and propagates NaN and inf; only when it is
-    # not finite (bad entries, or finite entries overflowing) is every entry checked.
+    # One allocation-free pass that propagates NaN and inf: the sum of |a|^2 through
+    # BLAS (vdot; it raises no floating-point warnings and is about twice as fast as
+    # a.sum()) for contiguous float/complex arrays, else the sum.  Only when the total
+    # is not finite (bad entries, or finite entries overflowing) is every entry checked.
     if a.size == 0:
         return a
-    with np.errstate(all="ignore"):
-        total = a.sum()
-    if not np.isfinite(total) and not np.all(np.isfinite(a)):
+    if a.dtype in _BLAS_DTYPES and (a.flags.c_contiguous or a.flags.f_contiguous):
+        flat = a.ravel(order="K")  # a view
+        if cmath.isfinite(np.vdot(flat, flat)):
+            return a
+    else:
+        with np.errstate(all="ignore"):
+            total = a.sum()
+        if np.isfinite(total):
+            return a
+    if not np.all(np.isfinite(a)):
         raise ValueError(f"{name!r} must contain only finite numbers (found NaN or inf); "
                          "pass check_finite=False to skip this check")
     return a
