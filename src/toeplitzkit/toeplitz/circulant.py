@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import cmath
+
 import numpy as np
 
 from .. import _fft
-from .._validation import as_array, result_dtype
+from .._validation import as_array, check_finite as _check_finite
 from .base import StructuredOperator
 
 __all__ = ["Circulant"]
@@ -15,23 +17,69 @@ def _spectrum(c: np.ndarray, real: bool) -> np.ndarray:
     return _fft.rfft(c) if real else _fft.fft(c)
 
 
-def _circ_apply(spec: np.ndarray, X: np.ndarray, n: int, real: bool) -> np.ndarray:
+# Bytes of an (..., n, k) input from which the columns are first copied into
+# contiguous rows (a blocked transpose) rather than transformed in place as
+# strided rows; per engine, as measured with benchmarks/bench_toeplitz.py on a
+# 2-CPU x86_64 machine (n = 1024 .. 65536, k = 2 .. 256, float64 and float32).
+# NumPy's pocketfft gathers each strided row through the cache (2x slower than
+# contiguous rows from a few MB on); SciPy's vectorises across rows and loses
+# only for inputs far larger than the cache.
+_ROWS_FROM_BYTES = {"numpy": 2**18, "scipy": 2**24, "pyfftw": 2**21}
+_ROWS_MIN_BYTES = min(_ROWS_FROM_BYTES.values())
+_BLOCK_BYTES = 2**17  # source block of the transpose: stays in the L2 cache
+
+
+def _as_rows(X: np.ndarray) -> np.ndarray:
+    """``X^T`` of an ``(..., n, k)`` array, with contiguous rows, copied block by block."""
+    n, k = X.shape[-2:]
+    out = np.empty(X.shape[:-2] + (k, n), X.dtype)
+    step = max(16, _BLOCK_BYTES // (k * X.itemsize))
+    for i in range(0, n, step):
+        out[..., i:i + step] = X[..., i:i + step, :].swapaxes(-1, -2)
+    return out
+
+
+def _circ_apply(spec: np.ndarray, X: np.ndarray, n: int, real: bool, name: str | None = None) -> np.ndarray:
     """``circ`` product along axis -2 of ``X`` given the operator's (r)fft spectrum.
 
-    The transforms run along the last axis of the view ``X^T`` (the engines
-    buffer strided rows themselves; an explicit transposed copy was slower), and
-    the result is produced row-wise: a transform along axis -2 of a freshly
-    allocated output was 2-7x slower for 64 columns in benchmarks/bench_toeplitz.py.
+    The transforms run along the last axis of ``X^T``, and the result is the
+    transposed view of the row-wise output (a transform along axis -2, of the
+    input or into the output, was 2-7x slower for 64 columns).  ``X^T`` is
+    the strided view, or for large inputs a contiguous copy (``_as_rows``),
+    whichever was faster for the engine.
+
+    With ``name``, NaN and inf in ``X`` raise ``ValueError`` naming it, read
+    off the transform: ``F[..., 0]`` is the sum of each row of ``X^T``, formed
+    by additions and multiplications only, and in IEEE arithmetic those turn
+    any NaN or infinite operand into a NaN or infinite result.  So when every
+    ``F[..., 0]`` is finite, so is ``X``, at a cost of O(k) instead of a pass
+    over ``X``; otherwise (bad entries, or finite sums that overflowed) every
+    entry of ``X`` is checked.
     """
-    Xt = np.swapaxes(X, -1, -2)  # shape: (..., k, n)
-    F = _fft.rfft(Xt) if real else _fft.fft(Xt)
-    sb, fb = spec.shape[:-1], F.shape[:-2]
-    if len(fb) >= len(sb) and fb[len(fb) - len(sb):] == sb and F.dtype == np.result_type(F.dtype, spec.dtype):
-        F *= spec[..., None, :]  # in place unless the operator's batch broadcasts F larger
+    Xt = X.T if X.ndim == 2 else X.swapaxes(-1, -2)  # shape: (..., k, n)
+    if (X.nbytes >= _ROWS_MIN_BYTES and Xt.strides[-1] != X.itemsize
+            and X.nbytes >= _ROWS_FROM_BYTES[_fft.get_fft_backend()[0]]):
+        Xt = _as_rows(X)
+    if name is not None and _fft.get_fft_backend()[0] == "numpy":
+        # NumPy's transforms (ufuncs) report NaN and inf in their input as warnings
+        with np.errstate(invalid="ignore", over="ignore"):
+            F = _fft.rfft(Xt) if real else _fft.fft(Xt)
     else:
-        F = F * spec[..., None, :]
+        F = _fft.rfft(Xt) if real else _fft.fft(Xt)
+    if name is not None:
+        dc = F[..., 0]
+        if not cmath.isfinite(dc.item() if dc.size == 1 else np.vdot(dc, dc)):
+            _check_finite(X, name)
+    if spec.ndim == 1 and F.dtype == spec.dtype:
+        F *= spec
+    else:
+        sb, fb = spec.shape[:-1], F.shape[:-2]
+        if len(fb) >= len(sb) and fb[len(fb) - len(sb):] == sb and F.dtype == np.result_type(F.dtype, spec.dtype):
+            F *= spec[..., None, :]  # in place unless the operator's batch broadcasts F larger
+        else:
+            F = F * spec[..., None, :]
     Y = _fft.irfft(F, n) if real else _fft.ifft(F, n)
-    return np.swapaxes(Y, -1, -2)
+    return Y.T if Y.ndim == 2 else Y.swapaxes(-1, -2)
 
 
 class Circulant(StructuredOperator):
@@ -94,16 +142,63 @@ class Circulant(StructuredOperator):
             self._spec_cache[real] = spec
         return spec
 
+    def _spec_for(self, real: bool, adjoint: bool) -> np.ndarray:
+        spec = self._spec_cache.get((real, "conj") if adjoint else real)
+        if spec is None:
+            spec = self._spec(real)
+            if adjoint:
+                spec = self._spec_cache[(real, "conj")] = np.conj(spec)
+        return spec
+
+    def _apply(self, X, adjoint: bool, name: str | None = None) -> np.ndarray:
+        # C @ X (C^H @ X when adjoint) for X of the product's dtype
+        real = X.dtype.kind == "f" and self._dtype.kind == "f"
+        Y = _circ_apply(self._spec_for(real, adjoint), X, self._mn[0], real, name)
+        return Y if Y.dtype == X.dtype else Y.astype(X.dtype)
+
     def _matmat(self, X):
-        real = self.is_real and X.dtype.kind == "f"
-        return _circ_apply(self._spec(real), X, self.n, real).astype(X.dtype, copy=False)
+        return self._apply(X, False)
 
     def _rmatmat(self, X):
-        real = self.is_real and X.dtype.kind == "f"
-        spec = self._spec_cache.get((real, "conj"))
+        return self._apply(X, True)
+
+    # The public products validate as the base class does, except that the
+    # finiteness of the input is read off its transform (see ``_circ_apply``)
+    # rather than from a separate pass over it.
+    def _product(self, x, name: str, adjoint: bool, vector: bool, check_finite) -> np.ndarray:
+        if check_finite is None:
+            check_finite = self.check_finite
+        if type(x) is np.ndarray and x.dtype is self._dtype and x.ndim >= 2 - vector \
+                and x.shape[vector - 2] == self._mn[0]:
+            X = x  # the common case: no conversion, nothing to check here
+        else:
+            X = self._prepare(x, name, self._mn[0], not vector, False)
+        if vector:
+            X = X[..., None]
+        real = X.dtype.kind == "f" and self._dtype.kind == "f"
+        spec = self._spec_cache.get((real, "conj") if adjoint else real)
         if spec is None:
-            spec = self._spec_cache[(real, "conj")] = np.conj(self._spec(real))
-        return _circ_apply(spec, X, self.n, real).astype(X.dtype, copy=False)
+            spec = self._spec_for(real, adjoint)
+        Y = _circ_apply(spec, X, self._mn[0], real, name if check_finite else None)
+        if Y.dtype != X.dtype:
+            Y = Y.astype(X.dtype)
+        return Y[..., 0] if vector else Y
+
+    def matvec(self, x, *, check_finite=None) -> np.ndarray:
+        """Return ``C @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., n)``."""
+        return self._product(x, "x", False, True, check_finite)
+
+    def rmatvec(self, x, *, check_finite=None) -> np.ndarray:
+        """Return ``C^H @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., n)``."""
+        return self._product(x, "x", True, True, check_finite)
+
+    def matmat(self, X, *, check_finite=None) -> np.ndarray:
+        """Return ``C @ X`` for ``X`` of shape ``(..., n, k)``."""
+        return self._product(X, "X", False, False, check_finite)
+
+    def rmatmat(self, X, *, check_finite=None) -> np.ndarray:
+        """Return ``C^H @ X`` for ``X`` of shape ``(..., n, k)``."""
+        return self._product(X, "X", True, False, check_finite)
 
     def _to_dense(self):
         n = self.n
@@ -142,6 +237,8 @@ class Circulant(StructuredOperator):
         return Circulant(-self.c, check_finite=False)
 
     def __matmul__(self, other):
+        if type(other) is np.ndarray and other.ndim:
+            return self._product(other, "x" if other.ndim == 1 else "X", False, other.ndim == 1, None)
         if isinstance(other, Circulant) and other.n == self.n:
             # Closure (Eq 2.19): circ(a) circ(b) = circ(a (*) b), a cyclic convolution.
             return Circulant(self.matvec(other.c, check_finite=False), check_finite=False)
