@@ -6,7 +6,13 @@ For each FFT engine (numpy, scipy, pyfftw) separately, prints medians and ratios
   against the floor, the bare FFT round trip with the embedding's spectrum cached
   (``irfft(rfft(X, L) * spec, L)`` on contiguous data), for n = 2^10 .. 2^18 and a
   prime n, 1 and 64 columns, float64 and float32;
-* ``Circulant(c) @ X`` against its floor (``irfft(rfft(X) * spec)``);
+* ``Circulant(c) @ X`` against its floor, the same round trip on the same
+  ``(n, k)`` input with the result as the transposed view of the row-wise
+  output: the faster of the transform of the strided rows ``X.T`` and of a
+  contiguous copy of them (a blocked transpose).  The column "rows given" is the
+  round trip on rows laid out contiguously beforehand, which skips the layout
+  change the product has to do; ``--baseline REV`` also times the circulant
+  product of the package at git revision REV, side by side in the same run;
 * solves: ``Toeplitz.solve`` against ``scipy.linalg.solve_toeplitz`` for
   n = 1024 .. 16384 with 1 and 64 right-hand sides (symmetric positive definite
   and nonsymmetric matrices with a decaying, positive-real-part symbol); SciPy at
@@ -18,6 +24,7 @@ Targets: Toeplitz product <= 0.35x SciPy at n >= 2^14 with 64 columns and
 20x faster than SciPy; circulant product within 1.2x of its floor.
 
     python benchmarks/bench_toeplitz.py [--quick] [--engines numpy,scipy,pyfftw]
+    python benchmarks/bench_toeplitz.py --ops circulant --sizes 1024,16384,65536 --columns 1,64 --products-only --baseline HEAD~1
 
 Results also go to results/bench_toeplitz.json.  On a loaded machine a median
 can be dominated by time slices lost to other processes; the product table also
@@ -27,9 +34,16 @@ prints the ratio of the minimum times, the cost of the work itself.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
+import io
 import json
 import os
 import platform
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -103,43 +117,99 @@ def nonsym_matrix(n, dtype=np.float64):
     return c.astype(dtype), r.astype(dtype)
 
 
-def bench_products(engine, sizes, batches, quick, scipy_cache, rows):
+def as_rows(X, block_bytes=2**17):
+    """``X.T`` with contiguous rows, copied by blocks of rows of ``X`` (cache friendly)."""
+    n, k = X.shape
+    out = np.empty((k, n), X.dtype)
+    step = max(16, block_bytes // (k * X.itemsize))
+    for i in range(0, n, step):
+        out[:, i:i + step] = X[i:i + step].T
+    return out
+
+
+def load_baseline(rev):
+    """The package as of git revision ``rev``, imported as ``toeplitzkit_baseline``."""
+    root = Path(__file__).resolve().parents[1]
+    blob = subprocess.run(["git", "-C", str(root), "archive", rev, "src/toeplitzkit"],
+                          capture_output=True, check=True).stdout
+    tmp = Path(tempfile.mkdtemp(prefix="toeplitzkit_baseline_"))
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(tmp, filter="data")
+        else:
+            tar.extractall(tmp)
+    (tmp / "src" / "toeplitzkit").rename(tmp / "toeplitzkit_baseline")
+    sys.path.insert(0, str(tmp))
+    base = importlib.import_module("toeplitzkit_baseline")
+    base.Circulant = importlib.import_module("toeplitzkit_baseline.toeplitz.circulant").Circulant
+    base.fft = importlib.import_module("toeplitzkit_baseline._fft")
+    return base
+
+
+def circulant_fns(C, fft, X, prefix=""):
+    """``C @ X`` and its floors, timed with the FFT layer ``fft`` (ours or the baseline's)."""
+    n = X.shape[0]
+    cspec = C._spec(True)
+    Xt = np.ascontiguousarray(X.T)
+    return {
+        prefix + "circulant": lambda: C @ X,
+        prefix + "cfloor_strided": lambda: fft.irfft(fft.rfft(X.T) * cspec, n).T,
+        prefix + "cfloor_rows": lambda: fft.irfft(fft.rfft(as_rows(X)) * cspec, n).T,
+        prefix + "cfloor_rows_given": lambda: fft.irfft(fft.rfft(Xt) * cspec, n).T,
+    }
+
+
+def circulant_row(label, n, k, dt, t, tmin, prefix=""):
+    ours = t[prefix + "circulant"]
+    floor = min(t[prefix + "cfloor_strided"], t[prefix + "cfloor_rows"])
+    floor_min = min(tmin[prefix + "cfloor_strided"], tmin[prefix + "cfloor_rows"])
+    given = t[prefix + "cfloor_rows_given"]
+    print(f"{label:<10} {n:>7} {k:>3} {dt:<8} {ours * 1e3:>9.3f} {'':>9} {floor * 1e3:>9.3f} {'':>11} "
+          f"{ours / floor:>11.3f} {tmin[prefix + 'circulant'] / floor_min:>10.3f} {ours / given:>11.3f}")
+    return {"circulant": ours, "circulant_floor": floor, "circulant_floor_rows_given": given}
+
+
+def bench_products(engine, sizes, batches, dtypes, ops, quick, scipy_cache, rows, baseline=None):
     rng = np.random.default_rng(0)
     print(f"\n[{engine}] products (ms; ratios < 1 are faster)")
     print(f"{'op':<10} {'n':>7} {'k':>3} {'dtype':<8} {'ours':>9} {'scipy':>9} {'floor':>9} "
-          f"{'ours/scipy':>11} {'ours/floor':>11} {'(min/min)':>10}")
+          f"{'ours/scipy':>11} {'ours/floor':>11} {'(min/min)':>10} {'rows given':>11}")
     for n in sizes:
         for k in batches:
-            for dtype in (np.float64, np.float32):
+            for dtype in dtypes:
                 c = rng.standard_normal(n).astype(dtype)
                 r = rng.standard_normal(n).astype(dtype)
                 X = rng.standard_normal((n, k)).astype(dtype)
                 reps = reps_for(n, k, quick)
-                T = Toeplitz(c, r)
-                C = Circulant(c)
-                L = _fft.next_fast_len(2 * n - 1)
-                Xt = np.ascontiguousarray(X.T)
-                spec = T._spec(True)
-                cspec = C._spec(True)
-                t, tmin = interleaved({
-                    "toeplitz": lambda: T @ X,
-                    "floor": lambda: _fft.irfft(_fft.rfft(Xt, L) * spec, L),
-                    "circulant": lambda: C @ X,
-                    "cfloor": lambda: _fft.irfft(_fft.rfft(Xt) * cspec, n),
-                }, reps)
-                t_ours, t_floor, t_circ, t_cfloor = t["toeplitz"], t["floor"], t["circulant"], t["cfloor"]
-                t_scipy = scipy_time(scipy_cache, ("matmul_toeplitz", n, k, np.dtype(dtype).name),
-                                     lambda: sl.matmul_toeplitz((c, r), X), reps)
                 dt = np.dtype(dtype).name
-                print(f"{'toeplitz':<10} {n:>7} {k:>3} {dt:<8} {t_ours * 1e3:>9.3f} {t_scipy * 1e3:>9.3f} "
-                      f"{t_floor * 1e3:>9.3f} {t_ours / t_scipy:>11.3f} {t_ours / t_floor:>11.3f} "
-                      f"{tmin['toeplitz'] / tmin['floor']:>10.3f}")
-                print(f"{'circulant':<10} {n:>7} {k:>3} {dt:<8} {t_circ * 1e3:>9.3f} {'':>9} "
-                      f"{t_cfloor * 1e3:>9.3f} {'':>11} {t_circ / t_cfloor:>11.3f} "
-                      f"{tmin['circulant'] / tmin['cfloor']:>10.3f}")
-                rows.append({"section": "product", "engine": engine, "n": n, "k": k, "dtype": dt,
-                             "toeplitz": t_ours, "scipy_matmul_toeplitz": t_scipy, "toeplitz_floor": t_floor,
-                             "circulant": t_circ, "circulant_floor": t_cfloor, "min_times": tmin})
+                fns = {}
+                if "toeplitz" in ops:
+                    T = Toeplitz(c, r)
+                    L = _fft.next_fast_len(2 * n - 1)
+                    Xt = np.ascontiguousarray(X.T)
+                    spec = T._spec(True)
+                    fns["toeplitz"] = lambda: T @ X
+                    fns["floor"] = lambda: _fft.irfft(_fft.rfft(Xt, L) * spec, L)
+                if "circulant" in ops:
+                    fns.update(circulant_fns(Circulant(c), _fft, X))
+                    if baseline is not None:
+                        fns.update(circulant_fns(baseline.Circulant(c), baseline.fft, X, prefix="base:"))
+                t, tmin = interleaved(fns, reps)
+                row = {"section": "product", "engine": engine, "n": n, "k": k, "dtype": dt, "min_times": tmin}
+                if "toeplitz" in ops:
+                    t_ours, t_floor = t["toeplitz"], t["floor"]
+                    t_scipy = scipy_time(scipy_cache, ("matmul_toeplitz", n, k, dt),
+                                         lambda: sl.matmul_toeplitz((c, r), X), reps)
+                    print(f"{'toeplitz':<10} {n:>7} {k:>3} {dt:<8} {t_ours * 1e3:>9.3f} {t_scipy * 1e3:>9.3f} "
+                          f"{t_floor * 1e3:>9.3f} {t_ours / t_scipy:>11.3f} {t_ours / t_floor:>11.3f} "
+                          f"{tmin['toeplitz'] / tmin['floor']:>10.3f}")
+                    row.update({"toeplitz": t_ours, "scipy_matmul_toeplitz": t_scipy, "toeplitz_floor": t_floor})
+                if "circulant" in ops:
+                    row.update(circulant_row("circulant", n, k, dt, t, tmin))
+                    if baseline is not None:
+                        res = circulant_row(f"@{baseline.rev}"[:10], n, k, dt, t, tmin, prefix="base:")
+                        row["baseline"] = dict(res, rev=baseline.rev)
+                rows.append(row)
 
 
 def bench_solves(engine, sizes, nrhs_list, quick, scipy_cache, rows):
@@ -194,13 +264,25 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: small sizes, few repetitions")
     ap.add_argument("--engines", default=",".join(tk.available_backends()))
-    ap.add_argument("--skip-solves", action="store_true")
+    ap.add_argument("--skip-solves", action="store_true", help="skip the Toeplitz solves")
+    ap.add_argument("--products-only", action="store_true", help="skip every solve")
+    ap.add_argument("--ops", default="toeplitz,circulant", help="products to time: toeplitz, circulant")
+    ap.add_argument("--sizes", help="product sizes n, comma-separated (default: by --quick)")
+    ap.add_argument("--columns", help="product column counts k, comma-separated (default: by --quick)")
+    ap.add_argument("--dtypes", default="float64,float32", help="product dtypes")
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also time the circulant product of the package at git revision REV")
     ap.add_argument("--out", default="results/bench_toeplitz.json")
     args = ap.parse_args(argv)
     engines = [e for e in args.engines.split(",") if e]
     for e in engines:
         if e not in tk.available_backends():
             raise SystemExit(f"engine {e!r} is not available; choose from {tk.available_backends()}")
+    ops = [o for o in args.ops.split(",") if o]
+    for o in ops:
+        if o not in ("toeplitz", "circulant"):
+            raise SystemExit(f"--ops: unknown product {o!r}; choose from toeplitz, circulant")
+    dtypes = [np.dtype(d) for d in args.dtypes.split(",") if d]
     if args.quick:
         prod_sizes, batches = [2**10, 1021], [1, 8]
         solve_sizes, nrhs = [256, 2048], [1, 8]
@@ -209,14 +291,26 @@ def main(argv=None):
         prod_sizes, batches = [2**10, 2**12, 2**14, 16381, 2**16, 2**18], [1, 64]
         solve_sizes, nrhs = [1024, 2048, 4096, 8192, 16384], [1, 64]
         circ_sizes = [2**10, 2**14]
+    if args.sizes:
+        prod_sizes = [int(v) for v in args.sizes.split(",")]
+    if args.columns:
+        batches = [int(v) for v in args.columns.split(",")]
+    baseline = None
+    if args.baseline:
+        baseline = load_baseline(args.baseline)
+        baseline.rev = subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[1]), "rev-parse",
+                                       "--short", args.baseline], capture_output=True, text=True,
+                                      check=True).stdout.strip()
     print(f"machine: {machine()} (shared, noisy: compare ratios within one run)")
     print(f"numpy {np.__version__}, scipy {__import__('scipy').__version__}, "
           f"default FFT engine {_fft._default_backend()}, threads {tk.get_fft_backend()[1]}")
     rows, scipy_cache = [], {}
+    if baseline is not None:
+        print(f"rows '@{baseline.rev}': the circulant product and its floors with the package at {args.baseline}")
     for e in engines:
-        with tk.fft_backend(e):
-            bench_products(e, prod_sizes, batches, args.quick, scipy_cache, rows)
-    for e in engines:
+        with tk.fft_backend(e), (baseline.fft_backend(e) if baseline else contextlib.nullcontext()):
+            bench_products(e, prod_sizes, batches, dtypes, ops, args.quick, scipy_cache, rows, baseline)
+    for e in engines if not args.products_only else ():
         with tk.fft_backend(e):
             bench_circulant_solves(e, circ_sizes, args.quick, scipy_cache, rows)
             if not args.skip_solves:
