@@ -41,8 +41,15 @@ def _dense_batch(c):
 def rows_path(monkeypatch):
     """Force the blocked-transpose path for every input size and engine."""
     monkeypatch.setattr(circ_mod, "_ROWS_FROM_BYTES", {e: 0 for e in _fft.BACKENDS})
-    monkeypatch.setattr(circ_mod, "_ROWS_MIN_BYTES", 0)
     monkeypatch.setattr(circ_mod, "_BLOCK_BYTES", 64)  # several blocks even for small inputs
+    monkeypatch.setattr(circ_mod, "_CHECK_FIRST_BYTES", 0)  # NumPy engine: check through the transform
+
+
+@pytest.fixture(params=["through the transform", "beforehand"])
+def check_path(request, monkeypatch):
+    """With the NumPy engine, small inputs are checked before the transform, large ones through it."""
+    monkeypatch.setattr(circ_mod, "_CHECK_FIRST_BYTES", 0 if request.param == "through the transform" else 2**62)
+    return request.param
 
 
 def _positions(n):
@@ -50,7 +57,7 @@ def _positions(n):
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 17, 31, 97, 127, 1031, 2048])
-def test_nonfinite_input_raises_everywhere(fft_engine, n):
+def test_nonfinite_input_raises_everywhere(fft_engine, check_path, n):
     rng = np.random.default_rng(n)
     C = Circulant(rng.standard_normal(n))
     Cc = Circulant(_rand(rng, n, np.complex128))

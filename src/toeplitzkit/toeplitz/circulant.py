@@ -25,7 +25,9 @@ def _spectrum(c: np.ndarray, real: bool) -> np.ndarray:
 # contiguous rows from a few MB on); SciPy's vectorises across rows and loses
 # only for inputs far larger than the cache.
 _ROWS_FROM_BYTES = {"numpy": 2**18, "scipy": 2**24, "pyfftw": 2**21}
-_ROWS_MIN_BYTES = min(_ROWS_FROM_BYTES.values())
+# Below this size a separate finiteness pass over the input (BLAS) costs less
+# than silencing NumPy's floating-point warnings around its transform.
+_CHECK_FIRST_BYTES = 2**17
 _BLOCK_BYTES = 2**17  # source block of the transpose: stays in the L2 cache
 
 
@@ -54,16 +56,23 @@ def _circ_apply(spec: np.ndarray, X: np.ndarray, n: int, real: bool, name: str |
     any NaN or infinite operand into a NaN or infinite result.  So when every
     ``F[..., 0]`` is finite, so is ``X``, at a cost of O(k) instead of a pass
     over ``X``; otherwise (bad entries, or finite sums that overflowed) every
-    entry of ``X`` is checked.
+    entry of ``X`` is checked.  (With the NumPy engine, whose transforms warn
+    about NaN and inf, small inputs are checked before the transform instead.)
     """
+    engine = _fft.get_fft_backend()[0]
     Xt = X.T if X.ndim == 2 else X.swapaxes(-1, -2)  # shape: (..., k, n)
-    if (X.nbytes >= _ROWS_MIN_BYTES and Xt.strides[-1] != X.itemsize
-            and X.nbytes >= _ROWS_FROM_BYTES[_fft.get_fft_backend()[0]]):
+    if Xt.strides[-1] != X.itemsize and X.nbytes >= _ROWS_FROM_BYTES[engine]:
         Xt = _as_rows(X)
-    if name is not None and _fft.get_fft_backend()[0] == "numpy":
-        # NumPy's transforms (ufuncs) report NaN and inf in their input as warnings
-        with np.errstate(invalid="ignore", over="ignore"):
+    if name is not None and engine == "numpy":
+        # NumPy's transforms (ufuncs) warn about NaN and inf in their input: a
+        # small input is checked beforehand, a large one with the warnings off
+        if X.nbytes < _CHECK_FIRST_BYTES:
+            _check_finite(X, name)
+            name = None
             F = _fft.rfft(Xt) if real else _fft.fft(Xt)
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):
+                F = _fft.rfft(Xt) if real else _fft.fft(Xt)
     else:
         F = _fft.rfft(Xt) if real else _fft.fft(Xt)
     if name is not None:
