@@ -507,6 +507,8 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
         if keep is not None and evaluated[0]:
             return keep[sel]
         gs, fs = gi_all[sel], fi_all[sel]
+        if G == 1:
+            return _symbol_at(Wr[0], tables, idx[fs]).reshape(-1, m, C)
         Fs = np.empty((len(gs), m, C), dtype=np.complex128)
         for g in np.unique(gs):
             mask = gs == g
@@ -522,7 +524,7 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
         Fs = symbols(sl)
         if keep is not None:
             keep[sl] = Fs
-        fro2[sl] = (Fs.real ** 2 + Fs.imag ** 2).sum(axis=(1, 2))
+        fro2[sl] = [np.vdot(F, F).real for F in Fs]
         if min(m, C) == 1:
             est[sl] = np.sqrt(fro2[sl])
             vest[sl] = Fs[:, 0, :].conj() if m == 1 else 1.0
@@ -546,15 +548,14 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
     lead = order[np.sort(first)][:max(1, n_top)]
     top = np.concatenate([lead, order[~np.isin(order, lead)][:max(1, n_top) - len(lead)]])
     Ft = symbols(top)
-    cert = _sigma_upper(Ft, fro2[top]) + eF
+    # eigenvalue bounds of the leading pairs; the first with its top right
+    # singular vector (exact: for circular padding its plane wave is a
+    # singular vector of the layer), the power steps' vectors for the others
+    c0, v0 = _sigma_upper(Ft[:1], fro2[top[:1]], vectors=True)
+    cert = np.concatenate([c0, _sigma_upper(Ft[1:], fro2[top[1:]])]) + eF
+    vecs = [v0[0]] + [vest[j] / (np.linalg.norm(vest[j]) + 1e-300) for j in top[1:]]
     rank = np.argsort(-cert, kind="stable")
-    # start vectors of the lower side: the top right singular vector of the
-    # best pair (exact: for circular padding its plane wave is a singular
-    # vector of the layer), the power steps' vectors for the others
-    _, v0 = _sigma_upper(Ft[rank[:1]], fro2[top[rank[:1]]], vectors=True)
-    best = [(int(gi_all[top[j]]), idx[fi_all[top[j]]],
-             v0[0] if r == 0 else vest[top[j]] / (np.linalg.norm(vest[top[j]]) + 1e-300))
-            for r, j in enumerate(rank)]
+    best = [(int(gi_all[top[j]]), idx[fi_all[top[j]]], vecs[j]) for j in rank]
     if min(m, C) == 1:
         return _GridResult(float(fro_ub.max()), total, total, best), Wp
     # The eigensolver only proposes the threshold: every pair is then proven
