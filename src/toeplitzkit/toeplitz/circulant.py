@@ -19,12 +19,13 @@ def _spectrum(c: np.ndarray, real: bool) -> np.ndarray:
 
 # Bytes of an (..., n, k) input from which the columns are first copied into
 # contiguous rows (a blocked transpose) rather than transformed in place as
-# strided rows; per engine, as measured with benchmarks/bench_toeplitz.py on a
-# 2-CPU x86_64 machine (n = 1024 .. 65536, k = 2 .. 256, float64 and float32).
-# NumPy's pocketfft gathers each strided row through the cache (2x slower than
-# contiguous rows from a few MB on); SciPy's vectorises across rows and loses
-# only for inputs far larger than the cache.
-_ROWS_FROM_BYTES = {"numpy": 2**18, "scipy": 2**24, "pyfftw": 2**21}
+# strided rows: per engine, where the copy started to pay when both round trips
+# (the two circulant floors of benchmarks/bench_toeplitz.py) were timed on a
+# 2-CPU x86_64 machine for n = 1024 .. 65536, k = 2 .. 256, float64 and float32.
+# NumPy's and FFTW's strided rows were up to 1.7x and 1.3x slower than the copy
+# plus contiguous rows; SciPy's pocketfft vectorises across strided rows and was
+# as fast up to inputs far larger than the cache.
+_ROWS_FROM_BYTES = {"numpy": 2**20, "scipy": 2**24, "pyfftw": 2**21}
 # Below this size a separate finiteness pass over the input (BLAS) costs less
 # than silencing NumPy's floating-point warnings around its transform.
 _CHECK_FIRST_BYTES = 2**17
