@@ -120,3 +120,33 @@ def test_small_transforms_run_on_one_thread(rng):
     threads = [key[-1] for key in _fft._plans.plans]
     assert threads == [1, 2]
     _fft.clear_plan_cache()
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 64])
+def test_inputs_are_never_written(fft_engine, n):
+    # Two rows of one array: the second is not on the first's alignment
+    # boundary when n is odd.  No transform may write to either, whatever
+    # order the plans see them in.
+    rng = np.random.default_rng(n)
+    pair = rng.standard_normal((2, n))
+    cpair = pair + 1j * rng.standard_normal((2, n))
+    keep, ckeep = pair.copy(), cpair.copy()
+    for x, cx in [(pair[0], cpair[0]), (pair[1], cpair[1]), (pair[0], cpair[0])]:
+        _fft.rfft(x)
+        _fft.fft(cx)
+        _fft.ifft(cx)
+        _fft.irfft(cx[: n // 2 + 1], n)
+    np.testing.assert_array_equal(pair, keep)
+    np.testing.assert_array_equal(cpair, ckeep)
+
+
+def test_circulant_products_leave_their_operands_alone(fft_engine):
+    from toeplitzkit.toeplitz import Circulant
+
+    for n in (1, 3, 8):
+        a, b = np.random.default_rng(n).standard_normal((2, n))
+        a0, b0 = a.copy(), b.copy()
+        P = Circulant(a) @ Circulant(b)
+        np.testing.assert_array_equal(a, a0)
+        np.testing.assert_array_equal(b, b0)
+        np.testing.assert_allclose(P.to_dense(), Circulant(a0).to_dense() @ Circulant(b0).to_dense(), atol=1e-12)

@@ -248,10 +248,12 @@ def _pyfftw_transform(kind, x, s, axes, threads):
     # for when it was built on 16-byte aligned arrays; ``pyfftw.empty_aligned``
     # (a few microseconds) is the fallback for plans that need more.
     out = np.empty(plan.output_shape, plan.output_dtype)
-    if kind == "irfft" and plan.input_shape == x.shape:
-        # FFTW's complex-to-real transforms destroy their input: run on the
-        # plan's own input buffer, never on the caller's array.  (A plan that
-        # pads or crops copies its input into that buffer itself.)
+    if plan.input_shape == x.shape:
+        # Run on the plan's own input buffer, never on the caller's array:
+        # given an aligned array, pyFFTW keeps it as the plan's input (and
+        # would copy the next, misaligned, input into it), and FFTW's
+        # complex-to-real transforms destroy their input.  (A plan that pads
+        # or crops copies its input into its own buffer itself.)
         plan.input_array[...] = x
         x = None
     try:

@@ -43,7 +43,8 @@ def _as_rows(X: np.ndarray) -> np.ndarray:
 
 
 def _circ_apply(spec: np.ndarray, X: np.ndarray, n: int, real: bool, name: str | None = None) -> np.ndarray:
-    """``circ`` product along axis -2 of ``X`` given the operator's (r)fft spectrum.
+    """``circ`` product along axis -2 of ``X`` (along its only axis when 1-D) given
+    the operator's (r)fft spectrum.
 
     The transforms run along the last axis of ``X^T``, and the result is the
     transposed view of the row-wise output (a transform along axis -2, of the
@@ -61,7 +62,8 @@ def _circ_apply(spec: np.ndarray, X: np.ndarray, n: int, real: bool, name: str |
     about NaN and inf, small inputs are checked before the transform instead.)
     """
     engine = _fft.get_fft_backend()[0]
-    Xt = X.T if X.ndim == 2 else X.swapaxes(-1, -2)  # shape: (..., k, n)
+    vector = X.ndim == 1  # one vector: transformed as it is, no (n, 1) view
+    Xt = X if vector else X.T if X.ndim == 2 else X.swapaxes(-1, -2)  # shape: (..., k, n)
     if Xt.strides[-1] != X.itemsize and X.nbytes >= _ROWS_FROM_BYTES[engine]:
         Xt = _as_rows(X)
     if name is not None and engine == "numpy":
@@ -82,6 +84,8 @@ def _circ_apply(spec: np.ndarray, X: np.ndarray, n: int, real: bool, name: str |
             _check_finite(X, name)
     if spec.ndim == 1 and F.dtype == spec.dtype:
         F *= spec
+    elif vector:
+        F = F * spec
     else:
         sb, fb = spec.shape[:-1], F.shape[:-2]
         if len(fb) >= len(sb) and fb[len(fb) - len(sb):] == sb and F.dtype == np.result_type(F.dtype, spec.dtype):
@@ -89,7 +93,7 @@ def _circ_apply(spec: np.ndarray, X: np.ndarray, n: int, real: bool, name: str |
         else:
             F = F * spec[..., None, :]
     Y = _fft.irfft(F, n) if real else _fft.ifft(F, n)
-    return Y.T if Y.ndim == 2 else Y.swapaxes(-1, -2)
+    return Y if vector else Y.T if Y.ndim == 2 else Y.swapaxes(-1, -2)
 
 
 class Circulant(StructuredOperator):
@@ -183,16 +187,17 @@ class Circulant(StructuredOperator):
             X = x  # the common case: no conversion, nothing to check here
         else:
             X = self._prepare(x, name, self._mn[0], not vector, False)
-        if vector:
-            X = X[..., None]
         real = X.dtype.kind == "f" and self._dtype.kind == "f"
         spec = self._spec_cache.get((real, "conj") if adjoint else real)
         if spec is None:
             spec = self._spec_for(real, adjoint)
+        one = vector and X.ndim == 1 and spec.ndim == 1  # a single vector, a single operator
+        if vector and not one:
+            X = X[..., None]
         Y = _circ_apply(spec, X, self._mn[0], real, name if check_finite else None)
         if Y.dtype != X.dtype:
             Y = Y.astype(X.dtype)
-        return Y[..., 0] if vector else Y
+        return Y[..., 0] if vector and not one else Y
 
     def matvec(self, x, *, check_finite=None) -> np.ndarray:
         """Return ``C @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., n)``."""
