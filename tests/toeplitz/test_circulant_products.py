@@ -302,3 +302,18 @@ def test_linear_operator_and_engines_agree(rng):
             L = Circulant(c).aslinearoperator()
             np.testing.assert_allclose(L @ X, D @ X, atol=1e-12 * np.abs(D).sum())
             np.testing.assert_allclose(L.rmatvec(X[:, 0]), D.T @ X[:, 0], atol=1e-12 * np.abs(D).sum())
+
+
+@pytest.mark.parametrize("n", [1, 7, 64])
+def test_single_column_layouts_match_dense(fft_engine, n):
+    # one column takes the 1-D path: every layout of it against the dense product
+    rng = np.random.default_rng(n)
+    C = Circulant(rng.standard_normal(n))
+    D = C.to_dense()
+    wide = rng.standard_normal((n, 3))
+    for X in (wide[:, :1], np.asfortranarray(wide[:, 1:2]), wide[:, ::3], wide[::-1, 2:3]):
+        assert X.shape == (n, 1)
+        np.testing.assert_allclose(C @ X, D @ X, atol=1e-12 * n)
+        np.testing.assert_allclose(C.rmatmat(X), D.T @ X, atol=1e-12 * n)
+    with pytest.raises(ValueError, match="'X'"):
+        C.matmat(np.array([[np.nan]] * n))

@@ -191,13 +191,19 @@ class Circulant(StructuredOperator):
         spec = self._spec_cache.get((real, "conj") if adjoint else real)
         if spec is None:
             spec = self._spec_for(real, adjoint)
-        one = vector and X.ndim == 1 and spec.ndim == 1  # a single vector, a single operator
-        if vector and not one:
+        if spec.ndim == 1 and (X.ndim == 1 if vector else X.ndim == 2 and X.shape[1] == 1):
+            # a single vector (or one column) and a single operator: 1-D transforms
+            Y = _circ_apply(spec, X if X.ndim == 1 else X[:, 0], self._mn[0], real,
+                            name if check_finite else None)
+            if Y.dtype != X.dtype:
+                Y = Y.astype(X.dtype)
+            return Y if X.ndim == 1 else Y[:, None]
+        if vector:
             X = X[..., None]
         Y = _circ_apply(spec, X, self._mn[0], real, name if check_finite else None)
         if Y.dtype != X.dtype:
             Y = Y.astype(X.dtype)
-        return Y[..., 0] if vector and not one else Y
+        return Y[..., 0] if vector else Y
 
     def matvec(self, x, *, check_finite=None) -> np.ndarray:
         """Return ``C @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., n)``."""
