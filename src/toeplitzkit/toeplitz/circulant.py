@@ -70,7 +70,10 @@ def _circ_apply(spec: np.ndarray, X: np.ndarray, n: int, real: bool, name: str |
         # NumPy's transforms (ufuncs) warn about NaN and inf in their input: a
         # small input is checked beforehand, a large one with the warnings off
         if X.nbytes < _CHECK_FIRST_BYTES:
-            _check_finite(X, name)
+            # one BLAS pass decides for a single vector; otherwise (or when it
+            # is not finite, also when finite entries overflowed) the full check
+            if not (vector and X.flags.c_contiguous and cmath.isfinite(np.vdot(X, X))):
+                _check_finite(X, name)
             name = None
             F = _fft.rfft(Xt) if real else _fft.fft(Xt)
         else:
