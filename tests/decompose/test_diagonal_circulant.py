@@ -6,14 +6,7 @@ from hypothesis import given, strategies as st
 from toeplitzkit.decompose import DiagonalCirculant
 from toeplitzkit.testing import check_operator
 
-DTYPES = [np.float64, np.float32, np.complex128, np.complex64]
-
-
-def _rand(rng, shape, dtype):
-    x = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
+from tests._helpers import DTYPES, rand as _rand
 
 
 def _dense(factors, start):

@@ -8,14 +8,7 @@ from scipy.optimize import linear_sum_assignment
 from toeplitzkit.testing import check_operator
 from toeplitzkit.toeplitz import BlockCirculant, BlockToeplitz, TrigPolynomial
 
-DTYPES = [np.float64, np.float32, np.complex128, np.complex64]
-
-
-def _rand(rng, shape, dtype):
-    x = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
+from tests._helpers import DTYPES, rand as _rand
 
 
 def dense_block_circulant(A):

@@ -16,14 +16,7 @@ from toeplitzkit._validation import check_finite, result_dtype
 from toeplitzkit.toeplitz import Circulant, StructuredOperator
 from toeplitzkit.toeplitz import circulant as circ_mod
 
-DTYPES = [np.float64, np.float32, np.complex128, np.complex64]
-
-
-def _rand(rng, shape, dtype):
-    x = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
+from tests._helpers import DTYPES, rand as _rand
 
 
 def _tol(dtype):

@@ -7,14 +7,7 @@ import scipy.linalg as sl
 from toeplitzkit.testing import check_operator
 from toeplitzkit.toeplitz import DoublyBlockCirculant, DoublyBlockToeplitz, TrigPolynomial
 
-DTYPES = [np.float64, np.float32, np.complex128, np.complex64]
-
-
-def _rand(rng, shape, dtype):
-    x = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
+from tests._helpers import DTYPES, rand as _rand
 
 
 def dense_dbc(c2d):

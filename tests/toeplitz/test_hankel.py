@@ -6,14 +6,7 @@ from hypothesis import given, strategies as st
 from toeplitzkit.testing import check_operator
 from toeplitzkit.toeplitz import Hankel
 
-DTYPES = [np.float64, np.float32, np.complex128, np.complex64]
-
-
-def _rand(rng, shape, dtype):
-    x = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
+from tests._helpers import DTYPES, rand as _rand
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
