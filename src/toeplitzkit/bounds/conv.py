@@ -860,8 +860,10 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
         ``'certified'`` runs up to ``lower_iters`` (default 20) Krylov
         iterations from the two best frequencies' plane waves and a random
         vector; ``'fast'`` runs at most 2 from the best plane wave alone
-        (meant for training loops).  The upper side is certified in both
-        modes; ``method`` names the mode.
+        (meant for training loops; its lower side can be far below the norm
+        where the top singular vector is not wave-like, e.g. small inputs
+        with reflect or replicate padding).  The upper side is certified in
+        both modes; ``method`` names the mode.
     bound : {'grid', 'sup'}, default 'grid'
         ``'grid'``: the certified maximum over the DFT grid of this input
         size (the tightest).  ``'sup'``: the certified supremum
