@@ -300,13 +300,6 @@ def _plan(layer: _Layer) -> _Plan:
             # past its end, so it is a compression (zero-extend, crop) of the
             # circular convolution of size N = ceil(L/s).
             N = -(-L // s)
-            if s == 1 and mode == "zeros":
-                # Smaller still: with x at offsets lo .. lo+n-1 of a cycle of
-                # N >= n + max(lo, hi), a read at j = o + d t >= N (j <= L - 1)
-                # wraps to j - N <= min(lo, hi) - 1 < lo, a zero of the cycle,
-                # where the padded input also holds a zero (j >= n + lo); an
-                # output row o >= N reads only the right padding, so it is zero.
-                N = n + max(lo, hi)
             phase.append(s), grid.append(N)
             exact = False
             if mode != "zeros" and (lo or hi):
@@ -905,9 +898,6 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     layer is a compression (zero-extend the input, crop the output) of the
     multi-channel circular convolution of size ``N = ceil(L / s)`` per axis,
     whose norm is the maximum of ``||F(w)||_2`` over the ``N``-point DFT grid.
-    With stride 1 a smaller cycle suffices, ``N = n + max(lo, hi)``: a read
-    that wraps around it lands on a zero of the cycle exactly where the padded
-    input holds a zero, and output rows past ``N`` read only padding.
     Circular padding with ``s | n`` is exactly the circular convolution of
     size ``n / s`` restricted to its rows (exact when the output has ``n / s``
     rows; a row repeated ``m`` times multiplies the bound by ``sqrt(m)``); with
