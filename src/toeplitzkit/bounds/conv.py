@@ -816,7 +816,7 @@ def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, to
     for it in range(iters):
         if upper - lower <= tol * upper:
             break
-        if not append(W[k - 1].copy()):  # Lanczos: A^T A times the newest vector
+        if not append(W[k - 1]):  # Lanczos: A^T A times the newest vector (append copies)
             break
         lo, _ = ritz()
         lower = max(lower, lo)

@@ -156,6 +156,13 @@ def load_digits(dtype=np.float32, seed=0, test_fraction=0.25, n=None):
     return x[:k], y[:k], x[k:], y[k:]
 
 
+def digits_tensors(torch, dev, n=None):
+    """:func:`load_digits` as flattened (N, 64) float tensors and label tensors on ``dev``."""
+    xtr, ytr, xte, yte = load_digits(n=n)
+    flat = lambda a: torch.as_tensor(a.reshape(len(a), -1), device=dev)  # noqa: E731
+    return flat(xtr), torch.as_tensor(ytr, device=dev), flat(xte), torch.as_tensor(yte, device=dev)
+
+
 def torch_device(device):
     """Return ``(torch, torch.device)``; raise ValueError for a device torch cannot use here."""
     torch = require("torch", "the training experiments")

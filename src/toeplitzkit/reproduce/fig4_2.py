@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Recorder, load_digits, pyplot, torch_device
+from ._common import Recorder, digits_tensors, pyplot, torch_device
 from ._layers import dc_stack
 from ._train import accuracy, count_params, fit_classifier
 
@@ -24,10 +24,7 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
     depths = (1, 2, 4, 8, 16, 32) if full else (1, 4)
     slopes = (0.0, 0.1, 0.3, 0.5) if full else (0.0, 0.5)
     epochs = 30 if full else 2
-    xtr, ytr, xte, yte = load_digits(n=None if full else 300)
-    t = lambda a: torch.as_tensor(a.reshape(len(a), -1), device=dev)  # noqa: E731
-    xtr_t, xte_t = t(xtr), t(xte)
-    ytr_t, yte_t = torch.as_tensor(ytr, device=dev), torch.as_tensor(yte, device=dev)
+    xtr_t, ytr_t, xte_t, yte_t = digits_tensors(torch, dev, n=None if full else 300)
     rec = Recorder(NAME, scale, out_dir, device)
     rows = []
     for slope in slopes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Recorder, load_digits, mean_std, torch_device
+from ._common import Recorder, digits_tensors, mean_std, torch_device
 from ._layers import dc_stack, dense_stack, dtnn_stack, ldr_single, lowrank_stack, toeplitz_stack
 from ._train import accuracy, count_params, fit_classifier
 
@@ -52,10 +52,7 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
     full = scale == "full"
     seeds = (0, 1, 2) if full else (0,)
     epochs = 60 if full else 1
-    xtr, ytr, xte, yte = load_digits(n=None if full else 300)
-    t = lambda a: torch.as_tensor(a.reshape(len(a), -1), device=dev)  # noqa: E731
-    xtr_t, xte_t = t(xtr), t(xte)
-    ytr_t, yte_t = torch.as_tensor(ytr, device=dev), torch.as_tensor(yte, device=dev)
+    xtr_t, ytr_t, xte_t, yte_t = digits_tensors(torch, dev, n=None if full else 300)
     rec = Recorder(NAME, scale, out_dir, device)
     rows = []
     for name, build in _models(torch, 64).items():

@@ -43,25 +43,6 @@ from .robust import (  # noqa: E402
     pgd_attack,
 )
 
-__all__ = [
-    "circulant_matmul",
-    "fcirculant_matmul",
-    "toeplitz_matmul",
-    "dc_matmul",
-    "toeplitz_like_matmul",
-    "lipbound",
-    "conv_spectral_norm_bound",
-    "CirculantLinear",
-    "DiagonalCirculantLinear",
-    "ToeplitzLinear",
-    "ToeplitzLikeLinear",
-    "LowRankLinear",
-    "LowRankOperator",
-    "DCNN",
-    "LipschitzRegularizer",
-    "pgd_attack",
-    "adversarial_training_step",
-    "lipschitz_report",
-    "LipschitzReport",
-    "LayerBound",
-]
+from . import functional as _functional, layers as _layers, robust as _robust  # noqa: E402
+
+__all__ = _functional.__all__ + _layers.__all__ + _robust.__all__
