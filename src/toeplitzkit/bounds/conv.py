@@ -35,6 +35,13 @@ _MODES = ("certified", "fast")
 _CHUNK_ENTRIES = 1 << 22
 # All symbols of the grid are kept (evaluated once) up to this many entries (256 MiB).
 _KEEP_ENTRIES = 1 << 24
+# Gram matrices from tap products (True), per frequency by zherk (False), or
+# whichever costs fewer flops (None).
+_GRAM_FROM_TAPS = None
+# Largest Krylov dimension of the per-frequency estimates that order the grid
+# (q / 16 for q x q Gram matrices, at least 5: a few matrix-vector products
+# against a Cholesky's q^3 / 3).
+_KRYLOV_STEPS = 16
 
 
 @dataclass(frozen=True)
@@ -431,30 +438,119 @@ def _sigma_upper(F, fro2, vectors=False):
     return up, v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-300)
 
 
-def _below_one(F, fro2, t):
-    """Certify ``sigma_max(F_exact) < t`` for one computed symbol F (m, C), or return False.
+def _full_hermitian(L):
+    """Hermitian matrices (B, q, q) from their lower triangles (upper part ignored)."""
+    low = np.tril(L, -1)
+    out = low + np.conj(np.swapaxes(low, 1, 2))
+    i = np.arange(L.shape[1])
+    out[:, i, i] = np.real(L[:, i, i])
+    return out
 
-    ``sigma_max < t`` iff ``t^2 I - G`` is positive definite (``G`` the
-    smaller Gram matrix).  One ``zherk`` forms ``A = (s - c) I - fl(G)`` in
-    place (lower triangle) with ``s = t^2 - e``, ``e`` covering the rounding
-    of the Gram product, and ``c`` Rump's sufficient shift for a successful
-    floating-point Cholesky to prove definiteness (Rump 2006,
-    ``c = gamma_{q+1} / (1 - gamma_{q+1}) tr(A_0)``, doubled for complex
-    arithmetic); then ``zpotrf`` on it.
+
+class _TapGram:
+    """Gram matrices of one group's symbol from products of its taps.
+
+    With the taps ``V_u`` oriented so that the Gram matrix is the smaller one
+    (``V_u = W_u``, ``q = m`` when ``m <= C``; ``V_u = W_u^T``, ``q = C``
+    otherwise), the conjugated Gram matrix of :func:`_gram` is
+    ``Gamma(w) = sum_d H_d e^{+-i w.d}`` over tap offsets ``d = u - v``, with
+    ``H_d = sum_{u - v = d} V_u V_v^T`` and ``H_{-d} = H_d^T``.  So
+    ``Re Gamma = H_0 + sum_{d > 0} (H_d + H_d^T) cos(w.d)`` and
+    ``Im Gamma = +-sum_{d > 0} (H_d - H_d^T) sin(w.d)``: one product per
+    offset (``K^2 p q^2`` flops in all) replaces a ``zherk`` per frequency
+    (``4 p q^2`` each), and each frequency costs two real products of length
+    ``(2U - 1)^D``.
+
+    Rounding: ``H_d`` is a sum of at most ``K p`` products and the evaluation a
+    sum of ``nd = prod(2 U_a - 1)`` terms, with the exponentials' errors as in
+    :func:`_symbol_at`; every entry of the computed ``Gamma`` is therefore
+    within ``sqrt(2) (K p + nd + 30 D + 12) eps (A A^T)_ij`` (a little more)
+    of the exact one, ``A = sum_u |V_u|``, so in spectral norm within
+    ``e = ... ||A||_1 ||A||_inf``.
     """
-    m, C = F.shape
-    p, q = (C, m) if m <= C else (m, C)
-    a2 = F.real ** 2 + F.imag ** 2
-    d = a2.sum(1) if m <= C else a2.sum(0)  # the diagonal of G
-    s = t * t - _gram_error(p, fro2)
+
+    def __init__(self, Wg, U, grid):
+        m, C = Wg.shape[:2]
+        D = len(U)
+        V = np.moveaxis(Wg if m <= C else np.swapaxes(Wg, 0, 1), 1, -1)  # (q, *U, p)
+        q, p = V.shape[0], V.shape[-1]
+        sign = -1.0 if m <= C else 1.0
+        offsets = [tuple(int(x) for x in d) for d in np.ndindex(*(2 * u - 1 for u in U))]
+        offsets = [tuple(x - (u - 1) for x, u in zip(d, U)) for d in offsets]
+        half = [d for d in offsets if next((x > 0 for x in d if x), True)]
+        half.sort(key=lambda d: any(d))  # d = 0 first
+        S = np.empty((len(half), q * q))
+        T = np.empty((len(half) - 1, q * q))
+        for j, d in enumerate(half):
+            a = (slice(None),) + tuple(slice(max(x, 0), u + min(x, 0)) for x, u in zip(d, U))
+            b = (slice(None),) + tuple(slice(max(-x, 0), u + min(-x, 0)) for x, u in zip(d, U))
+            A = V[a].reshape(q, -1)
+            H = A @ (A if j == 0 else V[b].reshape(q, -1)).T
+            if j == 0:
+                S[0] = (0.5 * (H + H.T)).ravel()
+            else:
+                S[j] = (H + H.T).ravel()
+                T[j - 1] = (sign * (H - H.T)).ravel()
+        self.S, self.T, self.q = S, T, q
+        self.tables = []
+        for N, u in zip(grid, U):
+            m_ = np.arange(N)[:, None]
+            x = np.arange(-(u - 1), u)[None, :]
+            self.tables.append(np.exp(2j * np.pi * (np.mod(m_ * x, N) / N)))
+        self.shift = [u - 1 for u in U]
+        self.half = np.array(half).reshape(len(half), D)
+        absV = np.abs(V).reshape((q,) + (-1,) + (p,)).sum(1)  # (q, p)
+        nb2 = float(absV.sum(1).max() * absV.sum(0).max()) * (1 + 4 * (p + q) * _EPS)
+        K = int(np.prod(U))
+        nd = int(np.prod([2 * u - 1 for u in U]))
+        self.error = math.sqrt(2) * 1.02 * (K * p + nd + 30 * D + 12) * _EPS * nb2
+
+    def at(self, pts, out=None):
+        """Conjugated Gram matrices ``(B, q, q)`` at grid points ``pts`` (B, D)."""
+        E = None
+        for a, table in enumerate(self.tables):
+            Ea = table[pts[:, a][:, None], self.half[:, a][None, :] + self.shift[a]]
+            E = Ea if E is None else E * Ea
+        B, q = len(pts), self.q
+        if out is None:
+            out = np.empty((B, q, q), dtype=np.complex128)
+        out.real = (E.real @ self.S).reshape(B, q, q)
+        out.imag = (E.imag[:, 1:] @ self.T).reshape(B, q, q)
+        return out
+
+
+def _below_one(Gm, e2, t):
+    """Certify ``sigma_max(F_exact) < t`` from a computed (conjugated) Gram matrix, or return False.
+
+    ``Gm`` (q, q) is read through its lower triangle and is within ``e2``
+    (spectral norm) of the exact Gram matrix; ``sigma_max < t`` iff
+    ``t^2 I - G`` is positive definite.  With ``s = t^2 - e2`` and ``c``
+    Rump's sufficient shift for a successful floating-point Cholesky to prove
+    definiteness (Rump 2006, ``c = gamma_{q+1} / (1 - gamma_{q+1}) tr(A_0)``,
+    doubled for complex arithmetic), ``zpotrf`` runs on ``(s - c) I - Gm``.
+    """
+    q = Gm.shape[0]
+    d = np.real(np.diagonal(Gm))
+    s = t * t - e2
     tr = float(np.maximum(s - d, 0).sum())
     g = 2 * (q + 2) * _EPS
     c = g / (1 - g) * tr * (1 + 1e-8) + 1e-300
-    A = np.zeros((q, q), dtype=np.complex128, order="F")
-    A.flat[::q + 1] = s - c
-    A = _zherk(-1.0, F.T, beta=1.0, c=A, trans=2 if m <= C else 0, lower=1, overwrite_c=1)
+    A = np.negative(Gm, order="F")
+    A.flat[::q + 1] += s - c
     _, info = _zpotrf(A, lower=1, overwrite_a=1, clean=0)
     return info == 0
+
+
+def _eig_upper(lam, e2, tr, q):
+    # lambda_max(G_exact) <= lambda_max(fl G) + e2; the eigensolver is backward
+    # stable (c q eps ||fl G||_2, c = 10) and ||fl G||_2 <= tr(fl G) + (q + 1) e2.
+    return np.sqrt(np.maximum(lam, 0.0) + e2 + 10 * (q + 8) * _EPS * (tr + (q + 1) * e2)) * (1 + 4 * _EPS)
+
+
+def _right_vector(F, x, m, C):
+    # x: top eigenvector of conj(F F^H) (m <= C) or conj(F^H F): F's top right singular vector
+    v = F.conj().T @ x.conj() if m <= C else x.conj()
+    return v / (np.linalg.norm(v) + 1e-300)
 
 
 @dataclass
@@ -468,15 +564,18 @@ class _GridResult:
 def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
     """Certified ``max`` over the half DFT grid and groups of ``||F(w)||_2``.
 
-    1. For every (group, frequency): the symbol, its Frobenius norm (an upper
-       bound) and 5 steps of power iteration (an estimate from below).
+    1. For every (group, frequency): the (smaller, conjugated) Gram matrix of
+       the symbol, either per frequency by ``zherk`` or for all frequencies
+       from products of the taps (:class:`_TapGram`, chosen when its flop
+       count is lower), its trace (an upper bound) and 5 power steps (an
+       estimate from below).
     2. The best few estimates get an eigenvalue bound ``T``; the threshold
        is ``t = T (1 + delta)``, ``delta ~ 8 q^2 eps``.
-    3. Every pair (those included) is proven below ``t`` by its Frobenius
-       bound, else by a Cholesky certificate of ``t^2 I - F^H F`` (Rump's
-       criterion, :func:`_below_one`); a pair that fails raises ``t`` to its
-       own eigenvalue bound and is tested again; a pair failing twice raises
-       ``t`` to its one-step Gram bound ``||F^H F||_F^(1/2)``.  So the result
+    3. Every pair (those included) is proven below ``t`` by its trace bound,
+       else by a Cholesky certificate of ``t^2 I - G`` (Rump's criterion,
+       :func:`_below_one`); a pair that fails raises ``t`` to its own
+       eigenvalue bound and is tested again; a pair failing twice raises
+       ``t`` to its Gram-Frobenius bound ``||G||_F^(1/2)``.  So the result
        rests on the Cholesky criterion, not on the eigensolver.
     """
     Wp, U = _polyphase(layer, plan.phase_stride)
@@ -489,57 +588,112 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
         idx = idx[:1]  # a single tap: the symbol is the same at every frequency
     nf = len(idx)
     total = G * nf
+    gi_all = np.repeat(np.arange(G), nf)
+    fi_all = np.tile(np.arange(nf), G)
+    Wr = np.ascontiguousarray(Wp.reshape(G, m * C, K), dtype=np.float64)
     # Entrywise symbol-evaluation error: a K-term sum of w * (product of D
     # rounded exponentials) is off by at most (K + 30 D + 8) eps sum|w|, so
     # ||F_computed - F_exact||_2 <= eF.
     absum = np.abs(Wp).reshape(G, m, C, -1).sum(-1)
     eF = float(((K + 30 * D + 8) * _EPS * 1.01 * np.sqrt((absum ** 2).sum(axis=(1, 2)))).max())
-    chunk = max(1, _CHUNK_ENTRIES // max(1, m * C))
-    rs = np.random.default_rng(1234)
-    gi_all = np.repeat(np.arange(G), nf)
-    fi_all = np.tile(np.arange(nf), G)
-    # every symbol is evaluated once when they all fit in _KEEP_ENTRIES
-    keep = np.empty((total, m, C), dtype=np.complex128) if total * m * C <= _KEEP_ENTRIES else None
-
-    Wr = np.ascontiguousarray(Wp.reshape(G, m * C, K), dtype=np.float64)
 
     def symbols(sel):
-        if keep is not None and evaluated[0]:
-            return keep[sel]
         gs, fs = gi_all[sel], fi_all[sel]
-        if G == 1:
-            return _symbol_at(Wr[0], tables, idx[fs]).reshape(-1, m, C)
         Fs = np.empty((len(gs), m, C), dtype=np.complex128)
         for g in np.unique(gs):
             mask = gs == g
             Fs[mask] = _symbol_at(Wr[g], tables, idx[fs[mask]]).reshape(-1, m, C)
         return Fs
 
-    evaluated = [False]
-    fro2 = np.empty(total)
+    q, p = min(m, C), max(m, C)
+    chunk = max(1, _CHUNK_ENTRIES // max(1, m * C, q * q))
+    if q == 1:
+        # a vector symbol: its norm is its Frobenius norm
+        fro2 = np.empty(total)
+        for c0 in range(0, total, chunk):
+            sl = np.arange(c0, min(total, c0 + chunk))
+            Fs = symbols(sl)
+            fro2[sl] = (Fs.real ** 2 + Fs.imag ** 2).sum(axis=(1, 2))
+        fro_ub = np.sqrt(fro2) * (1 + (m * C + 4) * _EPS) + eF
+        order = np.argsort(-fro2, kind="stable")[:max(1, n_top)]
+        Ft = symbols(order)
+        best = []
+        for j, F in zip(order, Ft):
+            v = F[0].conj() if m == 1 else np.ones(1, dtype=np.complex128)
+            best.append((int(gi_all[j]), idx[fi_all[j]], v / (np.linalg.norm(v) + 1e-300)))
+        return _GridResult(float(fro_ub.max()), total, total, best), Wp
+
+    nd = int(np.prod([2 * u - 1 for u in U]))
+    use_taps = _GRAM_FROM_TAPS
+    if use_taps is None:
+        use_taps = (K * K * p + 2 * nf * nd < nf * (4 * p + 4 * K * m * C / (q * q))
+                    and G * nd * q * q <= _KEEP_ENTRIES // 2)
+    taps = [_TapGram(Wp[g], U, plan.grid) for g in range(G)] if use_taps else None
+    if use_taps:
+        eF = 0.0  # the tap products' error bound covers the whole Gram matrix
+
+    def grams(sel, out=None):
+        """Computed conjugated Gram matrices (B, q, q) and their spectral-norm errors (B,).
+
+        Once all are kept, a list of views (no copies)."""
+        if keep is not None and evaluated:
+            return [keep[j] for j in sel], e2_all[sel]
+        gs, fs = gi_all[sel], fi_all[sel]
+        if use_taps:
+            if out is None:
+                out = np.empty((len(sel), q, q), dtype=np.complex128)
+            for g in np.unique(gs):
+                if G == 1:
+                    taps[g].at(idx[fs], out=out)
+                else:
+                    mask = gs == g
+                    out[mask] = taps[g].at(idx[fs[mask]])
+            return out, np.array([taps[g].error for g in gs])
+        Fs = symbols(sel)
+        f2 = (Fs.real ** 2 + Fs.imag ** 2).sum(axis=(1, 2))
+        return _full_hermitian(_gram(Fs)[0]), _gram_error(p, f2)
+
+    # every Gram matrix is computed once when they all fit in _KEEP_ENTRIES
+    keep = np.empty((total, q, q), dtype=np.complex128) if total * q * q <= _KEEP_ENTRIES else None
+    evaluated = False
+    e2_all = np.empty(total)
+    tr = np.empty(total)
     est = np.empty(total)
-    vest = np.empty((total, C), dtype=np.complex128)  # the power-step vectors
+    rs = np.random.default_rng(1234)
+
+    def krylov(Gs, k=int(np.clip(q // 16, 5, _KRYLOV_STEPS))):
+        """Top Ritz pair of each Gs over a k-dimensional Krylov subspace (an estimate)."""
+        B, k = len(Gs), min(k, q)
+        V = np.empty((B, k, q), dtype=np.complex128)
+        W = np.empty((B, k, q), dtype=np.complex128)  # Gs V_j
+        v = rs.standard_normal((B, q)) + 1j * rs.standard_normal((B, q))
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        for j in range(k):
+            V[:, j] = v
+            W[:, j] = np.matmul(Gs, v[:, :, None])[:, :, 0]
+            if j + 1 == k:
+                break
+            z = W[:, j].copy()
+            c = np.einsum("bjq,bq->bj", V[:, :j + 1], z.conj()).conj()  # V^H z
+            z -= np.einsum("bj,bjq->bq", c, V[:, :j + 1])
+            v = z / (np.linalg.norm(z, axis=1, keepdims=True) + 1e-300)
+        T = np.einsum("biq,bjq->bij", V.conj(), W)
+        lam, Y = np.linalg.eigh(0.5 * (T + np.conj(np.swapaxes(T, 1, 2))))
+        x = np.einsum("bj,bjq->bq", Y[:, :, -1], V)
+        return x, np.sqrt(np.maximum(lam[:, -1], 0.0))
+
     for c0 in range(0, total, chunk):
         sl = np.arange(c0, min(total, c0 + chunk))
-        Fs = symbols(sl)
-        if keep is not None:
-            keep[sl] = Fs
-        fro2[sl] = [np.vdot(F, F).real for F in Fs]
-        if min(m, C) == 1:
-            est[sl] = np.sqrt(fro2[sl])
-            vest[sl] = Fs[:, 0, :].conj() if m == 1 else 1.0
-            continue
-        # 5 power steps on F^H F (F^H u computed as conj(u^H F): no conjugated copy of F)
-        v = (rs.standard_normal((len(Fs), C)) + 1j * rs.standard_normal((len(Fs), C)))[:, :, None]
-        for _ in range(5):
-            u = np.matmul(Fs, v)  # (B, m, 1)
-            v = np.matmul(np.swapaxes(u.conj(), 1, 2), Fs).conj()  # (B, 1, C)
-            v = np.swapaxes(v, 1, 2)
-            v /= np.linalg.norm(v, axis=1, keepdims=True) + 1e-300
-        est[sl] = np.linalg.norm(np.matmul(Fs, v)[:, :, 0], axis=1)
-        vest[sl] = v[:, :, 0]
-    evaluated[0] = True
-    fro_ub = np.sqrt(fro2) * (1 + (m * C + 4) * _EPS) + eF
+        dest = None if keep is None else keep[c0:c0 + len(sl)]
+        Gs, e2 = grams(sl, out=dest)
+        if dest is not None and Gs is not dest:
+            dest[...] = Gs
+        e2_all[sl] = e2
+        tr[sl] = np.real(np.trace(Gs, axis1=1, axis2=2))
+        est[sl] = krylov(Gs)[1]
+    evaluated = True
+    # sigma_max(F)^2 <= tr(G_exact) <= tr(fl G) + q e2 (each diagonal entry within e2)
+    fro_ub = np.sqrt(np.maximum(tr, 0) * (1 + (q + 2) * _EPS) + q * e2_all) * (1 + 2 * _EPS) + eF
     order = np.argsort(-est, kind="stable")
     # the best frequency of each of the n_top most promising groups (groups are
     # decoupled, so a start vector in one never reaches another), then the next
@@ -547,21 +701,25 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
     _, first = np.unique(gi_all[order], return_index=True)
     lead = order[np.sort(first)][:max(1, n_top)]
     top = np.concatenate([lead, order[~np.isin(order, lead)][:max(1, n_top) - len(lead)]])
+    Gt, et = grams(top)
+    Gt = np.asarray(Gt)
     Ft = symbols(top)
     # eigenvalue bounds of the leading pairs; the first with its top right
-    # singular vector (exact: for circular padding its plane wave is a
-    # singular vector of the layer), the power steps' vectors for the others
-    c0, v0 = _sigma_upper(Ft[:1], fro2[top[:1]], vectors=True)
-    cert = np.concatenate([c0, _sigma_upper(Ft[1:], fro2[top[1:]])]) + eF
-    vecs = [v0[0]] + [vest[j] / (np.linalg.norm(vest[j]) + 1e-300) for j in top[1:]]
+    # singular vector from one eigh (exact: for circular padding its plane
+    # wave is a singular vector of the layer), power steps for the others
+    w, X = np.linalg.eigh(Gt[0])
+    lam = [w[-1]]
+    xs = [X[:, -1]]
+    if len(top) > 1:
+        lam += list(np.linalg.eigvalsh(Gt[1:])[:, -1])
+        xs += list(krylov(Gt[1:])[0])
+    cert = _eig_upper(np.array(lam), et, tr[top], q) + eF
+    vecs = [_right_vector(F, x, m, C) for F, x in zip(Ft, xs)]
     rank = np.argsort(-cert, kind="stable")
     best = [(int(gi_all[top[j]]), idx[fi_all[top[j]]], vecs[j]) for j in rank]
-    if min(m, C) == 1:
-        return _GridResult(float(fro_ub.max()), total, total, best), Wp
     # The eigensolver only proposes the threshold: every pair is then proven
-    # below it by a Frobenius or Cholesky certificate.  The
-    # relative headroom delta exceeds the Cholesky shift (~ 2 q^2 eps).
-    q = min(m, C)
+    # below it by a trace or Cholesky certificate.  The relative headroom
+    # delta exceeds the Cholesky shift (~ 2 q^2 eps).
     delta = 8 * (q + 2) * q * _EPS + 1e-13
     t = float(cert.max()) * (1 + delta)
     certified = 0
@@ -574,18 +732,16 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
             sel = sel[fro_ub[sel] > t]
             if not len(sel):
                 continue
-            Fs = symbols(sel)
-            f2 = fro2[sel]
+            Gs, e2 = grams(sel)
             if round_ == 2:  # last resort, always valid: the Gram-Frobenius bound
-                Gm, p, _ = _gram(Fs)
-                gfro = _herm_fro(Gm)
-                g_ub = np.sqrt(gfro * (1 + 8 * q * _EPS) + _gram_error(p, f2)) * (1 + 4 * _EPS) + eF
+                g_ub = np.sqrt(_herm_fro(np.asarray(Gs)) * (1 + 2 * (q + 1) * _EPS) + e2) * (1 + 4 * _EPS) + eF
                 t = max(t, float(g_ub.max()))
                 continue
-            ok = np.array([_below_one(F, f, t - eF) for F, f in zip(Fs, f2)], dtype=bool)
+            ok = np.array([_below_one(Gm, e, t - eF) for Gm, e in zip(Gs, e2)], dtype=bool)
             certified += int(len(sel))
             if (~ok).any():
-                sig = _sigma_upper(Fs[~ok], f2[~ok]) + eF
+                lam = np.linalg.eigvalsh(np.stack([Gm for Gm, good in zip(Gs, ok) if not good]))[:, -1]
+                sig = _eig_upper(lam, e2[~ok], tr[sel[~ok]], q) + eF
                 t = max(t, float(sig.max()) * (1 + delta))
                 failed.append(sel[~ok])
         if not failed:
@@ -678,12 +834,12 @@ def _sup_bound(layer: _Layer, phase_stride, tol, start=16, max_cells=200_000):
 
 
 # --------------------------------------------------------------------- lower side
-def _real_operator(layer: _Layer):
-    """``(apply, apply_adjoint)`` of the layer on arrays (..., cin, *n)."""
+def _real_operator(layer: _Layer, dtype=np.float64):
+    """``(apply, apply_adjoint)`` of the layer on arrays (..., cin, *n), weights in ``dtype``."""
     from ..toeplitz import conv as _conv
 
     cls = {1: "Conv1dOperator", 2: "Conv2dOperator", 3: "Conv3dOperator"}[layer.ndim]
-    op = getattr(_conv, cls)(layer.weight, layer.input_size, stride=layer.stride,
+    op = getattr(_conv, cls)(layer.weight.astype(dtype), layer.input_size, stride=layer.stride,
                              padding=layer.pads, dilation=layer.dilation, groups=layer.groups,
                              padding_mode=layer.padding_mode)
     return op.apply, op.apply_adjoint
@@ -734,99 +890,89 @@ def _plane_wave(layer: _Layer, plan: _Plan, g, freq, v):
 
 def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, tol, rng,
                  n_best=2, n_random=1):
-    """Rayleigh-Ritz lower bound on ``||A||_2`` over a growing subspace.
+    """Lower bound on ``||A||_2``: the norm ratio ``||A x|| / ||x||`` of a Ritz vector.
 
     The basis is the Krylov subspace of ``A^T A`` from the sum of the plane
     waves of the ``n_best`` best (group, frequency) pairs and ``n_random``
-    random vectors, one vector per iteration, orthogonalized (one product with
+    random vectors (Lanczos with full reorthogonalization: one product with
     ``A`` and one with ``A^T`` per iteration, like a power-method step,
-    converging at the Lanczos rate).  The value is
-    ``lambda_max(Q A^T A Q^T)^(1/2)`` for the orthonormal basis ``Q``, less
-    every rounding error, so it never exceeds ``||A||_2``; the Rayleigh
-    quotient of the best plane wave alone (exact for circular padding) is a
-    second candidate.
+    converging at the Lanczos rate).  The orthogonalization coefficients of
+    each new vector are a column of the Ritz matrix ``Q A^T A Q^T``, whose top
+    eigenvalue estimates the norm and steers the iteration; the products run
+    in float32 (estimates only).  The value returned is exact arithmetic's
+    lower bound ``||A x|| / ||x||`` for the final Ritz vector ``x`` or the best
+    plane wave alone (exact for circular padding), whichever estimate is
+    larger, by one float64 product less its rounding and that of the norms:
+    it never exceeds ``||A||_2`` whatever the accuracy of the iteration.
     """
-    apply, adjoint = _real_operator(layer)
+    apply, _ = _real_operator(layer)
+    apply32, adjoint32 = _real_operator(layer, np.float32)
     shape_in = (layer.cin,) + tuple(layer.input_size)
     shape_out = (layer.cout,) + tuple(layer.output_size)
     N = int(np.prod(shape_in))
+    Nout = int(np.prod(shape_out))
     waves = [_plane_wave(layer, plan, g, f, v) for g, f, v in grid.best[:n_best]]
     waves = [x / np.linalg.norm(x) for x in waves if np.linalg.norm(x) > 0]
     # random vectors at a tenth of the weight: a safety net, not the lead
     noise = [0.1 * r / np.linalg.norm(r) for r in rng.standard_normal((n_random, N))]
-    kmax = 1 + iters
-    Q = np.empty((kmax, N))
-    W = np.empty((kmax, N))  # W[j] = fl(A^T fl(A Q[j]))
     abs_b = _abs_bound(layer)
     K = int(np.prod(layer.weight.shape[1:]))
-    # ||fl(A x) - A x|| <= margin ||x|| (and the same for A^T), see _abs_bound
+    # ||fl(A x) - A x|| <= margin ||x|| in float64, see _abs_bound
     margin = 64 * _EPS * (K + 8 * sum(math.log2(v + 1) for v in layer.input_size) + 16) * abs_b
-    k = 0
-    M = np.zeros((kmax, kmax))  # Q W^T, grown a row and a column at a time
-    w2 = np.zeros(kmax)  # ||W[j]||^2
 
-    def append(z):
-        nonlocal k
-        nz0 = float(np.linalg.norm(z))
-        if not (nz0 > 0 and math.isfinite(nz0)):
-            return False
-        for _ in range(2):  # classical Gram-Schmidt, twice
-            if k:
-                z = z - Q[:k].T @ (Q[:k] @ z)
-        nz = float(np.linalg.norm(z))
-        if nz <= 1e-10 * nz0:
-            return False  # (numerically) inside the subspace already
-        Q[k] = z / nz
-        W[k] = adjoint(apply(Q[k].reshape(shape_in), check_finite=False).reshape(shape_out),
-                       check_finite=False).ravel()
-        M[k, :k + 1] = W[:k + 1] @ Q[k]
-        M[:k, k] = Q[:k] @ W[k]
-        w2[k] = float(W[k] @ W[k])
-        k += 1
-        return True
+    def forward32(x):
+        return apply32(x.astype(np.float32).reshape(shape_in), check_finite=False)
 
-    def ritz():
-        Mk = M[:k, :k]
-        lam, vec = np.linalg.eigh(0.5 * (Mk + Mk.T))
-        # |fl(M) - Q W^T| <= gamma_N ||q_i|| ||w_j|| entrywise; W = A^T A Q^T
-        # + E with ||e_j|| <= 2 margin upper (both products); eigh is
-        # backward stable; Q is orthonormal to ~ k eps after two passes.
-        wf = math.sqrt(float(w2[:k].sum()) * (1 + 4 * k * _EPS))
-        err = ((N + 10 * k + 16) * _EPS * math.sqrt(k) * wf
-               + math.sqrt(k) * margin * (2 * upper + margin))
-        val = float(lam[-1]) - err
-        lo = math.sqrt(max(val, 0.0)) / (1 + (k + 8) * _EPS)
-        return lo, vec[:, -1]
+    def certified_ratio(x):
+        # ||A x|| >= ||fl(A x)|| - margin ||x||; each norm within (n + 2) eps
+        nx = float(np.linalg.norm(x)) * (1 + (N + 2) * _EPS)
+        if not (nx > 0 and math.isfinite(nx)):
+            return 0.0
+        ny = float(np.linalg.norm(apply(x.reshape(shape_in), check_finite=False)))
+        return max(ny * (1 - (Nout + 2) * _EPS) - margin * nx, 0.0) / nx
 
+    if not waves and not noise:
+        return 0.0, 0
     # The best plane wave alone (exact for circular padding), then the Krylov
     # subspace of A^T A from the sum of all starts, so that every start
     # (another group's, another frequency's, the random one) keeps its share.
-    if not waves and not noise:
-        return 0.0, 0
-    lower = 0.0
+    wave_est = -1.0
     if waves and len(waves) + len(noise) > 1:
-        append(waves[0])
-        lower, _ = ritz()
-        k = 0
-    if not append(sum(waves + noise)):
-        return min(lower, upper), 0
-    lower = max(lower, ritz()[0])
-    hist = [lower]
-    done = 0
-    for it in range(iters):
-        if upper - lower <= tol * upper:
+        wave_est = float(np.linalg.norm(forward32(waves[0]).astype(np.float64)))
+    z = sum(waves + noise)
+    nz = float(np.linalg.norm(z))
+    if not (nz > 0 and math.isfinite(nz)):
+        return (min(certified_ratio(waves[0]), upper) if wave_est >= 0 else 0.0), 0
+    kmax = 1 + iters
+    Q = np.empty((kmax, N))
+    M = np.zeros((kmax, kmax))  # the Ritz matrix Q A^T A Q^T, a column per iteration
+    Q[0] = z / nz
+    k, done = 1, 0
+    hist = []
+    while True:
+        w = adjoint32(forward32(Q[k - 1]), check_finite=False).ravel().astype(np.float64)
+        c = Q[:k] @ w  # M[:k, k-1], and the coefficients that orthogonalize w
+        M[:k, k - 1] = c
+        M[k - 1, :k] = c
+        lam, vec = np.linalg.eigh(M[:k, :k])
+        y = vec[:, -1]
+        est = math.sqrt(max(float(lam[-1]), 0.0))
+        hist.append(est)
+        if k == kmax or upper - max(est, wave_est) <= tol * upper:
             break
-        if not append(W[k - 1]):  # Lanczos: A^T A times the newest vector (append copies)
-            break
-        lo, _ = ritz()
-        lower = max(lower, lo)
-        hist.append(lower)
-        done = it + 1
-        if it >= 7 and hist[-1] - hist[-5] <= 0.01 * tol * upper:
+        if len(hist) >= 9 and hist[-1] - hist[-5] <= 0.01 * tol * upper:
             # the Ritz value has converged: the rest of the gap is the upper
             # side's (the grid maximum exceeds the norm at this input size)
             break
-    return min(lower, upper), done
+        w -= Q[:k].T @ c
+        nw = float(np.linalg.norm(w))
+        if not (nw > 1e-10 * est * est and math.isfinite(nw)):
+            break  # (numerically) an invariant subspace
+        Q[k] = w / nw
+        k += 1
+        done += 1
+    x = waves[0] if wave_est > est else y @ Q[:k]
+    return min(certified_ratio(x), upper), done
 
 
 # --------------------------------------------------------------------- public
