@@ -69,8 +69,8 @@ class SpectralNormBound:
         Number of (group, frequency) pairs of the half grid (real kernels have
         a conjugate-symmetric symbol).
     certified_frequencies : int
-        Pairs whose largest singular value was computed by an eigensolver;
-        the others were discarded by a cheaper certified bound.
+        Cholesky certificates run (a pair tested again after the threshold
+        rose counts twice); the other pairs were settled by their trace.
     factor : float
         Multiplier applied to the grid maximum (1, or the norm of the padding
         map / row-repetition for circular, reflect and replicate padding).
@@ -997,9 +997,9 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     groups : int
     padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}
     tol : float, default 1e-3
-        The lower side's iteration stops once ``upper - lower <= tol * upper``,
-        or (after 8 iterations) once four iterations raise the lower side by
-        less than ``0.01 * tol * upper``.
+        The lower side's iteration stops once its estimate is within
+        ``tol * upper`` of the upper side, or (after 8 iterations) once four
+        iterations raise it by less than ``0.01 * tol * upper``.
     dtype : {None, float32, float64}
         Round the weights to this dtype first (the layer's storage type).
     mode : {'certified', 'fast'}
@@ -1054,25 +1054,36 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     loose by up to that factor.  Groups are block-diagonal: the maximum over
     groups.  Real kernels have ``F(-w) = conj F(w)``: half the grid suffices.
 
-    Each frequency is certified by ``eigvalsh`` of the smaller Gram matrix in
-    float64 with margins for the symbol evaluation, the Gram product and the
-    eigensolver's backward error (see ``_sigma_upper``).  Frequencies are
-    visited by decreasing Frobenius norm and dropped once their Frobenius or
-    one-step Gram bound is below the running maximum, so most of the grid
-    never reaches the eigensolver.  Cost: ``O(N^D cout cin s^D k^D)`` for the
-    symbol plus ``O(c^3)`` per surviving frequency.
+    Each frequency is decided on the smaller Gram matrix ``G(w)`` of the
+    symbol (``q x q``, ``q = min(cout, cin s^D)``) in float64.  For all
+    frequencies at once, ``G(w) = sum_d H_d e^{i w.d}`` over tap offsets
+    ``d = u - v`` with ``H_d = sum_{u - v = d} W_u W_v^T``: one real product
+    per offset (``K^2 p q^2`` flops for ``K`` taps, ``p`` the larger side)
+    replaces a ``zherk`` per frequency (``4 p q^2`` each) whenever that costs
+    less; otherwise ``zherk`` per frequency.  Every entry's rounding is
+    bounded (tap products, offset sums, exponentials), so the computed
+    ``G(w)`` is within a stated ``e`` of the exact one in spectral norm.  A few
+    Krylov steps per frequency estimate ``||G(w)||``; the best few get an
+    eigenvalue bound, which proposes the threshold ``t``; then every frequency
+    is proven below ``t`` by its trace or by a Cholesky factorization of
+    ``(t^2 - e) I - G(w)`` shifted by Rump's criterion, and a failure raises
+    ``t`` to that frequency's own eigenvalue bound (rounding of the Gram
+    matrix and the eigensolver's backward error included).  Cost:
+    ``O(min(K^2 p q^2, N^D p q^2))`` plus one ``q^3 / 3`` Cholesky per
+    frequency.
 
     *Lower side.* Rayleigh-Ritz on a growing subspace of the input space (the
     real operator, :class:`toeplitzkit.toeplitz.Conv2dOperator`): it starts
     from the plane waves of the two best frequencies, each under the envelope
     ``prod_a sin(pi (q_a + 1) / (n_a + 1))`` of the extreme eigenvectors of a
     Toeplitz compression, and a random vector; each iteration appends
-    ``A^T A u`` for the current Ritz vector ``u`` (so the subspace is a
-    Krylov subspace of ``A^T A`` and the value converges at the Lanczos
-    rate, for the cost of one power-method step).  The square root of the
-    largest eigenvalue of ``Q A^T A Q^T`` (``Q`` orthonormal), less the
-    rounding of the products, the Gram matrix and the eigensolver, is
-    returned.  For circular padding the bare plane wave is an exact singular
+    ``A^T A`` times the newest basis vector, orthogonalized (Lanczos with full
+    reorthogonalization, the cost of one power-method step, converging at
+    the Lanczos rate); the products run in float32, since they only steer.
+    The value returned is ``||A x|| / ||x||`` for the final Ritz vector ``x``
+    (or the best plane wave, whichever estimate is larger), from one float64
+    product less its rounding: a lower bound whatever the iteration's
+    accuracy.  For circular padding the bare plane wave is an exact singular
     vector.
 
     References
