@@ -567,8 +567,8 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
     1. For every (group, frequency): the (smaller, conjugated) Gram matrix of
        the symbol, either per frequency by ``zherk`` or for all frequencies
        from products of the taps (:class:`_TapGram`, chosen when its flop
-       count is lower), its trace (an upper bound) and 5 power steps (an
-       estimate from below).
+       count is lower), its trace (an upper bound) and a few Krylov steps
+       (an estimate from below).
     2. The best few estimates get an eigenvalue bound ``T``; the threshold
        is ``t = T (1 + delta)``, ``delta ~ 8 q^2 eps``.
     3. Every pair (those included) is proven below ``t`` by its trace bound,
