@@ -345,11 +345,12 @@ def _polyphase(layer: _Layer, phase_stride):
     return out, U
 
 
-def _exp_table(N, U):
-    # e^{i 2 pi m u / N} with the integer product reduced mod N first, so the
-    # argument is in [0, 2 pi) and carries a rounding error of a few eps.
+def _exp_table(N, offsets):
+    # e^{i 2 pi m u / N} for m < N and the integer offsets u, with the product
+    # reduced mod N first, so the argument is in [0, 2 pi) and carries a
+    # rounding error of a few eps.
     m = np.arange(N)[:, None]
-    u = np.arange(U)[None, :]
+    u = np.asarray(offsets)[None, :]
     return np.exp(2j * np.pi * (np.mod(m * u, N) / N))
 
 
@@ -407,35 +408,18 @@ def _gram_error(p, fro2):
     return (2 * p + 8) * _EPS * 1.01 * fro2
 
 
-def _sigma_upper(F, fro2, vectors=False):
+def _sigma_upper(F, fro2):
     """Certified upper bound on sigma_max of each computed symbol ``F`` (B, m, C).
 
-    Model: a backward-stable Hermitian eigensolver returns eigenvalues within
-    ``c q eps ||G||_2`` of those of the computed Gram matrix (we take c = 10);
-    the Gram matrix itself is within ``gamma_p ||F||_F^2`` of the exact one.
-    Both are charged against ``||F||_F^2 >= ||G||_2``.  With ``vectors``, also
-    the right singular vector of the largest singular value (B, C).
+    The Gram matrix is within ``gamma_p ||F||_F^2`` of the exact one; the
+    eigensolver's backward error is charged as in :func:`_eig_upper`, with
+    ``||F||_F^2`` for the trace.
     """
     B, m, C = F.shape
     if min(m, C) == 1:
-        up = np.sqrt(fro2) * (1 + (m * C + 4) * _EPS)
-        if not vectors:
-            return up
-        v = F[:, 0, :].conj() if m == 1 else np.ones((B, 1), dtype=np.complex128)
-        return up, v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-300)
+        return np.sqrt(fro2) * (1 + (m * C + 4) * _EPS)
     Gm, p, q = _gram(F)
-    margin = _gram_error(p, fro2) + 10 * (q + 8) * _EPS * fro2
-    if not vectors:
-        lam = np.linalg.eigvalsh(Gm)[:, -1]
-        return np.sqrt(np.maximum(lam, 0.0) + margin) * (1 + 4 * _EPS)
-    w, V = np.linalg.eigh(Gm)
-    up = np.sqrt(np.maximum(w[:, -1], 0.0) + margin) * (1 + 4 * _EPS)
-    x = V[:, :, -1].conj()  # an eigenvector of the Gram matrix (it was conjugated)
-    if m > C:
-        v = x  # of F^H F: the right singular vector
-    else:
-        v = np.einsum("bij,bi->bj", F.conj(), x)  # F^H u
-    return up, v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-300)
+    return _eig_upper(np.linalg.eigvalsh(Gm)[:, -1], _gram_error(p, fro2), fro2, q)
 
 
 def _full_hermitian(L):
@@ -466,7 +450,7 @@ class _TapGram:
     :func:`_symbol_at`; every entry of the computed ``Gamma`` is therefore
     within ``sqrt(2) (K p + nd + 30 D + 12) eps (A A^T)_ij`` (a little more)
     of the exact one, ``A = sum_u |V_u|``, so in spectral norm within
-    ``e = ... ||A||_1 ||A||_inf``.
+    ``e = 1.02 sqrt(2) (K p + nd + 30 D + 12) eps ||A||_1 ||A||_inf``.
     """
 
     def __init__(self, Wg, U, grid):
@@ -492,11 +476,7 @@ class _TapGram:
                 S[j] = (H + H.T).ravel()
                 T[j - 1] = (sign * (H - H.T)).ravel()
         self.S, self.T, self.q = S, T, q
-        self.tables = []
-        for N, u in zip(grid, U):
-            m_ = np.arange(N)[:, None]
-            x = np.arange(-(u - 1), u)[None, :]
-            self.tables.append(np.exp(2j * np.pi * (np.mod(m_ * x, N) / N)))
+        self.tables = [_exp_table(N, np.arange(-(u - 1), u)) for N, u in zip(grid, U)]
         self.shift = [u - 1 for u in U]
         self.half = np.array(half).reshape(len(half), D)
         absV = np.abs(V).reshape((q,) + (-1,) + (p,)).sum(1)  # (q, p)
@@ -553,6 +533,19 @@ def _right_vector(F, x, m, C):
     return v / (np.linalg.norm(v) + 1e-300)
 
 
+def _leading(order, groups, n_top):
+    """The pairs that seed the lower side, from pairs ``order``-ed best first.
+
+    The best frequency of each of the ``n_top`` most promising groups (groups
+    are decoupled, so a start vector in one never reaches another), then the
+    next best frequencies when there are fewer groups.
+    """
+    n_top = max(1, n_top)
+    _, first = np.unique(groups[order], return_index=True)
+    lead = order[np.sort(first)][:n_top]
+    return np.concatenate([lead, order[~np.isin(order, lead)][:n_top - len(lead)]])
+
+
 @dataclass
 class _GridResult:
     upper: float
@@ -582,7 +575,7 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
     G, m, C = Wp.shape[:3]
     K = int(np.prod(U))
     D = layer.ndim
-    tables = [_exp_table(N, u) for N, u in zip(plan.grid, U)]
+    tables = [_exp_table(N, np.arange(u)) for N, u in zip(plan.grid, U)]
     idx = _half_grid(plan.grid)
     if K == 1:
         idx = idx[:1]  # a single tap: the symbol is the same at every frequency
@@ -615,10 +608,9 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
             Fs = symbols(sl)
             fro2[sl] = (Fs.real ** 2 + Fs.imag ** 2).sum(axis=(1, 2))
         fro_ub = np.sqrt(fro2) * (1 + (m * C + 4) * _EPS) + eF
-        order = np.argsort(-fro2, kind="stable")[:max(1, n_top)]
-        Ft = symbols(order)
+        top = _leading(np.argsort(-fro2, kind="stable"), gi_all, n_top)
         best = []
-        for j, F in zip(order, Ft):
+        for j, F in zip(top, symbols(top)):
             v = F[0].conj() if m == 1 else np.ones(1, dtype=np.complex128)
             best.append((int(gi_all[j]), idx[fi_all[j]], v / (np.linalg.norm(v) + 1e-300)))
         return _GridResult(float(fro_ub.max()), total, total, best), Wp
@@ -695,12 +687,7 @@ def _grid_max(layer: _Layer, plan: _Plan, n_top=2):
     # sigma_max(F)^2 <= tr(G_exact) <= tr(fl G) + q e2 (each diagonal entry within e2)
     fro_ub = np.sqrt(np.maximum(tr, 0) * (1 + (q + 2) * _EPS) + q * e2_all) * (1 + 2 * _EPS) + eF
     order = np.argsort(-est, kind="stable")
-    # the best frequency of each of the n_top most promising groups (groups are
-    # decoupled, so a start vector in one never reaches another), then the next
-    # best frequencies when there are fewer groups
-    _, first = np.unique(gi_all[order], return_index=True)
-    lead = order[np.sort(first)][:max(1, n_top)]
-    top = np.concatenate([lead, order[~np.isin(order, lead)][:max(1, n_top) - len(lead)]])
+    top = _leading(order, gi_all, n_top)
     Gt, et = grams(top)
     Gt = np.asarray(Gt)
     Ft = symbols(top)
@@ -947,7 +934,7 @@ def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, to
     Q = np.empty((kmax, N))
     M = np.zeros((kmax, kmax))  # the Ritz matrix Q A^T A Q^T, a column per iteration
     Q[0] = z / nz
-    k, done = 1, 0
+    k = 1
     hist = []
     while True:
         w = adjoint32(forward32(Q[k - 1]), check_finite=False).ravel().astype(np.float64)
@@ -970,9 +957,8 @@ def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, to
             break  # (numerically) an invariant subspace
         Q[k] = w / nw
         k += 1
-        done += 1
     x = waves[0] if wave_est > est else y @ Q[:k]
-    return min(certified_ratio(x), upper), done
+    return min(certified_ratio(x), upper), k - 1
 
 
 # --------------------------------------------------------------------- public
