@@ -4,14 +4,21 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+ifeq ($(shell uname -m),aarch64)
+TORCH_PAIR ?= "torch==2.9.1" "torchvision==0.24.1"
+else
+TORCH_PAIR ?= "torch==2.14.1" "torchvision==0.29.1"
+endif
 
 .PHONY: install demo test test-core docs verify bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# The CPU build of torch first, so that the [torch] extra is already satisfied.
-	$(BIN)/python -m pip install -q "torch==2.13.0"
+	# torch and torchvision first (a matching pair), so that the [torch] and [test] extras
+	# are already satisfied: on x86_64 the pair that lies on this machine's disk, on
+	# aarch64 a CPU build.
+	$(BIN)/python -m pip install -q $(TORCH_PAIR)
 	$(BIN)/python -m pip install -q -e ".[all,test]"
 	touch $@
 
