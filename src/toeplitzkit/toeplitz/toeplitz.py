@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .. import _fft
-from .._deps import HAS_NUMBA, require
 from .._validation import as_array, as_column_row, check_option, positive_int, result_dtype
 from .base import StructuredOperator
 
 __all__ = ["Toeplitz"]
 
-# Below this order ``solve(method="auto")`` uses Levinson; above it, a
-# preconditioned Krylov method whose cost per iteration is O(n log n).
-_LEVINSON_MAX_N = 1024
-# Largest order for which a failed Levinson recursion falls back to a dense LU solve.
-_DENSE_MAX_N = 4096
 # Default number of quadrature points per unit of n for ``from_symbol`` with a callable.
 _QUAD_FACTOR = 8
 
@@ -332,7 +324,8 @@ class Toeplitz(StructuredOperator):
 
     # ---------------------------------------------------------------- solves
     def solve(self, b, *, method: str = "auto", rtol: float | None = None, maxiter: int | None = None,
-              preconditioner: str = "chan", check_finite=None) -> np.ndarray:
+              preconditioner: str = "chan", on_singular: str = "raise", return_info: bool = False,
+              check_finite=None):
         r"""Solve ``T x = b`` for a square Toeplitz ``T``.
 
         Parameters
@@ -340,26 +333,43 @@ class Toeplitz(StructuredOperator):
         b : (n,) or (..., n, k) array_like
             Right-hand side(s), following ``numpy.linalg.solve``: a 1-D vector or
             a stack of ``n x k`` matrices broadcast against the batch.
-        method : {'auto', 'levinson', 'pcg'}
-            ``'levinson'``: the Levinson recursion for a general (nonsymmetric)
-            Toeplitz matrix, ``O(n^2)`` per operator plus ``O(n^2)`` per
-            right-hand side.  ``'pcg'``: circulant-preconditioned Krylov
-            iteration, all right-hand sides at once (one batched FFT product per
-            iteration): conjugate gradients when ``T`` is Hermitian, BiCGSTAB
-            (then GMRES for any column that stalls) otherwise.  ``'auto'``:
-            Levinson for ``n <= 1024`` (falling back to a dense LU solve when a
-            leading principal minor is singular or the residual is poor, for
-            ``n <= 4096``), the Krylov method above (falling back to Levinson
-            when the iteration does not converge).
+        method : {'auto', 'gko', 'levinson', 'pcg', 'gmres'}
+            ``'gko'``: Gaussian elimination with partial pivoting on the
+            displacement generators of the Cauchy-like matrix ``F T Delta F^(-1)``
+            (Gohberg-Kailath-Olshevsky), for every nonsingular ``T``:
+            ``O(n^2 (2 + k))`` time, ``O(n (2 + k))`` memory, backward stable
+            in practice.  ``'levinson'``: the Levinson recursion, ``O(n^2)`` plus
+            ``O(n^2)`` per right-hand side, only weakly stable and needing
+            nonsingular leading principal minors.  ``'pcg'``: circulant-
+            preconditioned conjugate gradients when ``T`` is Hermitian (a
+            non-positive curvature, or a non-Hermitian ``T``, switches to the
+            nonsymmetric method); ``'gmres'``: circulant-preconditioned
+            BiCGSTAB, then restarted GMRES for the columns that stall; both
+            ``O(n log n)`` per iteration, all right-hand sides at once.
+            ``'auto'`` decides from cheap checks: Levinson for a Hermitian ``T``
+            with a positive diagonal and ``n <= 2048``; GKO for the others up
+            to ``n = 4096``; above that the Krylov method (CG when Hermitian)
+            iterated to its attainable accuracy.  A result whose backward error
+            is poor moves on to GKO (refined once when needed); ``info``
+            says which method answered and why others were left.
         rtol : float, optional
-            Krylov stopping tolerance on ``||b - T x|| / ||b||`` per column
-            (default ``1e-12`` in double, ``1e-5`` in single precision).
+            Krylov stopping tolerance on ``||b - T x|| / ||b||`` per column; a
+            column that does not reach ``10 rtol`` in ``maxiter`` iterations
+            raises.  Default: iterate until the residual stops decreasing and
+            judge the result by its backward error.
         maxiter : int, optional
             Krylov iteration limit (default ``max(200, 4 sqrt(n))``).
         preconditioner : {'chan', 'strang', 'none'}
             T. Chan's optimal circulant (the Frobenius-nearest circulant; it is
             Hermitian positive definite whenever ``T`` is) or Strang's
             (the central diagonals, copied around).
+        on_singular : {'raise', 'warn'}
+            What a numerically singular ``T`` (estimated reciprocal condition
+            number below the working precision), an overflowing solution or a
+            lost accuracy does: raise ``numpy.linalg.LinAlgError``, or warn with
+            ``scipy.linalg.LinAlgWarning`` and return the best effort.
+        return_info : bool, default False
+            Also return the diagnostics.
         check_finite : bool, optional
             Defaults to the operator's setting.
 
@@ -367,34 +377,51 @@ class Toeplitz(StructuredOperator):
         -------
         x : ndarray
             Same shape convention as ``b``, dtype ``result_dtype(T, b)``.
+        info : dict
+            Only with ``return_info=True``: ``method`` (the method that
+            answered), ``rcond`` and ``cond_est`` (estimated reciprocal 1-norm
+            condition number and its inverse; a lower bound on ``cond_1(T)``),
+            ``backward_error`` (largest normwise backward error
+            ``||b - T x||_1 / (||T||_1 ||x||_1 + ||b||_1)``),
+            ``forward_error_bound`` (their product, the first-order relative
+            forward error), ``fallbacks`` (``(method, reason)`` pairs),
+            ``iterations`` (Krylov), ``growth`` (GKO generator growth).
 
         Raises
         ------
         numpy.linalg.LinAlgError
-            When ``T`` is singular, when Levinson meets a singular leading
-            principal minor (``method='levinson'``), or when the Krylov method
-            does not reach ``rtol`` in ``maxiter`` iterations (the message gives
-            the residual reached; no unconverged solution is ever returned).
+            When ``T`` is singular or numerically singular, when Levinson meets
+            a singular leading principal minor (``method='levinson'``), or
+            when the Krylov method does not reach ``rtol`` (the message gives
+            the reason; no unconverged or unchecked solution is returned).
         ValueError
             For a non-square operator, a ``b`` of the wrong shape, or an
-            unknown ``method`` / ``preconditioner``.
+            unknown ``method`` / ``preconditioner`` / ``on_singular``.
 
         Notes
         -----
-        Levinson computes in double precision (float32 input is cast back at
-        the end), in a compiled Numba loop when Numba is installed and in
-        NumPy (vectorized over the batch and the right-hand sides) otherwise;
-        the two agree to rounding.  Like ``scipy.linalg.solve_toeplitz`` it is only weakly stable
-        and can lose accuracy when a leading principal minor is ill-conditioned
-        even though ``T`` is not.  The Krylov method converges in a number of
-        iterations governed by the spectrum of ``C^{-1} T``: for ``T = T_n(f)``
-        with a positive continuous symbol it is clustered at 1 and the count is
-        bounded independently of ``n`` (superlinear convergence).
+        Every path is checked the same way: the backward error of each column
+        and a condition estimate ``||T||_1 max_j ||x_j||_1 / ||b_j||_1`` over the
+        right-hand sides and one random probe solved with them (``||T||_1`` is
+        exact, ``O(n)``).  The estimate is a lower bound on ``cond_1(T)``, in
+        practice within a factor of about ``sqrt(n)`` of it.  ``T`` counts as
+        numerically singular when the estimate exceeds ``1 / eps`` or when
+        estimate times backward error (the first-order relative forward error)
+        reaches 0.1: a backward-stable solve of a singular system solves a
+        nearby matrix, so the estimate saturates near ``1 / eta`` there.
+        Direct methods compute in double precision (float32 input is cast back
+        at the end), in compiled Numba loops when Numba is installed and in
+        NumPy otherwise (the two agree to rounding).  The Krylov methods
+        converge in a number of iterations governed by the spectrum of
+        ``C^{-1} T``: for ``T = T_n(f)`` with a positive continuous symbol it
+        is clustered at 1 and the count is bounded independently of ``n``.
 
         References
         ----------
-        Thesis, Eq 2.22-2.26 (the matrices); T. Chan, SIAM J. Sci. Stat. Comput. 9
-        (1988) and G. Strang, Stud. Appl. Math. 74 (1986) for the preconditioners.
+        Thesis, Eq 2.22-2.26 (the matrices) and Table 2.1 (displacement);
+        I. Gohberg, T. Kailath, V. Olshevsky, Math. Comp. 64 (1995) for the
+        elimination; T. Chan, SIAM J. Sci. Stat. Comput. 9 (1988) and
+        G. Strang, Stud. Appl. Math. 74 (1986) for the preconditioners.
 
         Examples
         --------
@@ -405,11 +432,27 @@ class Toeplitz(StructuredOperator):
         >>> x = Toeplitz(c, r).solve(b)
         >>> np.allclose(x, scipy.linalg.solve_toeplitz((c, r), b))
         True
-        >>> np.allclose(Toeplitz(c, r).solve(b, method="pcg"), x)
-        True
+        >>> x, info = Toeplitz(c, r).solve(b, method="pcg", return_info=True)
+        >>> info["method"], np.allclose(x, scipy.linalg.solve(scipy.linalg.toeplitz(c, r), b))
+        ('bicgstab', True)
+
+        A leading principal minor is singular (``T[0, 0] = 0``), the matrix is not:
+
+        >>> T = Toeplitz([0.0, 1.0, 2.0], [0.0, 3.0, 1.0])
+        >>> x, info = T.solve(np.ones(3), return_info=True)
+        >>> info["method"], np.allclose(x, np.linalg.solve(T.to_dense(), np.ones(3)))
+        ('gko', True)
         """
-        method = check_option(method, "method", ("auto", "levinson", "pcg"))
+        from ._solvers import solve_toeplitz
+
+        method = check_option(method, "method", ("auto", "gko", "levinson", "pcg", "gmres"))
         preconditioner = check_option(preconditioner, "preconditioner", ("chan", "strang", "none"))
+        on_singular = check_option(on_singular, "on_singular", ("raise", "warn"))
+        if rtol is not None and not (isinstance(rtol, (int, float, np.floating, np.integer))
+                                     and not isinstance(rtol, bool) and np.isfinite(rtol) and 0 < rtol < 1):
+            raise ValueError(f"'rtol' must be a number in (0, 1), got {rtol!r}")
+        if maxiter is not None:
+            maxiter = positive_int(maxiter, "maxiter")
         m, n = self._mn
         if m != n:
             raise ValueError(f"solve needs a square Toeplitz matrix, this one has shape {self.shape}")
@@ -417,351 +460,7 @@ class Toeplitz(StructuredOperator):
         B = self._prepare(b, "b", n, not vector, check_finite)
         if vector:
             B = B[..., None]
-        if method == "auto":
-            if n <= _LEVINSON_MAX_N:
-                X = self._solve_levinson(B, strict=False)
-            else:
-                try:
-                    X = self._solve_krylov(B, rtol, maxiter, preconditioner)
-                except _KrylovFailure:
-                    # a badly preconditioned system: the O(n^2) direct method still works
-                    X = self._solve_levinson(B, strict=False)
-        elif method == "levinson":
-            X = self._solve_levinson(B, strict=True)
-        else:
-            X = self._solve_krylov(B, rtol, maxiter, preconditioner)
-        return X[..., 0] if vector else X
-
-    # Levinson ---------------------------------------------------------------
-    def _solve_levinson(self, B, strict: bool):
-        n = self._mn[0]
-        work = np.result_type(B.dtype, self.dtype, np.float64)
-        c = self.c.astype(work)
-        r = self.r.astype(work)
-        batch = np.broadcast_shapes(self._batch_shape, B.shape[:-2])
-        c = np.broadcast_to(c, batch + (n,))
-        r = np.broadcast_to(r, batch + (n,))
-        Bw = np.broadcast_to(B, batch + B.shape[-2:]).astype(work)
-        try:
-            X = _levinson(c, r, Bw)
-        except np.linalg.LinAlgError:
-            if strict:
-                raise
-            return self._solve_dense(B)
-        if not strict:
-            # A weakly stable recursion: check the residual, fall back to LU if poor.
-            res = Bw - self._matmat(X)
-            scale = (np.linalg.norm(Bw, axis=-2) + self._norm1() * np.linalg.norm(X, axis=-2))
-            if not np.all(np.linalg.norm(res, axis=-2) <= 1e3 * n * np.finfo(work).eps * scale):
-                return self._solve_dense(B)
-        return X.astype(B.dtype, copy=False)
-
-    def _norm1(self):
-        return np.sum(np.abs(self.c), axis=-1)[..., None] + np.sum(np.abs(self.r[..., 1:]), axis=-1)[..., None]
-
-    def _solve_dense(self, B):
-        import scipy.linalg as sl
-
-        if self._mn[0] > _DENSE_MAX_N:
-            raise np.linalg.LinAlgError(
-                f"Levinson met a singular leading principal minor (or lost accuracy) and n = {self._mn[0]} is "
-                f"too large for the dense fallback (n <= {_DENSE_MAX_N}); the matrix may be singular or "
-                "ill-conditioned: try method='pcg' with a larger maxiter")
-
-        A = self.to_dense()
-        batch = np.broadcast_shapes(self._batch_shape, B.shape[:-2])
-        A = np.broadcast_to(A, batch + A.shape[-2:])
-        Bb = np.broadcast_to(B, batch + B.shape[-2:])
-        out = np.empty(Bb.shape, dtype=B.dtype)
-        for idx in np.ndindex(*batch):
-            with warnings.catch_warnings():
-                # an exact zero pivot is reported below as a LinAlgError with the reason
-                warnings.simplefilter("ignore", sl.LinAlgWarning)
-                lu, piv = sl.lu_factor(A[idx], check_finite=False)
-            d = np.abs(np.diag(lu))
-            if np.any(d <= A.shape[-1] * np.finfo(lu.dtype).eps * max(float(d.max()), 1e-300)):
-                raise np.linalg.LinAlgError(
-                    "Toeplitz matrix is singular to working precision (LU has a zero pivot)"
-                    + (f" in batch entry {idx}" if batch else ""))
-            out[idx] = sl.lu_solve((lu, piv), Bb[idx], check_finite=False)
-        return out
-
-    # Krylov -----------------------------------------------------------------
-    def _circulant_preconditioner(self, kind: str, real: bool, L: int):
-        """Spectrum (length ``n``, (r)fft layout) of the inverse of the circulant preconditioner."""
-        n = self._mn[0]
-        c, r = self.c, self.r
-        k = np.arange(n)
-        if kind == "none":
-            shape = self._batch_shape + ((n // 2 + 1) if real else n,)
-            return np.ones(shape, dtype=np.result_type(self.dtype, np.complex64))
-        # t_{k - n} is the (n - k)-th entry of the first row
-        back = np.concatenate([np.zeros_like(r[..., :1]), r[..., :0:-1]], axis=-1)  # back[k] = r[n-k]
-        if kind == "chan":
-            col = ((n - k) * c + k * back) / n
-        else:  # strang
-            col = np.where(k <= n // 2, c, back)
-        lam = _fft.rfft(col) if real else _fft.fft(col)
-        # Guard against a (nearly) singular preconditioner: clamp the modulus.
-        amax = np.max(np.abs(lam), axis=-1, keepdims=True)
-        tiny = np.abs(lam) < 1e-8 * amax
-        lam = np.where(tiny, np.where(lam == 0, 1, lam / np.where(lam == 0, 1, np.abs(lam))) * 1e-8 * amax, lam)
-        return 1.0 / lam
-
-    def _solve_krylov(self, B, rtol, maxiter, preconditioner):
-        n = self._mn[0]
-        dt = B.dtype
-        single = dt in (np.float32, np.complex64)
-        if rtol is None:
-            rtol = 1e-5 if single else 1e-12
-        if not (np.isscalar(rtol) and rtol > 0):
-            raise ValueError(f"'rtol' must be a positive number, got {rtol!r}")
-        maxiter = max(200, int(4 * np.sqrt(n))) if maxiter is None else positive_int(maxiter, "maxiter")
-        real = self.is_real and dt.kind == "f"
-        inv = self._circulant_preconditioner(preconditioner, real, n).astype(
-            np.result_type(dt, np.complex64), copy=False)
-
-        # The iteration runs on rows: Bt[..., j, :] is right-hand side j, so every
-        # transform and every vector update works on contiguous memory.
-        L = self._L
-        spec = self._spec(real)
-        batch = np.broadcast_shapes(self._batch_shape, B.shape[:-2])
-        Bt = np.ascontiguousarray(np.swapaxes(np.broadcast_to(B, batch + B.shape[-2:]), -1, -2))
-        spec_r = spec[..., None, :]
-        inv_r = inv[..., None, :]
-
-        if real:
-            def A(Xt):
-                F = _fft.rfft(Xt, L)
-                F *= spec_r
-                return _fft.irfft(F, L)[..., :n]
-
-            def M(Rt):
-                F = _fft.rfft(Rt)
-                F *= inv_r
-                return _fft.irfft(F, n)
-        else:
-            def A(Xt):
-                F = _fft.fft(Xt, L)
-                F *= spec_r
-                return _fft.ifft(F, L)[..., :n].astype(dt, copy=False)
-
-            def M(Rt):
-                F = _fft.fft(Rt)
-                F *= inv_r
-                return _fft.ifft(F, n).astype(dt, copy=False)
-
-        bnorm = np.linalg.norm(Bt, axis=-1, keepdims=True)
-        Xt = None
-        if self.is_hermitian():
-            Xt = _block_pcg(A, M, Bt, bnorm, rtol, maxiter)
-        if Xt is None:
-            Xt = _block_bicgstab(A, M, Bt, bnorm, rtol, maxiter)
-        # the recursively updated residual can drift: judge the true one
-        res = np.linalg.norm(Bt - A(Xt), axis=-1, keepdims=True)
-        ok = res <= 10 * rtol * bnorm
-        X = np.swapaxes(Xt, -1, -2).astype(dt, copy=False)
-        if not np.all(ok):
-            X = self._gmres_rescue(np.array(X), np.swapaxes(Bt, -1, -2), ~np.swapaxes(ok, -1, -2),
-                                   inv, real, rtol, maxiter)
-        return X
-
-    def _gmres_rescue(self, X, B, bad, inv, real, rtol, maxiter):
-        """Columns the batched iteration did not converge on get GMRES; raise if that fails too."""
-        import scipy.sparse.linalg as spla
-
-        n = self._mn[0]
-        batch = X.shape[:-2]
-        cb = np.broadcast_to(self.c, batch + (n,))
-        rb = np.broadcast_to(self.r, batch + (n,))
-        invb = np.broadcast_to(inv, batch + inv.shape[-1:])
-        for idx in zip(*np.nonzero(bad[..., 0, :])):
-            bidx, col = tuple(idx[:-1]), idx[-1]
-            opb = Toeplitz(cb[bidx], rb[bidx], check_finite=False)
-            spec = invb[bidx]
-
-            def prec(v, spec=spec):
-                v = np.ravel(v)
-                if real and v.dtype.kind == "f":
-                    return _fft.irfft(_fft.rfft(v) * spec, n)
-                full = spec if not real else np.concatenate([spec, np.conj(spec[1:(n + 1) // 2][::-1])])
-                return _fft.ifft(_fft.fft(v) * full, n)
-
-            Mop = spla.LinearOperator((n, n), dtype=X.dtype, matvec=prec)
-            b = B[bidx + (slice(None), col)]
-            x0 = X[bidx + (slice(None), col)]
-            if not np.all(np.isfinite(x0)) or np.linalg.norm(b - opb.matvec(x0)) > np.linalg.norm(b):
-                x0 = np.zeros_like(b)  # the batched iteration diverged: restart from zero
-            restart = min(n, 30, maxiter)  # at most maxiter GMRES iterations in all
-            x, info = spla.gmres(opb.aslinearoperator(), b, x0=x0, rtol=rtol, atol=0.0,
-                                 restart=restart, maxiter=max(1, maxiter // restart), M=Mop)
-            resid = float(np.linalg.norm(b - opb.matvec(x.astype(X.dtype, copy=False))))
-            bn = float(np.linalg.norm(b))
-            if not resid <= 10 * rtol * bn:
-                where = f"right-hand side {col}" + (f" of batch entry {bidx}" if bidx else "")
-                raise _KrylovFailure(
-                    f"Toeplitz solve did not converge: relative residual {resid / max(bn, 1e-300):.3g} "
-                    f"> rtol={rtol:.3g} after {maxiter} iterations ({where}); the matrix may be "
-                    "singular or ill-conditioned: try method='levinson' or a larger maxiter")
-            X[bidx + (slice(None), col)] = x
-        return X
-
-
-# ------------------------------------------------------------------- kernels
-
-class _KrylovFailure(np.linalg.LinAlgError):
-    """The Krylov iteration did not reach the tolerance (a ``LinAlgError``)."""
-
-
-def _levinson(c, r, B, engine: str = "auto"):
-    """Levinson solve of ``T(c, r) X = B`` (batched); Numba kernel when installed, else NumPy.
-
-    Both engines run the same recursion and agree to rounding; both raise
-    ``LinAlgError`` naming the first singular leading principal minor.
-    """
-    engine = check_option(engine, "engine", ("auto", "numba", "numpy"))
-    if engine == "numpy" or (engine == "auto" and not HAS_NUMBA):
-        return _levinson_numpy(c, r, B)
-    if not HAS_NUMBA:
-        require("numba", "the Numba Levinson engine")
-    from ._levinson_numba import levinson_kernel
-
-    n = c.shape[-1]
-    batch = c.shape[:-1]
-    X = np.empty(B.shape, dtype=c.dtype)
-    for idx in np.ndindex(*batch):
-        cc, rr = np.ascontiguousarray(c[idx]), np.ascontiguousarray(r[idx])
-        scale = np.max(np.abs(cc)) + np.max(np.abs(rr))
-        Bt = np.ascontiguousarray(np.swapaxes(B[idx], -1, -2))
-        Xi, status = levinson_kernel(cc, rr, Bt, n * np.finfo(c.dtype).eps * scale)
-        if status:
-            _raise_singular_minor(status)
-        X[idx] = Xi.T
-    if not np.all(np.isfinite(X)):
-        raise np.linalg.LinAlgError("Levinson recursion overflowed: the matrix is (nearly) singular")
-    return X
-
-
-def _raise_singular_minor(k: int):
-    if k == 1:
-        raise np.linalg.LinAlgError("Levinson recursion: the leading 1 x 1 principal minor is singular "
-                                    "(T[0, 0] == 0); use method='auto' (dense fallback) or 'pcg'")
-    raise np.linalg.LinAlgError(f"Levinson recursion: the leading {k} x {k} principal minor is singular; "
-                                "use method='auto' (dense fallback) or 'pcg'")
-
-
-def _levinson_numpy(c, r, B):
-    """Levinson recursion for ``T(c, r) X = B`` (general Toeplitz), vectorized over batch and columns.
-
-    ``c``, ``r``: (..., n) with ``r[..., 0] == c[..., 0]``; ``B``: (..., n, k).
-    Keeps the forward and backward vectors ``f``, ``g`` with ``T_k f = e_1`` and
-    ``T_k g = e_k`` for the leading ``k x k`` section ``T_k``.
-    """
-    n = c.shape[-1]
-    batch = c.shape[:-1]
-    t0 = c[..., 0]
-    scale = np.max(np.abs(c), axis=-1) + np.max(np.abs(r), axis=-1)
-    tiny = n * np.finfo(c.dtype).eps * scale
-    if np.any(np.abs(t0) <= tiny):
-        _raise_singular_minor(1)
-    f = np.zeros(batch + (n,), dtype=c.dtype)
-    g = np.zeros(batch + (n,), dtype=c.dtype)
-    X = np.zeros(B.shape, dtype=c.dtype)
-    f[..., 0] = 1.0 / t0
-    g[..., 0] = 1.0 / t0
-    X[..., 0, :] = B[..., 0, :] / t0[..., None]
-    crev = c[..., ::-1]  # crev[n-1-j] = c[j]
-    for k in range(1, n):
-        ck = crev[..., n - 1 - k: n - 1]  # c[k], c[k-1], ..., c[1]
-        ef = np.einsum("...j,...j->...", ck, f[..., :k])
-        eg = np.einsum("...j,...j->...", r[..., 1: k + 1], g[..., :k])
-        den = 1.0 - ef * eg
-        if np.any(np.abs(den) <= n * np.finfo(c.dtype).eps):
-            _raise_singular_minor(k + 1)
-        fk = f[..., : k + 1].copy()
-        gk = np.zeros_like(fk)
-        gk[..., 1:] = g[..., :k]
-        f[..., : k + 1] = (fk - ef[..., None] * gk) / den[..., None]
-        g[..., : k + 1] = (gk - eg[..., None] * fk) / den[..., None]
-        ex = np.einsum("...j,...jk->...k", ck, X[..., :k, :])
-        X[..., : k + 1, :] += (B[..., k, :] - ex)[..., None, :] * g[..., : k + 1, None]
-    if not np.all(np.isfinite(X)):
-        raise np.linalg.LinAlgError("Levinson recursion overflowed: the matrix is (nearly) singular")
-    return X
-
-
-def _dot(U, V):
-    """Row-wise inner products ``sum_i conj(U[..., j, i]) V[..., j, i]``, keepdims on axis -1."""
-    if U.dtype.kind == "c":
-        U = np.conj(U)
-    return np.einsum("...i,...i->...", U, V)[..., None]
-
-
-def _block_pcg(A, M, B, bnorm, rtol, maxiter):
-    """Preconditioned CG on all rows of ``B`` at once; ``None`` on a non-positive curvature."""
-    X = np.zeros_like(B)
-    R = B.copy()
-    Z = M(R)
-    P = Z.copy()
-    rz = _dot(R, Z)
-    active = bnorm > 0
-    tol = rtol * bnorm
-    for _ in range(maxiter):
-        rn = np.sqrt(np.real(_dot(R, R)))
-        active = active & (rn > tol)
-        if not np.any(active):
-            break
-        AP = A(P)
-        pap = _dot(P, AP)
-        if np.any(active & ~(np.real(pap) > 0)):
-            return None  # not positive definite: use a nonsymmetric method
-        alpha = np.where(active, rz / np.where(active, pap, 1), 0).astype(B.dtype, copy=False)
-        X += alpha * P
-        R -= alpha * AP
-        Z = M(R)
-        rz_new = _dot(R, Z)
-        beta = np.where(active, rz_new / np.where(rz == 0, 1, rz), 0).astype(B.dtype, copy=False)
-        P *= beta
-        P += Z
-        rz = rz_new
-    return X
-
-
-def _block_bicgstab(A, M, B, bnorm, rtol, maxiter):
-    """Right-preconditioned BiCGSTAB on all rows at once; stalled rows are left as they are."""
-    X = np.zeros_like(B)
-    R = B.copy()
-    Rh = R.copy()
-    one = np.ones(bnorm.shape, dtype=B.dtype)
-    rho, alpha, omega = one, one, one
-    V = np.zeros_like(B)
-    P = np.zeros_like(B)
-    active = bnorm > 0
-    tol = rtol * bnorm
-    zero = np.zeros((), dtype=B.dtype)
-    for _ in range(maxiter):
-        rn = np.sqrt(np.real(_dot(R, R)))
-        active = active & (rn > tol) & np.isfinite(rn)
-        if not np.any(active):
-            break
-        rho_new = _dot(Rh, R)
-        good = active & (rho_new != 0) & (omega != 0)
-        beta = np.where(good, (rho_new / np.where(rho == 0, 1, rho)) * (alpha / np.where(omega == 0, 1, omega)),
-                        zero)
-        P = R + beta * (P - omega * V)
-        Ph = M(P)
-        V = A(Ph)
-        rv = _dot(Rh, V)
-        good = good & (rv != 0)
-        alpha = np.where(good, rho_new / np.where(rv == 0, 1, rv), zero)
-        S = R - alpha * V
-        X += alpha * Ph
-        Sh = M(S)
-        Tm = A(Sh)
-        tt = _dot(Tm, Tm)
-        omega = np.where(good & (tt != 0), _dot(Tm, S) / np.where(tt == 0, 1, tt), zero)
-        X += omega * Sh
-        R = np.where(good, S - omega * Tm, R)
-        rho = rho_new
-        active = good
-    return X
+        X, info = solve_toeplitz(self, B, method=method, rtol=rtol, maxiter=maxiter,
+                                 preconditioner=preconditioner, on_singular=on_singular)
+        X = X[..., 0] if vector else X
+        return (X, info) if return_info else X
