@@ -7,6 +7,8 @@ Modules (``layers``): :class:`CirculantLinear`, :class:`DiagonalCirculantLinear`
 :class:`ToeplitzLinear`, :class:`ToeplitzLikeLinear`, :class:`LowRankLinear`, :class:`DCNN`.
 Robust training (``robust``): :class:`LipschitzRegularizer`, :func:`pgd_attack`,
 :func:`adversarial_training_step`, :func:`lipschitz_report`.
+Network certificate (``certificate``): :func:`lipschitz_certificate` (the l2 Lipschitz
+constant of a model, certified on its graph), :func:`jacobian_norm_lower_bound`.
 
 Everything is device-agnostic (CPU or CUDA: tensors stay where they are) and works in
 float32 and float64.
@@ -43,6 +45,15 @@ from .robust import (  # noqa: E402
     pgd_attack,
 )
 
-from . import functional as _functional, layers as _layers, robust as _robust  # noqa: E402
+from .certificate import (  # noqa: E402
+    ACTIVATION_CONSTANTS,
+    CertificateError,
+    LipschitzCertificate,
+    NodeBound,
+    jacobian_norm_lower_bound,
+    lipschitz_certificate,
+)
 
-__all__ = _functional.__all__ + _layers.__all__ + _robust.__all__
+from . import certificate as _certificate, functional as _functional, layers as _layers, robust as _robust  # noqa: E402,E501
+
+__all__ = _functional.__all__ + _layers.__all__ + _robust.__all__ + _certificate.__all__
