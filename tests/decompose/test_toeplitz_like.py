@@ -186,10 +186,56 @@ def test_from_dense_truncated_rank(rng):
     n = 10
     T = sl.toeplitz(rng.standard_normal(n), rng.standard_normal(n))
     E = 1e-6 * rng.standard_normal((n, n))
-    TL = ToeplitzLike.from_dense(T + E, rank=2)
+    with pytest.warns(RuntimeWarning, match="rank=2 is below the displacement rank"):
+        TL = ToeplitzLike.from_dense(T + E, rank=2)
     assert TL.rank == 2
     # truncating the displacement perturbs M by at most what it dropped, here O(1e-6)
     assert _rel(TL.to_dense(), T) < 1e-4
+    assert TL.truncation_error == pytest.approx(_rel(TL.to_dense(), T + E))
+
+
+def test_from_dense_rank_too_small_warns(rng):
+    # T1 T2 has displacement rank 4: rank=2 used to give relative error 0.65 silently
+    n = 40
+    T1 = sl.toeplitz(rng.standard_normal(n), rng.standard_normal(n))
+    T2 = sl.toeplitz(rng.standard_normal(n), rng.standard_normal(n))
+    with pytest.warns(RuntimeWarning, match="displacement rank 4"):
+        TL = ToeplitzLike.from_dense(T1 @ T2, rank=2)
+    assert TL.truncation_error > 0.1
+    exact = ToeplitzLike.from_dense(T1 @ T2, rank=4)  # no warning: exact to rounding
+    assert exact.truncation_error <= 1e-12
+
+
+@pytest.mark.parametrize("cplx", [False, True])
+def test_toeplitz_like_solve(rng, cplx):
+    n = 300
+    dt = complex if cplx else float
+    T1 = sl.toeplitz(_r(rng, n, dt), _r(rng, n, dt))
+    T1[np.arange(n), np.arange(n)] = 0.0  # singular leading minors
+    T2 = sl.toeplitz(_r(rng, n, dt), _r(rng, n, dt))
+    M = T1 @ T2
+    TL = ToeplitzLike.from_dense(M)
+    B = _r(rng, (n, 2), dt)
+    X, info = TL.solve(B, return_info=True)
+    assert info["method"] == "gko"
+    Xd = np.linalg.solve(M, B)
+    assert np.linalg.norm(X - Xd) <= 1e-13 * np.linalg.cond(M) * np.linalg.norm(Xd)
+    np.testing.assert_allclose(TL.solve(B[:, 0]), X[:, 0], rtol=0, atol=1e-10 * np.max(np.abs(X)))
+
+
+def test_toeplitz_like_solve_singular_raises(rng):
+    n = 30
+    u = rng.standard_normal((n, 1))
+    TL = ToeplitzLike.from_dense(u @ u.T)  # rank one
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        TL.solve(np.ones(n))
+    with pytest.warns(Warning, match="singular"):
+        TL.solve(np.ones(n), on_singular="warn")
+
+
+def _r(rng, shape, dt):
+    x = rng.standard_normal(shape)
+    return x + 1j * rng.standard_normal(shape) if dt is complex else x
 
 
 def test_generators_to_toeplitz_like_roundtrip(rng):
