@@ -86,7 +86,7 @@ def test_zero_padding_is_a_compression_of_the_circular_convolution(rng):
     R = R.reshape(cout * Lo * Lo, -1)
     np.testing.assert_allclose(R @ C @ E, A, rtol=0, atol=1e-13)
     # and the bound is the circular operator's norm on exactly that grid
-    b = conv_spectral_norm(w, n, padding=p)
+    b = conv_spectral_norm(w, n, padding=p, bound="grid")
     assert b.grid == (N, N)
     np.testing.assert_allclose(b.upper, np.linalg.norm(C, 2), rtol=1e-12)
     check_bracket(b, A)
@@ -95,7 +95,7 @@ def test_zero_padding_is_a_compression_of_the_circular_convolution(rng):
 def test_grid_value_equals_dense_norm_of_circular_operator(rng):
     w = rng.standard_normal((3, 2, 3, 3))
     A = dense_torch(w, (6, 7), padding=1, mode="circular")
-    b = conv_spectral_norm(w, (6, 7), padding=1, padding_mode="circular")
+    b = conv_spectral_norm(w, (6, 7), padding=1, padding_mode="circular", bound="grid")
     exact = check_bracket(b, A)
     assert b.exact
     np.testing.assert_allclose(b.upper, exact, rtol=1e-12)
@@ -108,7 +108,7 @@ def test_circular_upper_equals_sedghi(rng):
     baselines = pytest.importorskip("toeplitzkit.bounds.baselines")
     for cout, cin, k, n in [(4, 3, 3, 8), (2, 5, 5, 10), (3, 3, 1, 6)]:
         w = rng.standard_normal((cout, cin, k, k))
-        b = conv_spectral_norm(w, n, padding=k // 2, padding_mode="circular")
+        b = conv_spectral_norm(w, n, padding=k // 2, padding_mode="circular", bound="grid")
         sedghi = np.max(baselines.sedghi_singular_values(w, (n, n)))
         np.testing.assert_allclose(b.upper, sedghi, rtol=1e-12)
         assert b.exact
@@ -119,7 +119,7 @@ def test_circular_strided_polyphase_is_exact(rng):
     # symbol's grid maximum is the norm itself.
     w = rng.standard_normal((3, 2, 3, 3))
     A = dense_torch(w, 8, stride=2, padding=1, mode="circular")
-    b = conv_spectral_norm(w, 8, stride=2, padding=1, padding_mode="circular")
+    b = conv_spectral_norm(w, 8, stride=2, padding=1, padding_mode="circular", bound="grid")
     exact = check_bracket(b, A)
     assert b.exact and b.grid == (4, 4)
     np.testing.assert_allclose(b.upper, exact, rtol=1e-12)
@@ -150,12 +150,15 @@ def test_bracket_every_configuration(cfg, rng):
     cout, cin, k, n, s, p, d, g, mode = cfg
     w = rng.standard_normal((cout, cin // g) + k)
     A = dense_torch(w, n, s, p, d, g, mode)
-    b = conv_spectral_norm(w, n, s, p, d, g, mode)
-    exact = check_bracket(b, A)
-    # the lower side is a converged power iteration on these small operators
-    assert b.lower >= exact * (1 - 2e-3)
-    if mode == "zeros":
-        assert b.factor == 1.0
+    for bound in ("auto", "grid"):
+        b = conv_spectral_norm(w, n, s, p, d, g, mode, bound=bound)
+        exact = check_bracket(b, A)
+        # the lower side is a converged power iteration on these small operators
+        assert b.lower >= exact * (1 - 2e-3)
+        if mode == "zeros":
+            assert b.factor == 1.0
+    # at the layer's own size the sides meet: upper <= lower (1 + tol)
+    assert b.upper <= exact * (1 + 1e-3) or bound == "grid"
 
 
 def test_tight_on_a_realistic_layer():
@@ -181,9 +184,12 @@ def test_conv1d_conv3d(D, rng):
         n = (10,) if D == 1 else (4, 5, 4)
         w = rng.standard_normal((2, 2) + k)
         A = dense_torch(w, n, s, p, 1, 1, mode)
-        b = conv_spectral_norm(w, n, s, p, padding_mode=mode)
+        b = conv_spectral_norm(w, n, s, p, padding_mode=mode, bound="grid")
         check_bracket(b, A)
         assert len(b.grid) == D
+        b = conv_spectral_norm(w, n, s, p, padding_mode=mode)
+        exact = check_bracket(b, A)
+        assert b.upper <= b.lower * (1 + 1e-3) and b.lower >= exact * (1 - 1e-9)
 
 
 def test_torch_layer_is_read_without_its_module(rng):
@@ -208,7 +214,7 @@ def test_float32_weights_and_dtype(rng):
 def test_fast_mode_is_sound_and_says_so(rng):
     w = rng.standard_normal((4, 4, 3, 3))
     A = dense_torch(w, 10, padding=1)
-    b = conv_spectral_norm(w, 10, padding=1, mode="fast")
+    b = conv_spectral_norm(w, 10, padding=1, mode="fast", bound="grid")
     check_bracket(b, A)
     assert b.method.startswith("fast:") and b.lower_iters <= 2
     assert conv_spectral_norm(w, 10, padding=1).method.startswith("certified:")
@@ -301,17 +307,17 @@ def test_lower_side_converges_to_the_norm(rng):
                       int(rng.integers(8, 14)), int(rng.integers(1, 3)))
         w = rng.standard_normal((c, c, k, k))
         A = dense_torch(w, n, stride=s, padding=k // 2)
-        b = conv_spectral_norm(w, n, stride=s, padding=k // 2, tol=0, lower_iters=60)
+        b = conv_spectral_norm(w, n, stride=s, padding=k // 2, tol=0, lower_iters=60, bound="grid")
         exact = check_bracket(b, A)
         assert b.lower >= exact * (1 - 1e-8)
         # the default (tol 1e-3) stops early but stays close
-        assert conv_spectral_norm(w, n, stride=s, padding=k // 2).lower >= exact * (1 - 5e-3)
+        assert conv_spectral_norm(w, n, stride=s, padding=k // 2, bound="grid").lower >= exact * (1 - 5e-3)
 
 
 def test_single_tap_kernel_is_one_frequency(rng):
     # a 1x1 kernel (any stride) has a constant symbol: one frequency decides
     w = rng.standard_normal((5, 3, 1, 1))
-    b = conv_spectral_norm(w, 9, stride=2)
+    b = conv_spectral_norm(w, 9, stride=2, bound="grid")
     assert b.frequencies == 1
     A = dense_torch(w, 9, stride=2)
     exact = check_bracket(b, A)
@@ -345,7 +351,7 @@ def test_gram_from_taps_agrees_with_per_frequency_gram(cfg, rng, monkeypatch):
     out = {}
     for taps in (True, False):
         monkeypatch.setattr(conv, "_GRAM_FROM_TAPS", taps)
-        out[taps] = b = conv_spectral_norm(w, n, s, p, d, g, mode)
+        out[taps] = b = conv_spectral_norm(w, n, s, p, d, g, mode, bound="grid")
         exact = check_bracket(b, A)
         assert b.lower >= exact * (1 - 2e-3)
         if mode == "circular":

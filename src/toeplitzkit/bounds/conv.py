@@ -5,11 +5,16 @@ value of the linear map a ``Conv1d``/``Conv2d``/``Conv3d`` layer computes on a
 given input size (PyTorch semantics: cross-correlation, stride, padding
 including ``'same'``, dilation, groups, every ``padding_mode``).
 
-The upper side is a maximum over a finite DFT grid of the largest singular
-value of the layer's polyphase symbol, each certified with an explicit
-rounding-error margin; the lower side is a Rayleigh-Ritz value over a Krylov
-subspace of ``A^T A`` for the real operator, started from the (enveloped) plane
-waves of the maximizing frequencies.  See :func:`conv_spectral_norm` for the derivation.
+By default the finite operator of the layer is certified itself wherever
+that is affordable (:mod:`toeplitzkit.bounds._conv_finite`): layers that are
+matrices in disguise through those matrices, small ones through a Cholesky
+certificate of their own Gram matrix, so that the two sides meet at ``tol``.
+Elsewhere the upper side is a maximum over a finite DFT grid of the largest
+singular value of the layer's polyphase symbol, each certified with an
+explicit rounding-error margin; the lower side is a Rayleigh-Ritz value over a
+Krylov subspace of ``A^T A`` for the real operator, started from the
+(enveloped) plane waves of the maximizing frequencies.  See
+:func:`conv_spectral_norm` for the derivation.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from scipy.linalg.blas import zherk as _zherk
 from scipy.linalg.lapack import zpotrf as _zpotrf
 
 from .._validation import as_array, check_option
+from . import _conv_finite as _finite
 
 __all__ = ["conv_spectral_norm", "SpectralNormBound"]
 
@@ -38,6 +44,17 @@ _KEEP_ENTRIES = 1 << 24
 # Gram matrices from tap products (True), per frequency by zherk (False), or
 # whichever costs fewer flops (None).
 _GRAM_FROM_TAPS = None
+# The lower side's Krylov iteration runs in float64 up to this many input
+# entries (float32 beyond: it only steers; the result is certified in float64).
+_LOWER_FLOAT64_MAX = 1 << 15
+# The finite-operator certificate (Cholesky of the layer's own Gram matrix)
+# runs up to this order and this many Cholesky flops (G q^3 / 3, about 1 s
+# at 2.5e10 on one core); 'fast' mode keeps to a budget near a few
+# power-method iterations.
+_GRAM_MAX_ORDER = 4096
+_GRAM_FLOPS = 2.5e10
+_GRAM_MAX_ORDER_FAST = 1024
+_GRAM_FLOPS_FAST = 4e8
 # Largest Krylov dimension of the per-frequency estimates that order the grid
 # (q / 16 for q x q Gram matrices, at least 5: a few matrix-vector products
 # against a Cholesky's q^3 / 3).
@@ -56,21 +73,29 @@ class SpectralNormBound:
     upper : float
         A certified upper bound (never below the true value, rounding included).
     method : str
-        Which path produced each side, e.g.
-        ``"upper: dft-grid(zero-padding compression, N=(34, 34)); lower: krylov(12 it, plane-wave start)"``.
+        Which certificate produced each side, e.g.
+        ``"certified: upper=gram-cholesky(order 2048, A^T A); lower=rayleigh(gram eigenvector)"``,
+        ``"certified: upper=matrix(1x1 kernel, stride 2): gram-cholesky(order 512, 1 block); ..."``
+        or ``"certified: upper=dft-grid(zero-compression, N=(34, 34)); lower=krylov(12 it, plane-wave start)"``;
+        a leading ``"reduced to kernel (1, 1) on (1, 1)"`` says that taps,
+        rows or columns that never touch the input were dropped first.
     exact : bool
         True when the upper side is the exact norm up to rounding (circular
         padding whose operator is a multi-channel circular convolution).
+        The finite-operator certificates are exact to ``tol`` instead: their
+        ``upper <= lower (1 + tol)``.
     gap : float
         ``(upper - lower) / upper``, the certified relative uncertainty.
     grid : tuple of int
-        The DFT grid size per spatial axis on which the symbol was maximized.
+        The DFT grid size per spatial axis on which the symbol was maximized
+        (empty when the finite operator was certified).
     frequencies : int
         Number of (group, frequency) pairs of the half grid (real kernels have
         a conjugate-symmetric symbol).
     certified_frequencies : int
         Cholesky certificates run (a pair tested again after the threshold
-        rose counts twice); the other pairs were settled by their trace.
+        rose counts twice; for the finite operator, one per Gram matrix that
+        its trace did not settle).
     factor : float
         Multiplier applied to the grid maximum (1, or the norm of the padding
         map / row-repetition for circular, reflect and replicate padding).
@@ -833,15 +858,22 @@ def _real_operator(layer: _Layer, dtype=np.float64):
 
 
 def _abs_bound(layer: _Layer):
-    # Schur test on |A|: ||(|A|)||_2 <= sqrt(max row sum * max column sum), and
-    # with padding maps at most 2^D reads land on the same input entry per tap.
+    # Schur test on B = sum_t |W_t| (x) R_t >= |A| entrywise (R_t the read map
+    # of tap t, padding included): ||B||_2 <= sqrt(max row sum * max column
+    # sum); a column collects each tap at most m times, m the largest number
+    # of outputs of one tap that read the same input entry (1 for zero
+    # padding; replicate repeats an edge pixel up to padding + 1 times).
     w = np.abs(layer.weight)
     G = layer.groups
     cout_g = w.shape[0] // G
     row = w.reshape(w.shape[0], -1).sum(1).max()
     col = w.reshape(G, cout_g, w.shape[1], -1).sum(axis=(1, 3)).max()
-    rep = 2 ** layer.ndim if layer.padding_mode != "zeros" else 1
-    return math.sqrt(row * col) * rep
+    rep = 1
+    if layer.padding_mode != "zeros":
+        for n, (lo, hi), s, d, k in zip(layer.input_size, layer.pads, layer.stride, layer.dilation,
+                                        layer.weight.shape[2:]):
+            rep *= _finite.max_multiplicity(_finite.read_map(n, lo, hi, s, d, k, layer.padding_mode), n)
+    return math.sqrt(row * col) * rep * (1 + 8 * _EPS)
 
 
 def _plane_wave(layer: _Layer, plan: _Plan, g, freq, v):
@@ -886,13 +918,16 @@ def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, to
     converging at the Lanczos rate).  The orthogonalization coefficients of
     each new vector are a column of the Ritz matrix ``Q A^T A Q^T``, whose top
     eigenvalue estimates the norm and steers the iteration; the products run
-    in float32 (estimates only).  The value returned is exact arithmetic's
-    lower bound ``||A x|| / ||x||`` for the final Ritz vector ``x`` or the best
-    plane wave alone (exact for circular padding), whichever estimate is
-    larger, by one float64 product less its rounding and that of the norms:
-    it never exceeds ``||A||_2`` whatever the accuracy of the iteration.
+    in float64 up to ``_LOWER_FLOAT64_MAX`` input entries, in float32 beyond
+    (estimates only).  It stops at an invariant subspace (a residual below
+    the products' rounding), so it never continues on rounding noise.  The
+    value returned is exact arithmetic's lower bound ``||A x|| / ||x||``, by
+    one float64 product less its rounding and that of the norms, maximized
+    over the best plane wave alone (exact for circular padding) and the Ritz
+    vectors at iterations 1, 2, 4, 8, ... and the last: it never exceeds
+    ``||A||_2``, and more iterations never return less.
     """
-    apply, _ = _real_operator(layer)
+    apply, adjoint = _real_operator(layer)
     apply32, adjoint32 = _real_operator(layer, np.float32)
     shape_in = (layer.cin,) + tuple(layer.input_size)
     shape_out = (layer.cout,) + tuple(layer.output_size)
@@ -920,16 +955,25 @@ def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, to
 
     if not waves and not noise:
         return 0.0, 0
+    # Small layers run the iteration in float64 (it then converges to the
+    # last digits); larger ones steer in float32, where a residual below the
+    # products' rounding is an invariant subspace, not a direction.
+    use64 = N <= _LOWER_FLOAT64_MAX
+    fwd = (lambda x: apply(x.reshape(shape_in), check_finite=False)) if use64 else forward32
+    adj = (adjoint if use64 else adjoint32)
+    breakdown = 1e-10 if use64 else 1e-4
+    best = 0.0
     # The best plane wave alone (exact for circular padding), then the Krylov
     # subspace of A^T A from the sum of all starts, so that every start
     # (another group's, another frequency's, the random one) keeps its share.
     wave_est = -1.0
     if waves and len(waves) + len(noise) > 1:
-        wave_est = float(np.linalg.norm(forward32(waves[0]).astype(np.float64)))
+        wave_est = float(np.linalg.norm(np.asarray(fwd(waves[0]), dtype=np.float64)))
+        best = certified_ratio(waves[0])
     z = sum(waves + noise)
     nz = float(np.linalg.norm(z))
     if not (nz > 0 and math.isfinite(nz)):
-        return (min(certified_ratio(waves[0]), upper) if wave_est >= 0 else 0.0), 0
+        return min(best, upper), 0
     kmax = 1 + iters
     Q = np.empty((kmax, N))
     M = np.zeros((kmax, kmax))  # the Ritz matrix Q A^T A Q^T, a column per iteration
@@ -937,7 +981,7 @@ def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, to
     k = 1
     hist = []
     while True:
-        w = adjoint32(forward32(Q[k - 1]), check_finite=False).ravel().astype(np.float64)
+        w = np.asarray(adj(np.asarray(fwd(Q[k - 1])), check_finite=False), dtype=np.float64).ravel()
         c = Q[:k] @ w  # M[:k, k-1], and the coefficients that orthogonalize w
         M[:k, k - 1] = c
         M[k - 1, :k] = c
@@ -945,26 +989,31 @@ def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, to
         y = vec[:, -1]
         est = math.sqrt(max(float(lam[-1]), 0.0))
         hist.append(est)
-        if k == kmax or upper - max(est, wave_est) <= tol * upper:
-            break
+        stop = k == kmax or upper - max(est, wave_est) <= tol * upper
         if len(hist) >= 9 and hist[-1] - hist[-5] <= 0.01 * tol * upper:
             # the Ritz value has converged: the rest of the gap is the upper
             # side's (the grid maximum exceeds the norm at this input size)
-            break
+            stop = True
         w -= Q[:k].T @ c
+        w -= Q[:k].T @ (Q[:k] @ w)  # twice is enough (Kahan)
         nw = float(np.linalg.norm(w))
-        if not (nw > 1e-10 * est * est and math.isfinite(nw)):
-            break  # (numerically) an invariant subspace
+        if not (nw > breakdown * est * est and math.isfinite(nw)):
+            stop = True  # (numerically) an invariant subspace: its Ritz vector is the answer
+        if stop or k & (k - 1) == 0:
+            # certify at k = 1, 2, 4, ... and at the end and keep the best, so
+            # that more iterations never return a worse bound
+            best = max(best, certified_ratio(y @ Q[:k]))
+        if stop:
+            break
         Q[k] = w / nw
         k += 1
-    x = waves[0] if wave_est > est else y @ Q[:k]
-    return min(certified_ratio(x), upper), k - 1
+    return min(best, upper), k - 1
 
 
 # --------------------------------------------------------------------- public
 def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilation=1, groups=1,
                        padding_mode="zeros", *, tol=1e-3, dtype=None, mode="certified",
-                       bound="grid", lower_iters=None, rng=None, check_finite=True):
+                       bound="auto", lower_iters=None, rng=None, check_finite=True):
     r"""Certified two-sided bound on the spectral norm of a real convolution layer.
 
     Parameters
@@ -983,22 +1032,26 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     groups : int
     padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}
     tol : float, default 1e-3
-        The lower side's iteration stops once its estimate is within
-        ``tol * upper`` of the upper side, or (after 8 iterations) once four
-        iterations raise it by less than ``0.01 * tol * upper``.
+        Relative gap the sides aim at.  Finite-operator certificates prove
+        ``upper = lower (1 + tol)`` (or fall back to a larger proven value).
+        On the grid, the lower side's iteration stops once its estimate is
+        within ``tol * upper`` of the upper side, or (after 8 iterations)
+        once four iterations raise it by less than ``0.01 * tol * upper``.
     dtype : {None, float32, float64}
         Round the weights to this dtype first (the layer's storage type).
     mode : {'certified', 'fast'}
         ``'certified'`` runs up to ``lower_iters`` (default 20) Krylov
         iterations from the two best frequencies' plane waves and a random
-        vector; ``'fast'`` runs at most 2 from the best plane wave alone
-        (meant for training loops; its lower side can be far below the norm
+        vector; ``'fast'`` runs at most 2 from the best plane wave alone,
+        and certifies the finite operator within a smaller budget (Gram
+        order 1024, ``4e8`` Cholesky flops) (meant for training loops; its lower side can be far below the norm
         where the top singular vector is not wave-like, e.g. small inputs
         with reflect or replicate padding).  The upper side is certified in
         both modes; ``method`` names the mode.
-    bound : {'grid', 'sup'}, default 'grid'
-        ``'grid'``: the certified maximum over the DFT grid of this input
-        size (the tightest).  ``'sup'``: the certified supremum
+    bound : {'auto', 'grid', 'sup'}, default 'auto'
+        ``'auto'``: the finite operator at this input size where that is
+        affordable (see Notes), else ``'grid'``.  ``'grid'``: the certified
+        maximum over the DFT grid of this input size.  ``'sup'``: the certified supremum
         ``sup_w ||F(w)||_2`` over the torus by branch and bound (Bernstein's
         inequality on each cell) to relative slack ``tol``; valid for every
         input size (the tight bound of large inputs), at most ``1 + tol``
@@ -1020,7 +1073,29 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
 
     Notes
     -----
-    *Upper side.* Per spatial axis, write the padded input of length ``L``
+    *The finite operator* (``bound='auto'``, DESIGN section 6a).  First, with
+    zero padding, taps whose every read lands in padding, outputs that read
+    only padding and inputs that no output reads are dropped: the norm is
+    unchanged (a 3x3 kernel on a 1x1 input is its centre tap).  A layer with
+    a single tap is ``W (x) R`` with ``R`` a row selection:
+    ``||A|| = max_g ||W_g|| sqrt(m)``, ``m`` the largest number of outputs
+    reading one input (1x1 kernels at any stride, any padding mode).  A
+    zero-padded layer whose windows are disjoint (stride at least the
+    dilated kernel, or one output per axis) is a block-diagonal copy of one
+    matrix per window-clipping class.  Otherwise, when the smaller per-group
+    Gram matrix ``G = A^T A`` (order ``cin/groups * prod(n)``) or ``A A^T``
+    (``cout/groups * prod(out)``) has order ``q <= 4096`` and the Cholesky
+    work ``groups * q^3 / 3 <= 2.5e10`` flops, ``G`` is assembled from tap
+    products ``W_t^T W_t'`` and the read maps of the padding (reflect and
+    replicate as the composed map, valid convolution after padding),
+    without forming ``A``, with a rounding bound ``e``.  Lower side: the
+    Rayleigh quotient of a top eigenvector estimate (dense ``eigh``, or
+    Lanczos refined by inverse iteration) less its rounding.  Upper side:
+    ``t = lower (1 + tol)``, proven for every group by a Cholesky
+    factorization of ``(t^2 - e) I - G`` shifted by Rump's criterion.
+    Circular layers whose grid is their exact spectrum stay on the grid.
+
+    *Upper side on the grid.* Per spatial axis, write the padded input of length ``L``
     through its ``s`` polyphase components ``x_r[q] = x[s q + r]``.  Tap ``t``
     at padded offset ``d t = s u + r`` reads ``x_r[o + u]``, so the strided
     convolution is a stride-1 convolution from ``cin * s^D`` phase channels,
@@ -1084,8 +1159,17 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     >>> w = np.random.default_rng(0).standard_normal((4, 3, 3, 3))
     >>> b = conv_spectral_norm(w, (8, 8), padding=1)
     >>> exact = np.linalg.norm(Conv2dOperator(w, (8, 8), padding=1).to_dense(), 2)
-    >>> bool(b.lower <= exact <= b.upper), bool(b.upper / exact < 1.05)
+    >>> bool(b.lower <= exact <= b.upper), bool(b.upper <= b.lower * (1 + 1e-3))
     (True, True)
+    >>> b.method
+    'certified: upper=gram-cholesky(order 192, A^T A); lower=rayleigh(gram eigenvector)'
+
+    A 3x3 kernel on a 1x1 input is its centre tap:
+
+    >>> c = conv_spectral_norm(w, (1, 1), padding=1)
+    >>> centre = np.linalg.norm(w[:, :, 1, 1], 2)
+    >>> bool(c.lower <= centre <= c.upper <= centre * (1 + 1e-3))
+    True
     """
     t0 = time.perf_counter()
     mode = check_option(mode, "mode", _MODES)
@@ -1096,11 +1180,27 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     lower_iters = int(_tuple(lower_iters, "lower_iters", 1, 0)[0])
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(0 if rng is None else rng)
+    bound = check_option(bound, "bound", ("auto", "grid", "sup"))
     layer = _layer_from(weight_or_layer, input_size, stride, padding, dilation, groups,
                         padding_mode, dtype, check_finite)
-    plan = _plan(layer)
-    bound = check_option(bound, "bound", ("grid", "sup"))
     fast = mode == "fast"
+    red = _finite.reduce_layer(layer)
+    if red.zero:
+        return SpectralNormBound(
+            lower=0.0, upper=0.0, exact=True, gap=0.0, time=time.perf_counter() - t0,
+            method=f"{mode}: upper=zero(every tap reads only zero padding); lower=zero")
+    layer = red.layer
+    pre = f"{red.note}; " if red.note else ""
+    plan = _plan(layer)
+    if bound == "auto" and not plan.exact:
+        # (circular padding whose grid is the operator's own spectrum stays on the grid)
+        fin = _finite_bound(layer, tol, fast)
+        if fin is not None:
+            lower, upper, up_how, lo_how, certs = fin
+            return SpectralNormBound(
+                lower=float(lower), upper=float(upper), method=f"{mode}: {pre}upper={up_how}; lower={lo_how}",
+                exact=False, gap=float((upper - lower) / upper) if upper > 0 else 0.0,
+                certified_frequencies=certs, time=time.perf_counter() - t0)
     grid, _ = _grid_max(layer, plan, n_top=1 if fast else 2)
     gmax = grid.upper
     if bound == "sup":
@@ -1116,9 +1216,46 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
         up_how = f"torus-sup(branch-and-bound, {cells} cells, slack<={tol:g}, {plan.how}" + \
             (f", x{plan.factor:.6g}" if plan.factor != 1 else "") + ")"
     lo_how = f"krylov({done} it, plane-wave start)"
-    method = f"{mode}: upper={up_how}; lower={lo_how}"
+    method = f"{mode}: {pre}upper={up_how}; lower={lo_how}"
     return SpectralNormBound(
         lower=float(lower), upper=float(upper), method=method, exact=plan.exact,
         gap=float((upper - lower) / upper) if upper > 0 else 0.0, grid=plan.grid,
         frequencies=grid.items, certified_frequencies=grid.certified, factor=plan.factor,
         lower_iters=done, time=time.perf_counter() - t0)
+
+
+def _finite_bound(layer: _Layer, tol, fast):
+    """Certify the finite operator itself when that is cheap enough, else None.
+
+    A layer that is a block-diagonal copy of a few matrices is certified
+    through those matrices; otherwise, when the per-group Gram matrices are
+    small enough (order ``q <= _GRAM_MAX_ORDER``, about ``G q^3 / 3`` flops of
+    Cholesky within the mode's budget), through ``A^T A`` or ``A A^T``.
+    Returns ``(lower, upper, upper_how, lower_how, cholesky_count)``.
+    """
+    blocks = _finite.matrix_blocks(layer)
+    if blocks is not None:
+        grams, errs = _finite.matrix_grams(blocks.mats)
+        br = _finite.certify_grams(grams, errs, tol)
+        f = math.sqrt(blocks.factor)
+        lower = br.lower * f * (1 - 2 * _EPS)
+        upper = br.upper * f * (1 + 2 * _EPS)
+        qmax = max(g.shape[0] for g in grams)
+        up = f"{blocks.how}: gram-cholesky(order {qmax}, {len(grams)} block{'s' if len(grams) > 1 else ''}" + \
+            (f", {br.fallback} fallback" if br.fallback else "") + ")"
+        return lower, upper, up, "rayleigh(gram eigenvector)", br.certificates
+    q, side = _finite.gram_order(layer)
+    G = layer.groups
+    max_order, budget = (_GRAM_MAX_ORDER_FAST, _GRAM_FLOPS_FAST) if fast else (_GRAM_MAX_ORDER, _GRAM_FLOPS)
+    if q > max_order or G * q ** 3 / 3 > budget or G * q * q > _KEEP_ENTRIES:
+        return None
+    abs_b = _abs_bound(layer)
+    grams, errs = [], []
+    for _, Gm, e2 in _finite.layer_grams(layer, abs_b, side):
+        grams.extend(Gm)
+        errs.extend([e2] * len(Gm))
+    br = _finite.certify_grams(grams, errs, tol)
+    gr = f", {G} groups" if G > 1 else ""
+    up = f"gram-cholesky(order {q}, A{'^T A' if side == 'in' else ' A^T'}{gr}" + \
+        (f", {br.fallback} fallback" if br.fallback else "") + ")"
+    return br.lower, br.upper, up, "rayleigh(gram eigenvector)", br.certificates

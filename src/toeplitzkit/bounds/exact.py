@@ -170,7 +170,7 @@ def tightness_gap(weight, sizes, *, bound="lipbound", padding="same", samples=64
     for n in sz:
         exact.append(conv_sigma_max(w, (int(n), int(n)), padding=padding, tol=tol))
         if bound == "grid":
-            bvals.append(conv_spectral_norm(w, (int(n), int(n)), padding=padding,
+            bvals.append(conv_spectral_norm(w, (int(n), int(n)), padding=padding, bound="grid",
                                             lower_iters=0).upper)
         else:
             bvals.append(b0)
