@@ -2,7 +2,7 @@
 
 Functions (``functional``): :func:`circulant_matmul`, :func:`fcirculant_matmul`,
 :func:`toeplitz_matmul`, :func:`dc_matmul`, :func:`toeplitz_like_matmul`,
-:func:`lipbound`, :func:`conv_spectral_norm_bound`.
+:func:`lipbound`, :func:`conv_spectral_norm_bound`; (``gram``) :func:`gram_spectral_norm_bound`.
 Modules (``layers``): :class:`CirculantLinear`, :class:`DiagonalCirculantLinear`,
 :class:`ToeplitzLinear`, :class:`ToeplitzLikeLinear`, :class:`LowRankLinear`, :class:`DCNN`.
 Robust training (``robust``): :class:`LipschitzRegularizer`, :func:`pgd_attack`,
@@ -27,6 +27,7 @@ from .functional import (  # noqa: E402
     toeplitz_like_matmul,
     toeplitz_matmul,
 )
+from .gram import gram_spectral_norm_bound  # noqa: E402
 from .layers import (  # noqa: E402
     DCNN,
     CirculantLinear,
