@@ -1,13 +1,15 @@
 """The ``toeplitzkit`` command line.
 
 ``toeplitzkit bound [MODEL]``
-    Per-layer two-sided spectral-norm bounds of a network's convolution and
-    linear layers (:func:`toeplitzkit.bounds.conv_spectral_norm`), the thesis's
-    LipBound beside them (:func:`toeplitzkit.bounds.lipbound`), the time each
-    took, and the product bound of the whole network (Prop 3.2).  ``MODEL`` is
-    a torchvision architecture name (random weights, no torchvision needed), a
-    saved torch model or state dict (``.pt`` / ``.pth``), a ``.npy`` kernel, or
-    nothing: the built-in example network (:mod:`toeplitzkit.examples`).
+    A certificate of the network's l2 Lipschitz constant composed on its graph
+    (:func:`toeplitzkit.adapters.torch.lipschitz_certificate`) with the table of
+    its nodes' bounds, for a torch model: a torchvision architecture name (random
+    weights), a saved model (pickled or TorchScript), a state dict with
+    ``--arch``, or ``module:callable``.  For the built-in example network (no
+    MODEL, :mod:`toeplitzkit.examples`) and a ``.npy`` kernel, the per-layer
+    two-sided bounds (:func:`toeplitzkit.bounds.conv_spectral_norm`) with the
+    thesis's LipBound beside them; the built-in network is a plain chain, whose
+    certificate is the product of its layers' bounds (Prop 3.2).
 ``toeplitzkit reproduce NAME``
     One of the thesis's tables or figures (:func:`toeplitzkit.reproduce.run`).
 ``toeplitzkit verify [--thorough]``
@@ -122,83 +124,162 @@ def _npy(path, input_size, padding):
     return [layer], str(path)
 
 
-def _torch_layers(path, input_size, padding):
-    """Conv2d and Linear layers of a saved model (hooks record each conv's input size)
-    or of a state dict (4-D weights are stride-1 convolutions, 2-D ones linear layers)."""
-    from ._deps import require
-    from .examples import ExampleLayer
-
-    torch = require("torch", "bounding a saved torch model")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # a pickled nn.Module needs the full unpickler
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    nn = torch.nn
-    layers = []
-    if isinstance(obj, nn.Module):
-        convs = [(n, m) for n, m in obj.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-        first = next((m for _, m in convs if isinstance(m, nn.Conv2d)), None)
-        sizes = {}
-        if first is not None:
-            if input_size is None:
-                raise CLIError(f"{path}: a model with convolutions needs --input-size H W")
-            hooks = [m.register_forward_pre_hook(lambda mod, inp, name=n: sizes.__setitem__(name, inp[0].shape[-2:]))
-                     for n, m in convs if isinstance(m, nn.Conv2d)]
-            try:
-                with torch.no_grad():
-                    obj.eval()(torch.zeros(1, first.in_channels, *input_size, dtype=first.weight.dtype,
-                                           device=first.weight.device))
-            except RuntimeError as exc:
-                raise CLIError(f"{path}: the model does not run on a {input_size[0]}x{input_size[1]} input "
-                               f"({str(exc).splitlines()[0]})") from None
-            finally:
-                for h in hooks:
-                    h.remove()
-        for name, m in convs:
-            w = m.weight.detach().double().cpu().numpy()
-            if isinstance(m, nn.Linear):
-                layers.append(ExampleLayer(name, "linear", w))
-                continue
-            pad = m.padding if isinstance(m.padding, str) else tuple(m.padding)
-            layers.append(ExampleLayer(name, "conv", w, tuple(int(t) for t in sizes[name]), tuple(m.stride), pad,
-                                       tuple(m.dilation), m.groups, m.padding_mode))
-    elif isinstance(obj, dict):
-        size = input_size or (32, 32)
-        for name, t in obj.items():
-            if not (hasattr(t, "ndim") and name.endswith("weight")):
-                continue
-            w = t.detach().double().cpu().numpy()
-            if w.ndim == 4:
-                pad = tuple(k // 2 for k in w.shape[2:]) if padding is None else (padding, padding)
-                layers.append(ExampleLayer(name[: -len(".weight")], "conv", w, tuple(size), (1, 1), pad))
-            elif w.ndim == 2:
-                layers.append(ExampleLayer(name[: -len(".weight")], "linear", w))
-    else:
-        raise CLIError(f"{path}: expected a torch.nn.Module or a state dict, got {type(obj).__name__}")
-    if not layers:
-        raise CLIError(f"{path}: no Conv2d or Linear layer found")
-    _check_sizes(layers, str(path))
-    return layers, str(path)
-
-
 def _load_model(model, input_size, seed, padding):
     if model is None:
         return _builtin(input_size)
     path = Path(model)
-    if path.suffix in (".npy", ".pt", ".pth") or path.exists():
+    if path.suffix == ".npy":
         if not path.is_file():
             raise CLIError(f"no such file: {model}")
-        if path.suffix == ".npy":
-            return _npy(path, input_size, padding)
-        if path.suffix in (".pt", ".pth"):
-            return _torch_layers(path, input_size, padding)
-        raise CLIError(f"{model}: unsupported file type {path.suffix!r} (expected .npy, .pt or .pth)")
-    from .bounds.architectures import ARCHITECTURES
-
-    if model not in ARCHITECTURES:
-        raise CLIError(f"unknown architecture {model!r}; choose one of: {', '.join(ARCHITECTURES)} "
-                       "(or give a .pt/.pth/.npy file)")
+        return _npy(path, input_size, padding)
     return _architecture(model, input_size, seed)
+
+
+# --------------------------------------------------------------------------- torch models
+_OWN_MODELS = ("cifar_resnet18", "small_unet")  # toeplitzkit.adapters.torch.models
+
+
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _torchvision_names():
+    try:
+        import torchvision.models as tvm
+    except ImportError:
+        return None
+    return set(tvm.list_models(module=tvm))
+
+
+def _build_architecture(name, seed):
+    """An ``nn.Module`` from a torchvision name, one of ours, or ``module:callable``."""
+    import importlib
+
+    from ._deps import require
+
+    torch = require("torch", "certifying a torch model")
+    torch.manual_seed(seed)
+    if ":" in name:
+        mod_name, _, attr = name.partition(":")
+        try:
+            factory = getattr(importlib.import_module(mod_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise CLIError(f"cannot import {name!r}: {_first_line(exc)}") from None
+        model = factory() if callable(factory) and not isinstance(factory, torch.nn.Module) else factory
+        if not isinstance(model, torch.nn.Module):
+            raise CLIError(f"{name!r} did not give a torch.nn.Module (got {type(model).__name__})")
+        return model, f"{name} (seed {seed})"
+    if name in _OWN_MODELS:
+        from .adapters.torch import models
+
+        return getattr(models, name)(), f"{name} (toeplitzkit.adapters.torch.models, random weights, seed {seed})"
+    import torchvision.models as tvm
+
+    return tvm.get_model(name, weights=None), f"{name} (torchvision, random weights, seed {seed})"
+
+
+def _load_torch_file(path, arch, seed):
+    """A pickled ``nn.Module``, a TorchScript archive, or a state dict loaded into ``arch``."""
+    import zipfile
+
+    from ._deps import require
+
+    torch = require("torch", "certifying a saved torch model")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+        if any(n.endswith("constants.pkl") for n in names) and any("/code/" in n for n in names):
+            import warnings
+
+            try:
+                with warnings.catch_warnings():  # torch's deprecation notice of TorchScript itself
+                    warnings.simplefilter("ignore", FutureWarning)
+                    return torch.jit.load(str(path), map_location="cpu"), f"{path} (TorchScript)"
+            except Exception as exc:  # torch raises RuntimeError and others for a damaged archive
+                raise CLIError(f"{path}: not a readable TorchScript archive ({_first_line(exc)})") from None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        try:  # a pickled nn.Module needs the full unpickler (the file is the user's own)
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:
+            raise CLIError(f"{path}: not a torch model file ({_first_line(exc)})") from None
+    if isinstance(obj, torch.nn.Module):
+        return obj, str(path)
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        if arch is None:
+            raise CLIError(f"{path}: a state dict does not say strides, groups or which convolutions are "
+                           "transposed; give its architecture with --arch NAME (torchvision) or --arch module:callable")
+        model, _ = _build_architecture(arch, seed)
+        try:
+            model.load_state_dict(obj, strict=True)
+        except RuntimeError as exc:
+            raise CLIError(f"{path}: the state dict does not fit --arch {arch} ({_first_line(exc)})") from None
+        return model, f"{path} (state dict, architecture {arch})"
+    raise CLIError(f"{path}: expected a torch.nn.Module, a TorchScript archive or a state dict, "
+                   f"got {type(obj).__name__}")
+
+
+def _assumptions(items):
+    out = {}
+    for item in items or ():
+        key, sep, val = item.partition("=")
+        try:
+            c = float(val)
+        except ValueError:
+            c = float("nan")
+        if not sep or not key or not (c >= 0 and math.isfinite(c)):
+            raise CLIError(f"--assume expects NAME=L with L a finite number >= 0, got {item!r}")
+        out[key] = c
+    return out
+
+
+def certify_model(model, desc, args):
+    """The network certificate of a torch model as the command's result dict."""
+    from . import __version__
+    from .adapters.torch import CertificateError, jacobian_norm_lower_bound, lipschitz_certificate
+    from .adapters.torch.certificate import infer_input_shape
+
+    if args.method == "lipbound":
+        raise CLIError("--method lipbound gives per-layer bounds only; the network certificate uses "
+                       "--method certified or fast")
+    try:
+        if args.input_shape:
+            shape = tuple(args.input_shape)
+        else:
+            size = tuple(args.input_size) if args.input_size else None
+            if size is None and desc.split()[0] in _OWN_MODELS:
+                size = (32, 32) if desc.startswith("cifar") else (16, 16)
+            elif size is None and "torchvision" in desc:
+                size = (_REFERENCE_SIZE, _REFERENCE_SIZE)
+            shape = infer_input_shape(model, size)
+        show = args.progress if args.progress is not None else sys.stderr.isatty()
+        bar = _Progress(sum(1 for _ in model.modules()), show)
+        t0 = time.perf_counter()
+        try:
+            cert = lipschitz_certificate(model, shape, mode=args.method, assume=_assumptions(args.assume),
+                                         progress=bar)
+        finally:
+            bar.close()
+        lower = (jacobian_norm_lower_bound(model, shape, n_inputs=args.empirical, maxiter=10)
+                 if args.empirical > 0 else None)
+    except CertificateError as exc:
+        raise CLIError(str(exc)) from None
+    return {
+        "model": desc,
+        "method": args.method,
+        "toeplitzkit_version": __version__,
+        "input_shape": list(shape),
+        "network_bound": cert.upper,
+        "network_rule": "certificate composed on the model's graph (l2, eval mode)",
+        "empirical_lower": lower,
+        "assumptions": cert.assumptions,
+        "layers": [dict(vars(nd), input_shape=list(nd.input_shape), output_shape=list(nd.output_shape))
+                   for nd in cert.nodes],
+        "seconds": time.perf_counter() - t0,
+        "_certificate": cert,
+    }
 
 
 # --------------------------------------------------------------------------- bounds
@@ -381,10 +462,11 @@ def format_table(result) -> str:
            "  ".join("-" * w for w in widths)]
     out += [line(b) for b in body]
     out.append("")
-    out.append(f"network Lipschitz bound (product of layer upper bounds, Prop 3.2): {result['product_bound']:.6g}")
-    if result["product_lipbound"] is not None:
-        out.append(f"same with the thesis's LipBound per layer:                      "
-                   f"{result['product_lipbound']:.6g}")
+    if result.get("network_bound") is not None:
+        out.append(f"network Lipschitz certificate (chain conv1 -> ReLU -> conv2 -> ReLU -> fc, product of the "
+                   f"layers' upper bounds, Prop 3.2): {result['network_bound']:.6g}")
+        if result["product_lipbound"] is not None:
+            out.append(f"same with the thesis's LipBound per layer: {result['product_lipbound']:.6g}")
     if result.get("note"):
         out.append(result["note"])
     out.append(f"total time: {result['seconds']:.2f} s")
@@ -405,11 +487,52 @@ def _json_safe(v):
 
 # --------------------------------------------------------------------------- commands
 def _cmd_bound(args):
-    from . import __version__
-
     input_size = tuple(args.input_size) if args.input_size else None
     if input_size is not None and min(input_size) < 1:
         raise CLIError(f"--input-size must be positive, got {input_size[0]} {input_size[1]}")
+    if args.input_shape and min(args.input_shape) < 1:
+        raise CLIError(f"--input-shape must be positive, got {' '.join(map(str, args.input_shape))}")
+    if args.empirical < 0:
+        raise CLIError(f"--empirical must be >= 0, got {args.empirical}")
+    model = args.model
+    path = Path(model) if model is not None else None
+    if model is None or path.suffix == ".npy":
+        result = _per_layer(args, input_size)
+    elif path.suffix in (".pt", ".pth", ".ts") or path.exists():
+        if not path.is_file():
+            raise CLIError(f"no such file: {model}")
+        if path.suffix not in (".pt", ".pth", ".ts"):
+            raise CLIError(f"{model}: unsupported file type {path.suffix!r} (expected .pt, .pth, .ts or .npy)")
+        result = certify_model(*_load_torch_file(path, args.arch, args.seed), args)
+    elif ":" in model or model in _OWN_MODELS:
+        result = certify_model(*_build_architecture(model, args.seed), args)
+    else:
+        from .bounds.architectures import ARCHITECTURES
+
+        names = _torchvision_names()
+        if names is not None and model in names and args.method != "lipbound":
+            result = certify_model(*_build_architecture(model, args.seed), args)
+        elif model in ARCHITECTURES:
+            result = _per_layer(args, input_size)
+            why = ("--method lipbound bounds the layers one by one" if names is not None else
+                   "building the architecture's graph needs torchvision (pip install torchvision)")
+            result["note"] = f"no network certificate: {why}; per-layer bounds only."
+        else:
+            known = sorted(set(ARCHITECTURES) | set(names or ()) | set(_OWN_MODELS))
+            raise CLIError(f"unknown architecture {model!r}; choose one of: {', '.join(known)} "
+                           "(or give a .pt/.pth/.npy file or module:callable)")
+    cert = result.pop("_certificate", None)
+    if args.json:
+        print(json.dumps(_json_safe(result), indent=2))
+    else:
+        print(_format_result(result, cert))
+    return 0
+
+
+def _per_layer(args, input_size):
+    """Per-layer bounds of the built-in network, a kernel, or an architecture's layer table."""
+    from . import __version__
+
     layers, desc = _load_model(args.model, input_size, args.seed, args.padding)
     show = args.progress if args.progress is not None else (sys.stderr.isatty() and len(layers) > 3)
     bar = _Progress(len(layers), show)
@@ -418,24 +541,36 @@ def _cmd_bound(args):
         rows = bound_layers(layers, args.method, progress=bar)
     finally:
         bar.close()
-    result = {
+    chain = args.model is None  # the built-in network is conv1 -> ReLU -> conv2 -> ReLU -> fc
+    product = float(np.prod([r["upper"] for r in rows]))
+    return {
         "model": desc,
         "method": args.method,
         "toeplitzkit_version": __version__,
         "layers": rows,
-        "product_bound": float(np.prod([r["upper"] for r in rows])),
+        "network_bound": product if chain else None,
+        "network_rule": ("product of the layers' upper bounds: the network is the chain conv1 -> ReLU -> "
+                         "conv2 -> ReLU -> fc (Prop 3.2)") if chain else None,
+        "product_bound": product,
         "product_lipbound": (None if any(r["lipbound"] is None for r in rows)
                              else float(np.prod([r["lipbound"] for r in rows]))),
         "seconds": time.perf_counter() - t0,
     }
-    if args.model is not None and Path(str(args.model)).suffix not in (".npy",) and len(rows) > 1:
-        result["note"] = ("note: the product bounds a plain chain of layers with 1-Lipschitz activations; "
-                          "skip connections, pooling and normalization layers are not included.")
-    if args.json:
-        print(json.dumps(_json_safe(result), indent=2))
-    else:
-        print(format_table(result))
-    return 0
+
+
+def _format_result(result, cert):
+    if cert is None:
+        return format_table(result)
+    from .adapters.torch.certificate import format_certificate
+
+    out = [f"model: {result['model']}   input: {'x'.join(map(str, result['input_shape']))}   "
+           f"method: {result['method']}", format_certificate(cert), ""]
+    out.append(f"network Lipschitz certificate (l2, eval mode, composed on the graph): {result['network_bound']:.6g}")
+    if result["empirical_lower"] is not None:
+        out.append(f"empirical lower bound (largest Jacobian norm found by power iteration): "
+                   f"{result['empirical_lower']:.6g}")
+    out.append(f"total time: {result['seconds']:.2f} s")
+    return "\n".join(out)
 
 
 def _cmd_reproduce(args):
@@ -477,14 +612,26 @@ def build_parser() -> argparse.ArgumentParser:
                                 "Lipschitz bounds of networks, the thesis's experiments, the theorem checks.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser("bound", help="per-layer spectral-norm bounds of a network",
-                       description="Two-sided spectral-norm bound of every conv and linear layer, the "
-                       "thesis's LipBound beside it, and the network's product bound.")
+    b = sub.add_parser("bound", help="certified Lipschitz constant of a network and its layers' bounds",
+                       description="A certificate of a network's l2 Lipschitz constant composed on its graph, "
+                       "with the two-sided bound of every layer.")
     b.add_argument("model", nargs="?", default=None,
-                   help="torchvision architecture name (resnet18, vgg16, ...), a .pt/.pth model or state dict, "
-                   "a .npy kernel; default: the built-in digits CNN")
+                   help="torchvision architecture name (resnet18, vgg16, ...), cifar_resnet18, small_unet, "
+                   "module:callable, a saved model (.pt/.pth/.ts: pickled, TorchScript, or a state dict with "
+                   "--arch), a .npy kernel; default: the built-in digits CNN")
     b.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
-                   help="input spatial size (default: the model's own; 32 32 for a kernel or state dict)")
+                   help="input spatial size; the channels are read off the first layer (default: 224 224 for "
+                   "torchvision names, 32 32 for cifar_resnet18 and a kernel)")
+    b.add_argument("--input-shape", nargs="+", type=int, metavar="N",
+                   help="one input's whole shape without the batch axis, e.g. 3 32 32 or 64")
+    b.add_argument("--arch", default=None,
+                   help="architecture of a state dict: a torchvision name or module:callable")
+    b.add_argument("--assume", action="append", metavar="NAME=L",
+                   help="state a Lipschitz constant for a module (name or class) that has no global one, "
+                   "e.g. --assume LayerNorm=2; listed with the result")
+    b.add_argument("--empirical", type=int, default=1, metavar="N",
+                   help="random inputs at which the Jacobian's norm is estimated, a lower bound (default 1; "
+                   "0 to skip)")
     b.add_argument("--method", choices=_METHODS, default="certified",
                    help="certified (default): certified upper, Krylov (Rayleigh-Ritz) lower; fast: fewer "
                    "iterations for the lower side; lipbound: the thesis's bound only")

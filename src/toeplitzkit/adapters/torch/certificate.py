@@ -45,7 +45,7 @@ from torch import fx, nn
 import torch.nn.functional as F
 
 __all__ = ["lipschitz_certificate", "LipschitzCertificate", "NodeBound", "CertificateError",
-           "jacobian_norm_lower_bound", "ACTIVATION_CONSTANTS"]
+           "jacobian_norm_lower_bound", "infer_input_shape", "ACTIVATION_CONSTANTS"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -94,7 +94,7 @@ _ACT_METHODS = {"relu": "relu", "relu_": "relu", "tanh": "tanh", "sigmoid": "sig
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-_BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+_BN = (nn.modules.batchnorm._BatchNorm,)  # BatchNorm1d/2d/3d, SyncBatchNorm
 _AVG_MODULES = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d,
                 nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
 _MAX_MODULES = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
@@ -119,7 +119,7 @@ _SCALE_METHODS = {"mul", "mul_", "div", "div_", "neg"}
 _CATS = {torch.cat, torch.concat, torch.stack}
 _NONNEG_FUNCTIONS = {F.avg_pool1d, F.avg_pool2d, F.avg_pool3d, F.adaptive_avg_pool1d,
                      F.adaptive_avg_pool2d, F.adaptive_avg_pool3d, torch.mean, F.interpolate,
-                     F.upsample, F.upsample_nearest, F.upsample_bilinear}
+                     F.upsample, F.upsample_nearest, F.upsample_bilinear, F.pad}
 _NONNEG_METHODS = {"mean"}
 _MAX_FUNCTIONS = {F.max_pool1d, F.max_pool2d, F.max_pool3d, F.adaptive_max_pool1d,
                   F.adaptive_max_pool2d, F.adaptive_max_pool3d}
@@ -255,15 +255,25 @@ class _ShapeRecorder(fx.Interpreter):
         return out
 
 
-def _trace(model, shape, dtype, device):
+def _graph_module(model, example=None):
+    if isinstance(model, fx.GraphModule):
+        return model
+    if isinstance(model, torch.jit.ScriptModule):
+        from ._script import script_to_fx
+
+        return script_to_fx(model, example)
     try:
-        gm = fx.GraphModule(model, _Tracer().trace(model))
+        return fx.GraphModule(model, _Tracer().trace(model))
     except Exception as exc:  # fx raises TraceError, TypeError, NotImplementedError, ...
         raise CertificateError(
             f"the model ({type(model).__name__}) cannot be traced with torch.fx: "
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
-    rec = _ShapeRecorder(gm)
+
+
+def _trace(model, shape, dtype, device):
     x = torch.zeros((1,) + shape, dtype=dtype, device=device)
+    gm = _graph_module(model, x)
+    rec = _ShapeRecorder(gm)
     try:
         with torch.no_grad():
             rec.run(x)
@@ -373,6 +383,13 @@ def _count_max_overlap(n, m, k, s, p, d, adaptive=False):
             idx = idx[(idx >= 0) & (idx < n)]
         counts[idx] += 1
     return int(counts.max()) if n else 0
+
+
+def _aten_nonneg(f):
+    """ATen resampling and padding ops (from recorded TorchScript): linear, non-negative."""
+    from ._script import _NONNEG_ATEN
+
+    return getattr(f, "overloadpacket", None) in _NONNEG_ATEN
 
 
 def _per_axis(v, D):
@@ -622,6 +639,8 @@ class _Analyzer:
             vals = [args[i + 1] if len(args) > i + 1 else kw.get(nm, dv)
                     for i, (nm, dv) in enumerate(zip(names, defaults))]
             return self._maxpool_rule(node, fname, args=vals)
+        if _aten_nonneg(f):
+            return self._nonneg_rule(fname, node, self._replay(node))
         if f in _NONNEG_FUNCTIONS:
             if f in (F.interpolate, F.upsample):
                 mode = args[3] if len(args) > 3 else kw.get("mode", "nearest")
@@ -965,9 +984,6 @@ def lipschitz_certificate(model: nn.Module, input_shape, *, mode: str = "certifi
     t0 = time.perf_counter()
     if not isinstance(model, nn.Module):
         raise TypeError(f"'model' must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(model, torch.jit.ScriptModule):
-        raise CertificateError("'model' is a TorchScript module, whose graph torch.fx cannot trace; "
-                               "load the original nn.Module (or see `toeplitzkit bound` for .pt files)")
     mode = check_option(mode, "mode", _MODES)
     shape = _check_shape(input_shape)
     if assume is not None and not hasattr(assume, "items"):
@@ -991,6 +1007,64 @@ def lipschitz_certificate(model: nn.Module, input_shape, *, mode: str = "certifi
             m.train(t)
     return LipschitzCertificate(upper=float(upper), nodes=nodes, input_shape=shape,
                                 assumptions=an.assumed, seconds=time.perf_counter() - t0)
+
+
+def infer_input_shape(model: nn.Module, spatial=None) -> tuple:
+    """One input's shape read off the model's first layer.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    spatial : tuple of int, optional
+        The spatial size; needed when the first layer is a convolution or a
+        BatchNorm over images.
+
+    Returns
+    -------
+    tuple of int
+        ``(in_channels, *spatial)`` for a convolution first, ``(in_features,)`` for a
+        linear layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from toeplitzkit.adapters.torch import infer_input_shape
+    >>> infer_input_shape(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()), (32, 32))
+    (3, 32, 32)
+    """
+    if isinstance(model, torch.jit.ScriptModule):
+        # The recorded graph needs an input; read the first weight (groups = 1 assumed).
+        w = next((p for p in model.parameters() if p.ndim >= 2), None)
+        if w is not None and w.ndim == 2:
+            return (int(w.shape[1]),)
+        if w is not None and spatial is not None and w.ndim - 2 == len(spatial):
+            return (int(w.shape[1]),) + tuple(int(t) for t in spatial)
+        raise CertificateError("cannot tell a TorchScript model's input shape from its first weight; give the "
+                               "whole shape (input_shape, or --input-shape on the command line)")
+    gm = _graph_module(model)
+    mods = dict(gm.named_modules())
+    node = next((n for n in gm.graph.nodes if n.op == "placeholder"), None)
+    while node is not None:
+        users = list(node.users)
+        if len(users) != 1:
+            break
+        node = users[0]
+        m = mods.get(node.target) if node.op == "call_module" else None
+        if isinstance(m, _CONV + _CONV_T + _BN):
+            channels = m.in_channels if isinstance(m, _CONV + _CONV_T) else m.num_features
+            if spatial is None:
+                raise CertificateError(f"the model's first layer '{node.target}' ({type(m).__name__}) needs the "
+                                       "input's spatial size")
+            return (int(channels),) + tuple(int(t) for t in spatial)
+        if isinstance(m, nn.Linear):
+            return (int(m.in_features),)
+        if m is None and node.op == "call_function" and node.target in _ISOMETRY_FUNCTIONS | _ACT_FUNCTIONS.keys():
+            continue
+        if m is not None and (isinstance(m, _ISOMETRY_MODULES) or type(m) in _ACT_MODULES):
+            continue
+        break
+    raise CertificateError("cannot tell the input's shape from the model's first layer; give the whole "
+                           "shape (input_shape, or --input-shape on the command line)")
 
 
 def _to_cpu(v):
@@ -1050,8 +1124,11 @@ def jacobian_norm_lower_bound(model: nn.Module, input_shape, *, n_inputs: int = 
     if n_inputs < 1 or maxiter < 1:
         raise ValueError(f"'n_inputs' and 'maxiter' must be >= 1, got {n_inputs}, {maxiter}")
     import copy
+    import warnings
 
-    m = copy.deepcopy(model).double().eval()
+    with warnings.catch_warnings():  # a ScriptModule's parameters read .grad on the way
+        warnings.filterwarnings("ignore", message=".*grad attribute of a Tensor that is not a leaf.*")
+        m = copy.deepcopy(model).double().eval()
     p = next(m.parameters(), None)
     device = p.device if p is not None else torch.device("cpu")
     gen = torch.Generator().manual_seed(seed)
