@@ -4,8 +4,10 @@ Every configuration draws kernel size 1-7 (even sizes included, non-square),
 stride 1-2, dilation 1-2, groups 1, 2 or depthwise, every padding mode and
 'same', an input of 8..32 pixels per axis, float32 or float64 weights; the
 ground truth is the dense SVD of ``Conv2dOperator.to_dense()``.  Channels and
-areas are small so the dense SVD stays cheap.  Half of the layers form the
-symbol's Gram matrices from tap products, half per frequency.
+areas are small so the dense SVD stays cheap.  Half of the layers are
+certified at their own size (``bound='auto'``, where the sides must meet at
+``tol``), half on the DFT grid (a quarter of those form the symbol's Gram
+matrices from tap products, the rest per frequency).
 """
 
 import numpy as np
@@ -57,16 +59,20 @@ def _draw(rng):
         return w, (H, W), stride, padding, dil, groups, mode
 
 
-def _check(w, n, stride, padding, dil, groups, mode, fast):
+def _check(w, n, stride, padding, dil, groups, mode, fast, bound="auto"):
     op = Conv2dOperator(w.astype(np.float64), n, stride=stride, padding=padding, dilation=dil,
                         groups=groups, padding_mode=mode)
     exact = np.linalg.norm(op.to_dense(), 2)
-    b = conv_spectral_norm(w, n, stride, padding, dil, groups, mode,
+    b = conv_spectral_norm(w, n, stride, padding, dil, groups, mode, bound=bound,
                            mode="fast" if fast else "certified", lower_iters=None if fast else 8)
     msg = (w.shape, n, stride, padding, dil, groups, mode, w.dtype, b)
     assert b.upper >= exact * (1 - TRUTH_RTOL), msg
     assert b.lower <= exact * (1 + TRUTH_RTOL), msg
     assert b.lower <= b.upper
+    if "gram-cholesky" in b.method or b.upper == 0:
+        # a finite-operator certificate: the sides meet at tol = 1e-3
+        assert b.upper <= exact * (1 + 1e-3) * (1 + 1e-12), msg
+        assert b.upper <= b.lower * (1 + 1e-3) * (1 + 1e-12), msg
     return exact, b
 
 
@@ -76,8 +82,10 @@ def test_bracket_on_1000_random_layers(block, monkeypatch):
     seen = set()
     for i in range(100):
         cfg = _draw(rng)
-        monkeypatch.setattr(conv_module, "_GRAM_FROM_TAPS", bool(i % 2))
-        _check(*cfg, fast=bool(i % 3 == 2))
+        # half the layers on the DFT grid (each way of forming its Gram
+        # matrices), half at their own size
+        monkeypatch.setattr(conv_module, "_GRAM_FROM_TAPS", bool(i % 4 == 1))
+        _check(*cfg, fast=bool(i % 3 == 2), bound="grid" if i % 2 else "auto")
         seen.add((cfg[6], cfg[2], cfg[4], "same" if cfg[3] == "same" else "int"))
     # each block covers a spread of padding modes and strides
     assert len({s[0] for s in seen}) == 4
@@ -91,9 +99,9 @@ def conv_layers(draw):
 
 
 @settings(max_examples=40, deadline=None)
-@given(conv_layers(), st.booleans())
-def test_bracket_hypothesis(cfg, fast):
-    _check(*cfg, fast=fast)
+@given(conv_layers(), st.booleans(), st.sampled_from(["auto", "grid"]))
+def test_bracket_hypothesis(cfg, fast, bound):
+    _check(*cfg, fast=fast, bound=bound)
 
 
 @settings(max_examples=25, deadline=None)
