@@ -10,7 +10,8 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from toeplitzkit.adapters.torch import (DCNN, LipschitzRegularizer, adversarial_training_step,  # noqa: E402
-                                        conv_spectral_norm_bound, lipbound, lipschitz_report, pgd_attack)
+                                        conv_spectral_norm_bound, gram_spectral_norm_bound, lipbound,
+                                        lipschitz_report, pgd_attack)
 
 from .test_functional import dense_conv  # noqa: E402
 
@@ -31,7 +32,7 @@ def small_cnn(seed=0, dtype=F64):
 
 def test_regularizer_is_the_sum_of_logs_of_the_layer_bounds():
     net = small_cnn()
-    reg = LipschitzRegularizer(net, (2, 6, 6))
+    reg = LipschitzRegularizer(net, (2, 6, 6), method="tight")
     names = [n for n, _ in reg.layer_bounds()]
     assert names == ["0", "1", "3", "6"]  # the last linear layer is left out
     bn = net[1]
@@ -48,8 +49,54 @@ def test_regularizer_is_the_sum_of_logs_of_the_layer_bounds():
     exact3 = float(torch.linalg.matrix_norm(dense_conv(net[3].weight.detach(), (6, 6), padding=1, stride=2),
                                             ord=2))
     assert ref[0] >= exact0 and ref[2] >= exact3
-    full = LipschitzRegularizer(net, (2, 6, 6), include_last_linear=True, batchnorm=False)
+    full = LipschitzRegularizer(net, (2, 6, 6), method="tight", include_last_linear=True, batchnorm=False)
     assert [n for n, _ in full.layer_bounds()] == ["0", "3", "6", "8"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_regularizer_default_is_the_certified_gram_bound_and_backpropagates(dtype):
+    net = small_cnn(dtype=dtype)
+    reg = LipschitzRegularizer(net, (2, 6, 6), include_last_linear=True)
+    assert reg.method == "gram"
+    bounds = {n: float(b.detach()) for n, b in reg.layer_bounds()}
+    assert list(bounds) == ["0", "1", "3", "6", "8"]
+    with torch.no_grad():
+        ref0 = float(gram_spectral_norm_bound(net[0].weight, 6, padding=1))
+        ref3 = float(gram_spectral_norm_bound(net[3].weight, 6, stride=2, padding=1))
+    assert bounds["0"] == pytest.approx(ref0, rel=1e-5)
+    assert bounds["3"] == pytest.approx(ref3, rel=1e-5)
+    # certified: never below the exact norms (dense float64 ground truth)
+    exact = {
+        "0": dense_conv(net[0].weight.detach().double(), (6, 6), padding=1),
+        "3": dense_conv(net[3].weight.detach().double(), (6, 6), padding=1, stride=2),
+        "6": net[6].weight.detach().double(),
+        "8": net[8].weight.detach().double(),
+    }
+    for name, A in exact.items():
+        assert bounds[name] >= float(torch.linalg.matrix_norm(A, ord=2))
+    # linear layers: within rtol of the exact norm
+    for name in ("6", "8"):
+        assert bounds[name] <= 1.002 * float(torch.linalg.matrix_norm(exact[name], ord=2))
+    reg().backward()
+    for i in (0, 1, 3, 6, 8):
+        assert net[i].weight.grad is not None and torch.any(net[i].weight.grad != 0)
+
+
+def test_regularizer_backpropagates_through_every_structured_layer():
+    from toeplitzkit.adapters.torch import (CirculantLinear, DiagonalCirculantLinear, LowRankLinear,
+                                            ToeplitzLikeLinear, ToeplitzLinear)
+
+    torch.manual_seed(0)
+    layers = [CirculantLinear(6, dtype=F64), DiagonalCirculantLinear(6, dtype=F64), ToeplitzLinear(6, 5, dtype=F64),
+              ToeplitzLikeLinear(5, 6, rank=2, dtype=F64), LowRankLinear(6, 4, rank=2, dtype=F64),
+              LowRankLinear(4, 3, rank=5, dtype=F64)]
+    net = nn.Sequential(*[m for ly in layers for m in (ly, nn.ReLU())])
+    reg = LipschitzRegularizer(net, (6,), include_last_linear=True)
+    assert len(reg.layer_bounds()) == len(layers)
+    reg().backward()  # LowRankLinear used QR mode='r', which has no derivative
+    for ly in layers:
+        grads = [p.grad for n, p in ly.named_parameters() if n != "bias"]
+        assert grads and all(g is not None and torch.any(g != 0) for g in grads), type(ly).__name__
 
 
 def test_regularizer_gradients_and_lipbound_method():
@@ -194,5 +241,5 @@ def test_report_and_regularizer_input_errors():
         lipschitz_report(net, ())
     with pytest.raises(TypeError, match="'input_shape' must be a tuple of ints"):
         lipschitz_report(net, 6)
-    with pytest.raises(ValueError, match="'method' must be one of \\('tight', 'lipbound'\\)"):
+    with pytest.raises(ValueError, match="'method' must be one of \\('gram', 'tight', 'lipbound'\\)"):
         LipschitzRegularizer(net, (2, 6, 6), method="exact")

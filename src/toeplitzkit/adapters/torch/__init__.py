@@ -5,6 +5,9 @@ Functions (``functional``): :func:`circulant_matmul`, :func:`fcirculant_matmul`,
 :func:`lipbound`, :func:`conv_spectral_norm_bound`; (``gram``) :func:`gram_spectral_norm_bound`.
 Modules (``layers``): :class:`CirculantLinear`, :class:`DiagonalCirculantLinear`,
 :class:`ToeplitzLinear`, :class:`ToeplitzLikeLinear`, :class:`LowRankLinear`, :class:`DCNN`.
+1-Lipschitz layers and certificates (``lipschitz_layers``): :class:`RescaledConv2d`,
+:class:`RescaledLinear`, :class:`OrthogonalConv2d`, :class:`GroupSort`, :class:`MaxMin`,
+:func:`margin_loss`, :func:`certified_radius`, :func:`certified_accuracy`.
 Robust training (``robust``): :class:`LipschitzRegularizer`, :func:`pgd_attack`,
 :func:`adversarial_training_step`, :func:`lipschitz_report`.
 Network certificate (``certificate``): :func:`lipschitz_certificate` (the l2 Lipschitz
@@ -36,6 +39,16 @@ from .layers import (  # noqa: E402
     LowRankOperator,
     ToeplitzLikeLinear,
     ToeplitzLinear,
+)
+from .lipschitz_layers import (  # noqa: E402
+    GroupSort,
+    MaxMin,
+    OrthogonalConv2d,
+    RescaledConv2d,
+    RescaledLinear,
+    certified_accuracy,
+    certified_radius,
+    margin_loss,
 )
 from .robust import (  # noqa: E402
     LayerBound,

@@ -671,9 +671,16 @@ class LowRankLinear(nn.Module):
         return y + self.bias if self.bias is not None else y
 
     def lipschitz_upper(self) -> torch.Tensor:
-        """Exact ``||U V||_2``."""
-        R = torch.linalg.qr(self.U, mode="r")[1]
-        return torch.linalg.matrix_norm(R @ self.V, ord=2)
+        """Exact ``||U V||_2``, differentiable in ``U`` and ``V``.
+
+        ``U = Q R`` with orthonormal columns in ``Q`` when ``out >= rank`` (then
+        ``||U V|| = ||R V||``, an ``r x in`` SVD); otherwise the product itself.  The
+        reduced QR and the SVD both have derivatives (``mode='r'`` has none).
+        """
+        if self.out_features >= self.rank:
+            R = torch.linalg.qr(self.U, mode="reduced")[1]
+            return torch.linalg.matrix_norm(R @ self.V, ord=2)
+        return torch.linalg.matrix_norm(self.U @ self.V, ord=2)
 
     def to_operator(self) -> LowRankOperator:
         """A :class:`LowRankOperator` ``(U, V)``."""

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .bounds import conv_spectral_norm_bound, lipbound
+from .gram import gram_spectral_norm_bound
 
 __all__ = [
     "LipschitzRegularizer",
@@ -107,25 +108,34 @@ class LipschitzRegularizer(nn.Module):
     input_shape : tuple of int
         Shape of one input example, e.g. ``(3, 32, 32)``; gives each convolution's
         input size.
-    method : {'tight', 'lipbound'}, default 'tight'
-        Per-convolution bound: ``'tight'`` is :func:`conv_spectral_norm_bound`
-        (largest singular value of the symbol over the DFT grid), ``'lipbound'`` the
-        thesis's Thm 5.5 (:func:`lipbound`, looser by up to ``sqrt(cout)``).
+    method : {'gram', 'tight', 'lipbound'}, default 'gram'
+        Per-layer bound for convolutions and linear layers: ``'gram'`` is
+        :func:`gram_spectral_norm_bound` (certified, never below the layer's norm in
+        float32 too, about one batched Gram product and one batched Cholesky
+        factorization per layer; warm-started from the previous call); ``'tight'`` is
+        :func:`conv_spectral_norm_bound` (the DFT-grid maximum, one eigensolver per
+        frequency) with an SVD for linear layers; ``'lipbound'`` the thesis's Thm 5.5
+        (:func:`lipbound`, looser by up to ``sqrt(cout)``) with an SVD for linear layers.
     include_last_linear : bool, default False
         The thesis omits the last fully connected layer.
     batchnorm : bool, default True
         Include ``max |gamma| / sqrt(running_var + eps)`` for batch-norm layers.
     samples : int, default 10
         Grid size for ``method='lipbound'`` (the thesis's S = 10; memory ``cout cin S^2``).
+    rtol : float, default 1e-3
+        For ``method='gram'``: each bound is at most ``1 + rtol`` times its DFT-grid
+        maximum (plus rounding margins).
 
     Notes
     -----
     Calling the module returns a scalar tensor with gradients for every bounded
     layer.  Cost per call: for a ``c x c`` convolution on an ``n x n`` input with
-    padding ``p``, ``(n + 2p)(n + 2p)/2`` SVDs of ``c x c`` matrices without gradient
-    plus one with gradient (``'tight'``), or one FFT of the kernel on an ``S x S`` grid
-    (``'lipbound'``); a dense ``m x n`` linear layer costs one SVD.  Batch norm uses
-    its running variance (the inference-time map), as in Tsuzuku et al. (2018).
+    padding ``p``, about ``(n + p)^2 / 2`` frequencies, each with one ``c x c`` Gram
+    product and one Cholesky factorization without gradient, and a backward pass
+    through one frequency (``'gram'``); ``(n + 2p)(n + 2p)/2`` eigensolvers plus one
+    SVD with gradient (``'tight'``); or one FFT of the kernel on an ``S x S`` grid
+    (``'lipbound'``).  Batch norm uses its running variance (the inference-time map),
+    as in Tsuzuku et al. (2018).
 
     References
     ----------
@@ -145,11 +155,11 @@ class LipschitzRegularizer(nn.Module):
     True
     """
 
-    def __init__(self, model: nn.Module, input_shape, method: str = "tight", include_last_linear: bool = False,
-                 batchnorm: bool = True, samples: int = 10):
+    def __init__(self, model: nn.Module, input_shape, method: str = "gram", include_last_linear: bool = False,
+                 batchnorm: bool = True, samples: int = 10, rtol: float = 1e-3):
         super().__init__()
-        if method not in ("tight", "lipbound"):
-            raise ValueError(f"'method' must be one of ('tight', 'lipbound'), got {method!r}")
+        if method not in _REG_METHODS:
+            raise ValueError(f"'method' must be one of {_REG_METHODS}, got {method!r}")
         layers = _trace_layers(model, input_shape)
         if not include_last_linear:
             for i in range(len(layers) - 1, -1, -1):
@@ -162,22 +172,32 @@ class LipschitzRegularizer(nn.Module):
         self._layers = layers
         self.method = method
         self.samples = samples
+        self.rtol = rtol
+        self._states = {}  # warm starts of the 'gram' bound, per layer
 
     def layer_bounds(self):
         """``[(name, bound)]``: the differentiable per-layer bounds, in call order."""
         out = []
         for name, m, kind, in_shape in self._layers:
             if kind == "conv2d":
-                if self.method == "tight":
+                if self.method == "gram":
+                    b = gram_spectral_norm_bound(m.weight, **_conv_args(m, in_shape), rtol=self.rtol,
+                                                 state=self._states.setdefault(name, {}))
+                elif self.method == "tight":
                     b = conv_spectral_norm_bound(m.weight, **_conv_args(m, in_shape))
                 else:
                     b = lipbound(m.weight, samples=self.samples)
             elif kind == "linear":
-                b = torch.linalg.matrix_norm(m.weight, ord=2)
+                if self.method == "gram":
+                    b = gram_spectral_norm_bound(m.weight, rtol=self.rtol, state=self._states.setdefault(name, {}))
+                else:
+                    b = torch.linalg.matrix_norm(m.weight, ord=2)
             elif kind == "batchnorm":
                 b = _bn_bound(m)
             else:
                 b = m.lipschitz_upper()
+                if not isinstance(b, torch.Tensor):  # a constant (1-Lipschitz by construction): no gradient
+                    b = torch.as_tensor(float(b))
             out.append((name, b))
         return out
 
@@ -187,6 +207,9 @@ class LipschitzRegularizer(nn.Module):
             p = next(iter(self.parameters()), None)
             return torch.zeros(()) if p is None else p.new_zeros(())
         return torch.stack([torch.log(b) for _, b in bounds]).sum()
+
+
+_REG_METHODS = ("gram", "tight", "lipbound")
 
 
 # ------------------------------------------------------------------ attacks
