@@ -1,0 +1,174 @@
+"""gram_spectral_norm_bound: never below the exact norm (1,000+ layers, float32 and float64), tight where the
+grid is exact, gradcheck in float64, warm starts, and its errors."""
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from toeplitzkit.adapters.torch import gram_spectral_norm_bound  # noqa: E402
+from toeplitzkit.bounds import conv_sigma_max  # noqa: E402
+
+F64 = torch.float64
+MODES = ("zeros", "circular", "reflect", "replicate")
+TRUTH_RTOL = 1e-12  # the dense SVD's own rounding, the only slack in the inequality
+
+
+def _draw(rng):
+    """One random valid layer: 1-3-D, kernel 1-4, stride 1-2, dilation 1-2, groups 1/2, every padding mode."""
+    while True:
+        d = int(rng.integers(1, 4))
+        groups = int(rng.choice([1, 2]))
+        cin = groups * int(rng.integers(1, 4))
+        cout = groups * int(rng.integers(1, 4))
+        k = tuple(int(rng.integers(1, 5)) for _ in range(d))
+        s = int(rng.integers(1, 3))
+        dil = int(rng.integers(1, 3))
+        mode = MODES[rng.integers(4)]
+        nmax = {1: 14, 2: 7, 3: 4}[d]
+        size = tuple(int(rng.integers(1, nmax + 1)) for _ in range(d))
+        pad = "same" if s == 1 and rng.random() < 0.2 else int(rng.integers(0, 3))
+        ext = [dil * (kk - 1) + 1 for kk in k]
+        pads = [((e - 1) // 2, e - 1 - (e - 1) // 2) for e in ext] if pad == "same" else [(pad, pad)] * d
+        if any(n + lo + hi < e for n, (lo, hi), e in zip(size, pads, ext)):
+            continue
+        if mode == "reflect" and any(max(lo, hi) >= n for n, (lo, hi) in zip(size, pads)):
+            continue
+        if mode == "circular" and any(max(lo, hi) > n for n, (lo, hi) in zip(size, pads)):
+            continue
+        dtype = (torch.float32, F64)[rng.integers(2)]
+        w = torch.from_numpy(rng.standard_normal((cout, cin // groups) + k)).to(dtype)
+        return w, size, s, pad, dil, groups, mode
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", range(4))
+def test_never_below_the_exact_norm_on_1000_random_layers(block):
+    rng = np.random.default_rng(16_000 + block)
+    worst = math.inf
+    for _ in range(260):
+        w, size, s, pad, dil, groups, mode = _draw(rng)
+        bound = float(gram_spectral_norm_bound(w, size, s, pad, dil, groups, mode))
+        exact = conv_sigma_max(w.double().numpy(), size, s, pad, dil, groups, mode)
+        assert bound >= exact * (1 - TRUTH_RTOL), (tuple(w.shape), size, s, pad, dil, groups, mode, w.dtype)
+        worst = min(worst, bound / max(exact, 1e-300))
+    assert worst >= 1 - TRUTH_RTOL
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("c", [32, 96])
+def test_float32_rounding_is_charged_on_wide_layers_near_their_norm(dtype, c):
+    # circular padding: the grid maximum IS the norm, so the bound sits within rtol + margins of it;
+    # without the rounding margins a float32 value could fall below the float64 truth.
+    g = torch.Generator().manual_seed(c)
+    w = torch.randn(c, c, 3, 3, dtype=F64, generator=g) / (3 * math.sqrt(c))
+    exact = conv_sigma_max(w.numpy(), (6, 6), padding=1, padding_mode="circular")
+    bound = float(gram_spectral_norm_bound(w.to(dtype), 6, padding=1, padding_mode="circular", rtol=1e-4))
+    w32 = w.to(dtype).double().numpy()  # the float32 weight is the layer being bounded
+    exact = conv_sigma_max(w32, (6, 6), padding=1, padding_mode="circular")
+    assert exact <= bound <= exact * (1 + 1e-4) * (1 + (2e-3 if dtype == torch.float32 else 1e-9))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_circular_padding_is_tight_and_linear_layers_too(d):
+    g = torch.Generator().manual_seed(d)
+    w = torch.randn((3, 2) + (3,) * d, dtype=F64, generator=g)
+    size = {1: 9, 2: 6, 3: 4}[d]
+    exact = conv_sigma_max(w.numpy(), (size,) * d, padding=1, padding_mode="circular")
+    bound = float(gram_spectral_norm_bound(w, size, padding=1, padding_mode="circular", rtol=1e-6))
+    assert exact * (1 - TRUTH_RTOL) <= bound <= exact * (1 + 2e-6)
+    W = torch.randn(7, 5, dtype=F64, generator=g)
+    exact = float(torch.linalg.matrix_norm(W, ord=2))
+    assert exact * (1 - TRUTH_RTOL) <= float(gram_spectral_norm_bound(W, rtol=1e-6)) <= exact * (1 + 2e-6)
+
+
+def test_zero_padding_uses_the_smaller_cycle_and_stays_above_the_exact_norm():
+    # n + max(lo, hi) = 5 for a 3x3 kernel with padding 1 on 4x4: a 5x5 grid, below the 6x6 one
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(4, 4, 3, 3, dtype=F64, generator=g)
+    exact = conv_sigma_max(w.numpy(), (4, 4), padding=1)
+    ours = float(gram_spectral_norm_bound(w, 4, padding=1, rtol=1e-8))
+    sym = torch.fft.fft2(w, s=(5, 5)).permute(2, 3, 0, 1)
+    grid5 = float(torch.linalg.matrix_norm(sym, ord=2).max())
+    assert exact <= ours <= grid5 * (1 + 1e-7)
+
+
+@pytest.mark.parametrize("case", [
+    dict(shape=(3, 2, 3), size=7, kw=dict(padding=1)),
+    dict(shape=(3, 2, 3, 3), size=5, kw=dict(stride=2, padding=1)),
+    dict(shape=(4, 1, 2, 3), size=5, kw=dict(groups=2, dilation=2, padding=1)),
+    dict(shape=(2, 2, 2, 2, 2), size=3, kw=dict(padding=1)),
+    dict(shape=(3, 5), size=None, kw={}),
+])
+def test_gradcheck_float64(case):
+    g = torch.Generator().manual_seed(len(case["shape"]))
+    w = torch.randn(case["shape"], dtype=F64, generator=g).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda w: gram_spectral_norm_bound(w, case["size"], rtol=1e-3, iters=500,
+                                                                       **case["kw"]), (w,))
+
+
+def test_gradient_is_that_of_the_largest_singular_value():
+    # circular padding: the bound is (1 + rtol) times the operator norm, so their gradients agree up to that factor
+    g = torch.Generator().manual_seed(5)
+    w = torch.randn(3, 2, 3, 3, dtype=F64, generator=g).requires_grad_(True)
+    b = gram_spectral_norm_bound(w, 5, padding=1, padding_mode="circular", iters=500)
+    (gb,) = torch.autograd.grad(b, w)
+    w2 = w.detach().clone().requires_grad_(True)
+    eye = torch.eye(2 * 25, dtype=F64).reshape(-1, 2, 5, 5)
+    A = torch.nn.functional.conv2d(torch.nn.functional.pad(eye, (1, 1, 1, 1), mode="circular"), w2)
+    sigma = torch.linalg.matrix_norm(A.reshape(50, -1).T, ord=2)
+    (gs,) = torch.autograd.grad(sigma, w2)
+    torch.testing.assert_close(gb, gs * (b.detach() / sigma.detach()), rtol=1e-7, atol=1e-9)
+
+
+def test_warm_start_reuses_vectors_and_gives_the_same_certificate():
+    g = torch.Generator().manual_seed(7)
+    w = torch.randn(8, 8, 3, 3, generator=g)
+    state = {}
+    first = float(gram_spectral_norm_bound(w, 8, padding=1, state=state))
+    assert state["v"].shape[-2:] == (8, 1)
+    with torch.no_grad():
+        w2 = w + 1e-3 * torch.randn(w.shape, generator=g)
+    second = float(gram_spectral_norm_bound(w2, 8, padding=1, state=state))
+    cold = float(gram_spectral_norm_bound(w2, 8, padding=1))
+    exact = conv_sigma_max(w2.double().numpy(), (8, 8), padding=1)
+    assert exact <= second and exact <= cold
+    assert second == pytest.approx(cold, rel=2e-3)
+    assert first == pytest.approx(second, rel=1e-2)
+
+
+def test_zero_weight_and_single_frequency_kernels():
+    w = torch.zeros(2, 3, 3, 3)
+    b = gram_spectral_norm_bound(w, 4, padding=1)
+    assert 0 <= float(b) < 1e-15  # sqrt of the smallest normal t^2 the factorization is given
+    v = torch.randn(5, 4, 1, 1, dtype=F64, generator=torch.Generator().manual_seed(0))
+    exact = float(torch.linalg.matrix_norm(v[:, :, 0, 0], ord=2))  # a 1x1 stride-2 conv is its matrix
+    assert exact <= float(gram_spectral_norm_bound(v, 8, stride=2)) <= exact * (1 + 1.01e-3)
+
+
+def test_errors_name_the_argument():
+    w = torch.randn(2, 2, 3, 3)
+    with pytest.raises(TypeError, match="'weight' must be a torch.Tensor"):
+        gram_spectral_norm_bound(np.ones((2, 2)))
+    with pytest.raises(TypeError, match="'weight' has dtype torch.int64"):
+        gram_spectral_norm_bound(torch.ones(2, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match="'weight' must have shape"):
+        gram_spectral_norm_bound(torch.ones(2))
+    with pytest.raises(ValueError, match="'input_size' is required"):
+        gram_spectral_norm_bound(w)
+    with pytest.raises(ValueError, match="'groups' must be a positive int dividing cout = 2"):
+        gram_spectral_norm_bound(w, 5, groups=3)
+    with pytest.raises(ValueError, match="'padding_mode' must be one of"):
+        gram_spectral_norm_bound(w, 5, padding_mode="mirror")
+    with pytest.raises(ValueError, match="'rtol' must be a float in \\(0, 1\\)"):
+        gram_spectral_norm_bound(w, 5, rtol=0)
+    with pytest.raises(ValueError, match="'input_size' must be an int or a tuple of 2 ints"):
+        gram_spectral_norm_bound(w, (5, 5, 5))
+    with pytest.raises(ValueError, match="padded input size 2 is smaller than the dilated kernel size 3"):
+        gram_spectral_norm_bound(w, 2)
+    with pytest.raises(ValueError, match="'weight' contains NaN or inf"):
+        gram_spectral_norm_bound(torch.full((2, 2), math.nan))
+    with pytest.raises(ValueError, match="padding='same' is not supported with 'stride' > 1"):
+        gram_spectral_norm_bound(w, 5, stride=2, padding="same")
