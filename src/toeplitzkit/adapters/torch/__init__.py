@@ -64,6 +64,7 @@ from .certificate import (  # noqa: E402
     CertificateError,
     LipschitzCertificate,
     NodeBound,
+    infer_input_shape,
     jacobian_norm_lower_bound,
     lipschitz_certificate,
 )

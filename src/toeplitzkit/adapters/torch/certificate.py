@@ -72,7 +72,8 @@ ACTIVATION_CONSTANTS = {
     "relu": 1.0, "relu6": 1.0, "hardtanh": 1.0, "tanh": 1.0, "softsign": 1.0,
     "softplus": 1.0, "logsigmoid": 1.0, "tanhshrink": 1.0, "celu": 1.0,
     "identity": 1.0, "dropout": 1.0,
-    "sigmoid": 0.25, "hardsigmoid": 1.0 / 6.0,
+    # torch's hardsigmoid has slope float32(1/6) = 0.16666667163... in every dtype.
+    "sigmoid": 0.25, "hardsigmoid": 0.1666666717,
     "gelu": 1.128905, "gelu_tanh": 1.128995, "silu": 1.09984, "mish": 1.0885,
     "hardswish": 1.5, "selu": 1.0507009873554805 * 1.6732632423543772 * (1 + 1e-12),
 }
@@ -244,6 +245,15 @@ class _Tracer(fx.Tracer):
         return super().is_leaf_module(m, qualname)
 
 
+class _Root(nn.Module):
+    def __init__(self, layer):
+        super().__init__()
+        self.add_module(type(layer).__name__.lower(), layer)
+
+    def forward(self, x):
+        return next(iter(self.children()))(x)
+
+
 class _ShapeRecorder(fx.Interpreter):
     def __init__(self, gm):
         super().__init__(gm)
@@ -262,8 +272,11 @@ def _graph_module(model, example=None):
         from ._script import script_to_fx
 
         return script_to_fx(model, example)
+    tracer = _Tracer()
+    if tracer.is_leaf_module(model, ""):  # a bare layer: trace it as the one module of a graph
+        model = _Root(model)
     try:
-        return fx.GraphModule(model, _Tracer().trace(model))
+        return fx.GraphModule(model, tracer.trace(model))
     except Exception as exc:  # fx raises TraceError, TypeError, NotImplementedError, ...
         raise CertificateError(
             f"the model ({type(model).__name__}) cannot be traced with torch.fx: "
@@ -273,6 +286,9 @@ def _graph_module(model, example=None):
 def _trace(model, shape, dtype, device):
     x = torch.zeros((1,) + shape, dtype=dtype, device=device)
     gm = _graph_module(model, x)
+    n_in = sum(1 for n in gm.graph.nodes if n.op == "placeholder")
+    if n_in != 1:
+        raise CertificateError(f"the model takes {n_in} inputs; a certificate needs exactly one")
     rec = _ShapeRecorder(gm)
     try:
         with torch.no_grad():
@@ -848,7 +864,8 @@ class _Analyzer:
         # bounded in norm by the same composition rules applied to || |A_i| ||.
         absn, m = self._abs_compose(order, s, v)
         gam = m * _EPS / (1 - m * _EPS)
-        return (up + gam * absn) * self.L[s], s.target if s.op == "call_module" else s.name
+        return (up + gam * absn) * self.L[s], ("input" if s.op == "placeholder" else
+                                               s.target if s.op == "call_module" else s.name)
 
     def _abs_compose(self, order, s, v):
         A = {s: 1.0}
@@ -1086,6 +1103,38 @@ def _check_shape(input_shape, name="input_shape"):
     return shape
 
 
+class _Linearization:
+    """``v -> J v`` and ``u -> J^T u`` of ``f`` at ``x`` by autograd (custom Functions included)."""
+
+    def __init__(self, f, x):
+        import warnings
+
+        self.f, self.x = f, x.detach()
+        with torch.enable_grad():
+            self.xr = self.x.clone().requires_grad_(True)
+            self.y = f(self.xr)
+            self.u = torch.zeros_like(self.y, requires_grad=True)
+            # u -> J^T u is linear in u; its own vjp with v is J v (double backward).
+            (self.jtu,) = torch.autograd.grad(self.y, self.xr, self.u, create_graph=True, allow_unused=False)
+        self.forward_mode = True
+        self._warnings = warnings
+
+    def jv(self, v):
+        if self.forward_mode:
+            try:
+                with self._warnings.catch_warnings():  # torch registers jit decompositions on first use
+                    self._warnings.simplefilter("ignore", FutureWarning)
+                    return torch.func.jvp(self.f, (self.x,), (v,))[1].detach()
+            except (RuntimeError, NotImplementedError):
+                self.forward_mode = False  # an op without forward-mode AD
+        (jv,) = torch.autograd.grad(self.jtu, self.u, v, retain_graph=True)
+        return jv.detach()
+
+    def jtu_(self, u):
+        (w,) = torch.autograd.grad(self.y, self.xr, u, retain_graph=True)
+        return w.detach()
+
+
 def jacobian_norm_lower_bound(model: nn.Module, input_shape, *, n_inputs: int = 4, maxiter: int = 30,
                               seed: int = 0, scale: float = 1.0) -> float:
     r"""Largest spectral norm of the model's Jacobian found at random inputs: a lower bound.
@@ -1138,23 +1187,19 @@ def jacobian_norm_lower_bound(model: nn.Module, input_shape, *, n_inputs: int = 
         return m(x.unsqueeze(0)).squeeze(0)
 
     for _ in range(n_inputs):
-        x = (scale * torch.randn(shape, generator=gen, dtype=torch.float64)).to(device).requires_grad_(True)
+        x = (scale * torch.randn(shape, generator=gen, dtype=torch.float64)).to(device)
         v = torch.randn(shape, generator=gen, dtype=torch.float64).to(device)
         v = v / v.norm()
-        with torch.enable_grad():
-            y = f(x)
-            # J v by the double-vjp identity: u -> J^T u is linear, its vjp with v is J v.
-            u = torch.zeros_like(y, requires_grad=True)
-            (jtu,) = torch.autograd.grad(y, x, u, create_graph=True)
-            for _ in range(maxiter):
-                (jv,) = torch.autograd.grad(jtu, u, v, retain_graph=True)
-                s = float(jv.detach().norm())
-                best = max(best, s)
-                if s == 0:
-                    break
-                (w,) = torch.autograd.grad(y, x, jv.detach(), retain_graph=True)
-                nw = w.norm()
-                if nw == 0:
-                    break
-                v = (w / nw).detach()
+        lin = _Linearization(f, x)
+        for _ in range(maxiter):
+            jv = lin.jv(v)
+            s = float(jv.norm())
+            best = max(best, s)
+            if s == 0:
+                break
+            w = lin.jtu_(jv)
+            nw = w.norm()
+            if nw == 0:
+                break
+            v = w / nw
     return best
