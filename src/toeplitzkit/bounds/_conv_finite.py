@@ -484,3 +484,113 @@ def _solve_chol(L, x):
 
     y, info = dpotrs(L, x, lower=1)
     return y if info == 0 else x
+
+
+# --------------------------------------------------------------------- banded Gram matrices
+def _tap_pair_pixels(pairs, taps, strides, t, u):
+    """Flat pixel pairs ``(I, J)`` coupled by taps ``t, t'`` and their counts (D-fold product)."""
+    I = J = np.zeros(1, dtype=np.int64)
+    cnt = np.ones(1)
+    for a in range(len(strides)):
+        ia, ja, ca = pairs[a][t[a], u[a]]
+        I = (I[:, None] + strides[a] * ia[None, :]).ravel()
+        J = (J[:, None] + strides[a] * ja[None, :]).ravel()
+        cnt = (cnt[:, None] * ca[None, :]).ravel()
+    return I, J, cnt
+
+
+def band_plan(layer, side):
+    """``(q, b, pairs, sizes)``: order and half-bandwidth of the per-group Gram matrix.
+
+    Ordered pixel-major (row-major over the spatial axes) and channel-minor,
+    the Gram matrix couples only pixels that one output reads together (or
+    outputs that read one pixel), so it is banded; circular padding wraps
+    around and is not.  Returns None for circular padding.
+    """
+    if layer.padding_mode == "circular":
+        return None
+    D = layer.ndim
+    w = layer.weight
+    G = layer.groups
+    k = tuple(w.shape[2:])
+    c = w.shape[1] if side == "in" else w.shape[0] // G
+    Rs = [read_map(n, lo, hi, s, d, kk, layer.padding_mode) for n, (lo, hi), s, d, kk in
+          zip(layer.input_size, layer.pads, layer.stride, layer.dilation, k)]
+    pairs = [_axis_pairs(R, side, n) for R, n in zip(Rs, layer.input_size)]
+    sizes = tuple(layer.input_size) if side == "in" else tuple(layer.output_size)
+    strides = [int(np.prod(sizes[a + 1:])) for a in range(D)]
+    bpix = 0
+    for a in range(D):
+        reach = max((int(np.max(np.abs(i - j))) for i, j, _ in pairs[a].values() if len(i)), default=0)
+        bpix += reach * strides[a]
+    q = c * int(np.prod(sizes))
+    b = min(q - 1, c * bpix + c - 1)
+    return q, b, pairs, sizes
+
+
+def layer_gram_bands(layer, abs_bound, side, plan):
+    """Per-group Gram matrices in LAPACK lower band storage ``(G, b + 1, q)`` and their error.
+
+    The same sums as :func:`layer_grams` (same rounding bound ``e2``), added
+    only where row >= column: ``ab[r - s, s] = G[r, s]``.
+    """
+    q, b, pairs, sizes = plan
+    D = layer.ndim
+    w = layer.weight
+    G = layer.groups
+    cout_g, cin_g = w.shape[0] // G, w.shape[1]
+    k = tuple(w.shape[2:])
+    K = int(np.prod(k))
+    wg = w.reshape(G, cout_g, cin_g, K)
+    if side == "in":
+        Wm = wg.reshape(G, cout_g, cin_g * K)
+        c, p = cin_g, cout_g
+    else:
+        Wm = np.swapaxes(np.ascontiguousarray(np.swapaxes(wg, 2, 3)).reshape(G, cout_g * K, cin_g), 1, 2)
+        c, p = cout_g, cin_g
+    H = np.matmul(np.swapaxes(Wm, 1, 2), Wm)
+    H = (0.5 * (H + np.swapaxes(H, 1, 2))).reshape(G, c, K, c, K)
+    strides = [int(np.prod(sizes[a + 1:])) for a in range(D)]
+    e2 = 1.02 * (p + K * K + 12) * _EPS * abs_bound ** 2 * (1 + 4 * _EPS)
+    ab = np.zeros((G, b + 1, q))
+    x, y = np.meshgrid(np.arange(c), np.arange(c), indexing="ij")
+    low = x >= y
+    taps = list(np.ndindex(*k))
+    for ti, t in enumerate(taps):
+        for ui, u in enumerate(taps):
+            I, J, cnt = _tap_pair_pixels(pairs, taps, strides, t, u)
+            blk = H[:, :, ti, :, ui]  # (G, c, c)
+            off = I > J
+            if off.any():
+                rows = I[off][:, None, None] * c + x[None]
+                cols = J[off][:, None, None] * c + y[None]
+                ab[:, rows - cols, cols] += cnt[off][None, :, None, None] * blk[:, None]
+            on = I == J
+            if on.any():
+                rows = I[on][:, None] * c + x[low][None]
+                cols = J[on][:, None] * c + y[low][None]
+                ab[:, rows - cols, cols] += cnt[on][None, :, None] * blk[:, x[low], y[low]][:, None]
+    return ab, e2
+
+
+def band_psd_certificate(ab, e2, t2):
+    """:func:`psd_certificate` for a symmetric band matrix in lower band storage ``(b + 1, q)``.
+
+    The floating-point Cholesky error bound ``gamma_{m+1} |R^T| |R|`` holds
+    with ``m`` the number of terms of each inner product (at most ``b + 1``);
+    Rump's shift is taken with the full order ``q``, which is larger.
+    """
+    from scipy.linalg.lapack import dpbtrf
+
+    q = ab.shape[1]
+    s = t2 - e2
+    d = ab[0]
+    if not (s > 0) or np.any(d >= s):
+        return False
+    tr = float((s - d).sum())
+    g = 2 * (q + 2) * _EPS
+    c = g / (1 - g) * tr * (1 + 1e-8) + 4 * _EPS * (s + float(np.abs(d).max())) + 1e-300
+    A = np.negative(ab)
+    A[0] += s - c
+    _, info = dpbtrf(A, lower=1, overwrite_ab=1)
+    return info == 0

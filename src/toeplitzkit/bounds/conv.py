@@ -55,6 +55,10 @@ _GRAM_MAX_ORDER = 4096
 _GRAM_FLOPS = 2.5e10
 _GRAM_MAX_ORDER_FAST = 1024
 _GRAM_FLOPS_FAST = 4e8
+# Banded Gram matrices (pixel-major order, half-bandwidth b) above this order,
+# when their Cholesky (G q b^2 flops) is cheaper; at most this many entries.
+_BAND_MIN_ORDER = 512
+_BAND_ENTRIES = 1 << 25
 # Largest Krylov dimension of the per-frequency estimates that order the grid
 # (q / 16 for q x q Gram matrices, at least 5: a few matrix-vector products
 # against a Cholesky's q^3 / 3).
@@ -897,7 +901,7 @@ def _plane_wave(layer: _Layer, plan: _Plan, g, freq, v):
         j = coords[a] + layer.pads[a][0]
         phase = phase + 2 * np.pi * freq[a] * (j // s[a]) / plan.grid[a]
         rr.append(j % s[a])
-        if layer.padding_mode != "circular":
+        if layer.padding_mode == "zeros":
             env = env * np.sin(np.pi * (coords[a] + 1) / (n[a] + 1))
     ridx = np.ravel_multi_index(tuple(rr), s) if D else 0
     V = v.reshape(cin_g, int(np.prod(s)))
@@ -907,8 +911,8 @@ def _plane_wave(layer: _Layer, plan: _Plan, g, freq, v):
     return x.ravel()
 
 
-def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, tol, rng,
-                 n_best=2, n_random=1):
+def _lower_bound(layer: _Layer, grid, plan, iters, upper, tol, rng,
+                 n_best=2, n_random=1, stall=None):
     """Lower bound on ``||A||_2``: the norm ratio ``||A x|| / ||x||`` of a Ritz vector.
 
     The basis is the Krylov subspace of ``A^T A`` from the sum of the plane
@@ -933,7 +937,7 @@ def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, to
     shape_out = (layer.cout,) + tuple(layer.output_size)
     N = int(np.prod(shape_in))
     Nout = int(np.prod(shape_out))
-    waves = [_plane_wave(layer, plan, g, f, v) for g, f, v in grid.best[:n_best]]
+    waves = [] if grid is None else [_plane_wave(layer, plan, g, f, v) for g, f, v in grid.best[:n_best]]
     waves = [x / np.linalg.norm(x) for x in waves if np.linalg.norm(x) > 0]
     # random vectors at a tenth of the weight: a safety net, not the lead
     noise = [0.1 * r / np.linalg.norm(r) for r in rng.standard_normal((n_random, N))]
@@ -990,7 +994,7 @@ def _lower_bound(layer: _Layer, grid: _GridResult, plan: _Plan, iters, upper, to
         est = math.sqrt(max(float(lam[-1]), 0.0))
         hist.append(est)
         stop = k == kmax or upper - max(est, wave_est) <= tol * upper
-        if len(hist) >= 9 and hist[-1] - hist[-5] <= 0.01 * tol * upper:
+        if len(hist) >= 9 and hist[-1] - hist[-5] <= (0.01 * tol * upper if stall is None else stall * est):
             # the Ritz value has converged: the rest of the gap is the upper
             # side's (the grid maximum exceeds the norm at this input size)
             stop = True
@@ -1042,11 +1046,13 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     mode : {'certified', 'fast'}
         ``'certified'`` runs up to ``lower_iters`` (default 20) Krylov
         iterations from the two best frequencies' plane waves and a random
-        vector; ``'fast'`` runs at most 2 from the best plane wave alone,
+        vector; ``'fast'`` runs at most 2 from the best plane wave alone
+        (12 for reflect and replicate padding),
         and certifies the finite operator within a smaller budget (Gram
-        order 1024, ``4e8`` Cholesky flops) (meant for training loops; its lower side can be far below the norm
-        where the top singular vector is not wave-like, e.g. small inputs
-        with reflect or replicate padding).  The upper side is certified in
+        order 1024, ``4e8`` Cholesky flops); meant for training loops.  Its
+        lower side is within 1% of the norm on the generated layers of
+        ``benchmarks/bench_conv_exact.py`` except where the grid route's top
+        singular vector is far from a plane wave.  The upper side is certified in
         both modes; ``method`` names the mode.
     bound : {'auto', 'grid', 'sup'}, default 'auto'
         ``'auto'``: the finite operator at this input size where that is
@@ -1093,6 +1099,13 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     Lanczos refined by inverse iteration) less its rounding.  Upper side:
     ``t = lower (1 + tol)``, proven for every group by a Cholesky
     factorization of ``(t^2 - e) I - G`` shifted by Rump's criterion.
+    Ordered pixel-major, ``G`` is banded (half-bandwidth ``b`` about
+    ``c (d (k - 1) n + d (k - 1) + 1)`` in 2-D): above order 512, when a
+    banded Cholesky (``groups * q b^2`` flops, within the same budget) is
+    cheaper, ``G`` is assembled in band storage and the lower side is a
+    Lanczos iteration on the real operator; this reaches inputs of several
+    thousand pixels (every mode except circular, whose wrap-around is not
+    banded).  If a certificate fails twice the layer goes to the grid.
     Circular layers whose grid is their exact spectrum stay on the grid.
 
     *Upper side on the grid.* Per spatial axis, write the padded input of length ``L``
@@ -1175,9 +1188,8 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     mode = check_option(mode, "mode", _MODES)
     if not (isinstance(tol, numbers.Real) and tol >= 0 and math.isfinite(tol)):
         raise ValueError(f"'tol' must be a finite number >= 0, got {tol!r}")
-    if lower_iters is None:
-        lower_iters = 20 if mode == "certified" else 2
-    lower_iters = int(_tuple(lower_iters, "lower_iters", 1, 0)[0])
+    if lower_iters is not None:
+        lower_iters = int(_tuple(lower_iters, "lower_iters", 1, 0)[0])
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(0 if rng is None else rng)
     bound = check_option(bound, "bound", ("auto", "grid", "sup"))
@@ -1191,6 +1203,10 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
             method=f"{mode}: upper=zero(every tap reads only zero padding); lower=zero")
     layer = red.layer
     pre = f"{red.note}; " if red.note else ""
+    if lower_iters is None:
+        # fast: the plane wave is a good start for zero and circular padding;
+        # reflect and replicate need a few more steps to reach 1%
+        lower_iters = 20 if not fast else 12 if layer.padding_mode in ("reflect", "replicate") else 2
     plan = _plan(layer)
     if bound == "auto" and not plan.exact:
         # (circular padding whose grid is the operator's own spectrum stays on the grid)
@@ -1247,7 +1263,22 @@ def _finite_bound(layer: _Layer, tol, fast):
     q, side = _finite.gram_order(layer)
     G = layer.groups
     max_order, budget = (_GRAM_MAX_ORDER_FAST, _GRAM_FLOPS_FAST) if fast else (_GRAM_MAX_ORDER, _GRAM_FLOPS)
-    if q > max_order or G * q ** 3 / 3 > budget or G * q * q > _KEEP_ENTRIES:
+    dense_cost = G * q ** 3 / 3
+    dense_ok = q <= max_order and dense_cost <= budget and G * q * q <= _KEEP_ENTRIES
+    if q > _BAND_MIN_ORDER:
+        best = None
+        for sd in ("in", "out"):
+            bp = _finite.band_plan(layer, sd)
+            if bp is not None:
+                cost = G * bp[0] * (bp[1] + 1) ** 2
+                if best is None or cost < best[0]:
+                    best = (cost, sd, bp)
+        if best is not None and best[0] <= budget and G * (best[2][1] + 1) * best[2][0] <= _BAND_ENTRIES \
+                and (not dense_ok or best[0] < 0.5 * dense_cost):
+            res = _band_bound(layer, tol, fast, best[1], best[2])
+            if res is not None:
+                return res
+    if not dense_ok:
         return None
     abs_b = _abs_bound(layer)
     grams, errs = [], []
@@ -1259,3 +1290,42 @@ def _finite_bound(layer: _Layer, tol, fast):
     up = f"gram-cholesky(order {q}, A{'^T A' if side == 'in' else ' A^T'}{gr}" + \
         (f", {br.fallback} fallback" if br.fallback else "") + ")"
     return br.lower, br.upper, up, "rayleigh(gram eigenvector)", br.certificates
+
+
+def _band_bound(layer: _Layer, tol, fast, side, bplan):
+    """The finite-operator certificate with a banded Gram matrix (larger inputs).
+
+    Lower side: Lanczos on ``A^T A`` through the real operator from a random
+    start, certified by a float64 product (:func:`_lower_bound`).  Upper
+    side: ``t = lower (1 + tol)`` proven for every group by a banded
+    Cholesky factorization of ``t^2 I - G`` (Rump's shift), ``q b^2`` flops
+    for order ``q`` and half-bandwidth ``b``.  None when the certificate
+    fails even after more iterations (the caller falls back to the grid).
+    """
+    q, b = bplan[0], bplan[1]
+    abs_b = _abs_bound(layer)
+    ab, e2 = _finite.layer_gram_bands(layer, abs_b, side, bplan)
+    tr_ub = ab[:, 0].clip(min=0).sum(1) * (1 + (q + 2) * _EPS) + q * e2
+    rel_floor = 64 * (q + 2) * _EPS + 1e-12
+    rng = np.random.default_rng(0)
+    iters = 40 if fast else 120
+    certs = 0
+    for attempt in range(2):
+        lower, done = _lower_bound(layer, None, None, iters, abs_b, tol, rng, n_best=0, n_random=1,
+                                   stall=1e-3 * max(tol, 1e-9))
+        t = lower * (1 + max(tol * (1 - 1e-9), rel_floor))
+        ok = True
+        for g in np.argsort(-tr_ub, kind="stable"):
+            if tr_ub[g] <= t * t * (1 - 4 * _EPS):
+                continue
+            certs += 1
+            if not _finite.band_psd_certificate(ab[g], e2, t * t * (1 - 4 * _EPS)):
+                ok = False
+                break
+        if ok:
+            gr = f", {layer.groups} groups" if layer.groups > 1 else ""
+            up = f"gram-cholesky-banded(order {q}, bandwidth {b}, A{'^T A' if side == 'in' else ' A^T'}{gr})"
+            return lower, t, up, f"krylov({done} it, random start)", certs
+        iters *= 3
+        tol = tol / 10
+    return None
