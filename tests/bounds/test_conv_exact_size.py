@@ -244,3 +244,67 @@ def test_certify_grams_falls_back_when_the_eigenvector_is_poor(monkeypatch, rng)
     lam = max(np.linalg.eigvalsh(G)[-1] for G in mats)
     assert br.lower <= np.sqrt(lam) <= br.upper
     assert br.fallback
+
+
+# ------------------------------------------------------------------ banded Gram matrices
+@pytest.mark.parametrize("cfg", [
+    ((4, 3, 3, 3), 6, dict(padding=1)),
+    ((3, 3, 3, 3), 7, dict(padding=2, stride=2, padding_mode="replicate")),
+    ((6, 2, 3, 2), (5, 7), dict(padding=1, groups=3, padding_mode="reflect", dilation=(1, 2))),
+    ((2, 3, 5), 9, dict(padding=2, padding_mode="reflect")),
+    ((2, 2, 2, 3, 2), 4, dict(padding=1, stride=2, padding_mode="replicate")),
+])
+def test_banded_gram_equals_the_dense_one_in_its_band(cfg, rng):
+    shape, n, kw = cfg
+    w = rng.standard_normal(shape)
+    layer = conv_module._layer_from(w, n, kw.get("stride", 1), kw.get("padding", 0),
+                                    kw.get("dilation", 1), kw.get("groups", 1),
+                                    kw.get("padding_mode", "zeros"), None, True)
+    abs_b = conv_module._abs_bound(layer)
+    for side in ("in", "out"):
+        (_, dense, e2d), = list(finite.layer_grams(layer, abs_b, side))
+        plan = finite.band_plan(layer, side)
+        q, b = plan[:2]
+        ab, e2 = finite.layer_gram_bands(layer, abs_b, side, plan)
+        assert e2 == e2d
+        for g in range(layer.groups):
+            full = np.zeros((q, q))
+            for d in range(b + 1):
+                full[np.arange(d, q), np.arange(q - d)] = ab[g, d, :q - d]
+            np.testing.assert_array_equal(np.tril(full), np.tril(dense[g]))
+            assert not np.any(np.tril(dense[g], -(b + 1)))  # nothing outside the band
+
+
+def test_circular_padding_is_not_banded():
+    layer = conv_module._layer_from(np.ones((1, 1, 3, 3)), 8, 1, 1, 1, 1, "circular", None, True)
+    assert finite.band_plan(layer, "in") is None
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate"])
+def test_banded_certificate_meets_on_a_larger_input(mode, rng):
+    from toeplitzkit.bounds import conv_sigma_max
+
+    w = rng.standard_normal((4, 4, 3, 3)) / 6
+    b = conv_spectral_norm(w, 24, padding=1, padding_mode=mode)
+    assert "gram-cholesky-banded" in b.method
+    exact = conv_sigma_max(w, 24, padding=1, padding_mode=mode, tol=1e-12)  # ARPACK, to ~1e-12
+    assert b.lower <= exact * (1 + 1e-9) and b.upper >= exact * (1 - 1e-9)
+    assert b.upper <= b.lower * (1 + TOL) * (1 + 1e-12)
+    assert b.upper <= exact * (1 + TOL) * (1 + 1e-9)
+
+
+def test_band_psd_certificate_is_one_sided(rng):
+    # a banded Gram matrix: a 1-D convolution's A^T A
+    w = rng.standard_normal((2, 2, 4))
+    A = Conv1dOperator(w, 30, padding=2).to_dense()
+    G = A.T @ A  # channel-major; reorder pixel-major to make it banded
+    perm = np.arange(60).reshape(2, 30).T.ravel()
+    G = G[np.ix_(perm, perm)]
+    b = 2 * 3 + 1
+    ab = np.zeros((b + 1, 60))
+    for d in range(b + 1):
+        ab[d, :60 - d] = np.diagonal(G, -d)
+    assert not np.any(np.tril(G, -(b + 1)))
+    lam = np.linalg.eigvalsh(G)[-1]
+    assert finite.band_psd_certificate(ab, 1e-13 * lam, lam * (1 + 1e-9))
+    assert not finite.band_psd_certificate(ab, 1e-13 * lam, lam * (1 - 1e-9))
