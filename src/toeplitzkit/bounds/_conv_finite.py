@@ -315,7 +315,7 @@ def psd_certificate(Gm, e2, t2, want_factor=False):
 
     With ``s = t2 - e2`` it suffices that ``s I - Gm`` is positive
     semidefinite.  A floating-point Cholesky factorization of ``(s - c) I -
-    Gm`` (its lower triangle) that succeeds proves it when ``c`` exceeds
+    Gm`` (one triangle) that succeeds proves it when ``c`` exceeds
     Rump's shift ``gamma_{q+1} / (1 - gamma_{q+1}) tr(s I - Gm)`` plus the
     rounding of the shifted diagonal (Rump 2006); the shift is doubled for
     safety.  Returns True/False, or ``(ok, factor)`` with ``want_factor``.
@@ -328,8 +328,9 @@ def psd_certificate(Gm, e2, t2, want_factor=False):
     tr = float((s - d).sum())
     g = 2 * (q + 2) * _EPS
     c = g / (1 - g) * tr * (1 + 1e-8) + 4 * _EPS * (s + float(np.abs(d).max())) + 1e-300
-    A = np.array(Gm, dtype=np.float64, order="F", copy=True)
-    np.negative(A, out=A)
+    # -Gm^T is Fortran-ordered without a transposing copy; its lower triangle
+    # is Gm's upper one, within the same entrywise error of the exact G
+    A = np.negative(np.asarray(Gm, dtype=np.float64, order="C")).T
     A.flat[::q + 1] += s - c
     L, info = _dpotrf(A, lower=1, overwrite_a=1, clean=0)
     ok = info == 0
