@@ -14,7 +14,11 @@ from toeplitzkit.cli import main
 _SCRIPT = shutil.which("toeplitzkit", path=str(Path(sys.executable).parent))
 LAYER_KEYS = {"name", "kind", "weight_shape", "input_size", "stride", "padding", "dilation", "groups", "padding_mode",
               "lower", "upper", "lipbound", "method", "seconds"}
-TOP_KEYS = {"model", "method", "toeplitzkit_version", "layers", "product_bound", "product_lipbound", "seconds"}
+TOP_KEYS = {"model", "method", "toeplitzkit_version", "layers", "network_bound", "network_rule", "product_bound",
+            "product_lipbound", "seconds"}
+GRAPH_KEYS = {"model", "method", "toeplitzkit_version", "input_shape", "layers", "network_bound", "network_rule",
+              "empirical_lower", "assumptions", "seconds"}
+NODE_KEYS = {"name", "kind", "input_shape", "output_shape", "lower", "upper", "rule", "lipschitz", "method", "seconds"}
 
 
 def _run(*args, module=False, timeout=300):
@@ -43,7 +47,7 @@ def _one_error_line(proc, *needles):
 def test_bound_builtin_table():
     proc = _run("bound")
     assert proc.returncode == 0, proc.stderr
-    for word in ("conv1", "conv2", "fc", "LipBound", "network Lipschitz bound"):
+    for word in ("conv1", "conv2", "fc", "LipBound", "network Lipschitz certificate (chain conv1 -> ReLU"):
         assert word in proc.stdout
     assert proc.stderr == ""
 
@@ -67,6 +71,8 @@ def test_bound_builtin_json_is_two_sided():
         assert row["lower"] <= true <= row["upper"]
         assert row["lipbound"] >= true
     assert result["product_bound"] == pytest.approx(np.prod([r["upper"] for r in result["layers"]]), rel=1e-12)
+    # The built-in network is the chain conv1 -> ReLU -> conv2 -> ReLU -> fc: the product is its certificate.
+    assert result["network_bound"] == result["product_bound"] and "chain" in result["network_rule"]
 
 
 def test_bound_lipbound_method_and_npy_kernel(tmp_path):
@@ -81,32 +87,78 @@ def test_bound_lipbound_method_and_npy_kernel(tmp_path):
     assert row["upper"] >= np.linalg.norm(_dense_conv(w, (6, 5), (1, 1), (1, 1)), 2)
 
 
-def test_bound_saved_torch_model_and_state_dict(tmp_path):
+def _saved_models(tmp_path):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, stride=2, padding=1), torch.nn.ReLU(),
-                                torch.nn.Flatten(), torch.nn.Linear(3 * 3 * 3, 4)).double()
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, stride=2, padding=1), torch.nn.BatchNorm2d(3),
+                                torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(3 * 3 * 3, 4)).eval()
+    with torch.no_grad():
+        model[1].running_var.uniform_(0.01, 0.1)
     torch.save(model, tmp_path / "m.pt")
     torch.save(model.state_dict(), tmp_path / "m.pth")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch deprecates TorchScript itself
+        torch.jit.save(torch.jit.script(model), tmp_path / "m_script.pt")
+    (tmp_path / "arch.py").write_text(
+        "import torch\n"
+        "def build():\n"
+        "    return torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, stride=2, padding=1), torch.nn.BatchNorm2d(3),\n"
+        "                               torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(27, 4))\n")
+    return model
+
+
+def test_bound_saved_torch_model_is_a_graph_certificate(tmp_path):
+    torch = pytest.importorskip("torch")
+    model = _saved_models(tmp_path)
     proc = _run("bound", str(tmp_path / "m.pt"), "--input-size", "6", "6", "--json")
     assert proc.returncode == 0, proc.stderr
-    conv, fc = json.loads(proc.stdout)["layers"]
-    assert conv["input_size"] == [6, 6] and conv["stride"] == [2, 2]
-    w = model[0].weight.detach().numpy()
-    true = np.linalg.norm(_dense_conv(w, (6, 6), (2, 2), (1, 1)), 2)
+    result = json.loads(proc.stdout)
+    assert GRAPH_KEYS <= set(result) and result["input_shape"] == [2, 6, 6]
+    assert all(NODE_KEYS <= set(nd) for nd in result["layers"])
+    conv = next(nd for nd in result["layers"] if nd["kind"] == "Conv2d+BatchNorm2d")
+    # BatchNorm folded into the conv: the bound brackets the dense norm of the composed map.
+    x = torch.zeros(1, 2, 6, 6, dtype=torch.float64)
+    m64 = model.double()
+    jac = torch.autograd.functional.jacobian(lambda t: m64[1](m64[0](t)).reshape(-1), x).reshape(-1, 72)
+    true = float(torch.linalg.matrix_norm(jac, 2))
     assert conv["lower"] <= true <= conv["upper"]
-    assert fc["lower"] <= np.linalg.norm(model[3].weight.detach().numpy(), 2) <= fc["upper"]
-    # A state dict has no strides: its 4-D weights are bounded as stride-1 convolutions.
-    proc = _run("bound", str(tmp_path / "m.pth"), "--input-size", "6", "6", "--json")
+    assert result["empirical_lower"] <= result["network_bound"]
+    assert result["network_bound"] == pytest.approx(result["layers"][-1]["lipschitz"])
+    # TorchScript and the state dict with its architecture give the same certificate.
+    for extra in ([str(tmp_path / "m_script.pt")],
+                  [str(tmp_path / "m.pth"), "--arch", "arch:build"]):
+        proc = subprocess.run([sys.executable, "-m", "toeplitzkit", "bound", *extra, "--input-size", "6", "6",
+                               "--json"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["network_bound"] == pytest.approx(result["network_bound"], rel=1e-6)
+    # A state dict alone does not say strides or groups.
+    _one_error_line(_run("bound", str(tmp_path / "m.pth"), "--input-size", "6", "6"), "--arch")
+    _one_error_line(_run("bound", str(tmp_path / "m.pt")), "spatial size")
+
+
+def test_bound_bad_model_files_are_one_line_errors(tmp_path):
+    torch = pytest.importorskip("torch")
+    (tmp_path / "corrupt.pt").write_bytes(b"not a model" * 50)
+    _one_error_line(_run("bound", str(tmp_path / "corrupt.pt")), "corrupt.pt", "not a torch model file")
+    (tmp_path / "half.ts").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    _one_error_line(_run("bound", str(tmp_path / "half.ts")), "half.ts")
+    torch.save(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4)), tmp_path / "ln.pt")
+    _one_error_line(_run("bound", str(tmp_path / "ln.pt")), "'1' (LayerNorm)", "no global Lipschitz constant")
+    proc = _run("bound", str(tmp_path / "ln.pt"), "--assume", "LayerNorm=3", "--json")
     assert proc.returncode == 0, proc.stderr
-    assert [r["kind"] for r in json.loads(proc.stdout)["layers"]] == ["conv", "linear"]
-    _one_error_line(_run("bound", str(tmp_path / "m.pt")), "--input-size")
+    assert json.loads(proc.stdout)["assumptions"] == ["1 (LayerNorm) is 3-Lipschitz"]
+    _one_error_line(_run("bound", str(tmp_path / "ln.pt"), "--assume", "LayerNorm"), "--assume")
+    torch.save(torch.nn.Sequential(torch.nn.ConvTranspose2d(2, 3, 3, stride=2), torch.nn.ReLU()), tmp_path / "t.pt")
+    proc = _run("bound", str(tmp_path / "t.pt"), "--input-size", "4", "4")
+    assert proc.returncode == 0 and "ConvTranspose2d" in proc.stdout, proc.stderr
 
 
 def test_bound_errors_are_one_line():
     _one_error_line(_run("bound", "resnet19"), "unknown architecture", "resnet19", "resnet18")
     _one_error_line(_run("bound", "missing.npy"), "no such file", "missing.npy")
-    _one_error_line(_run("bound", "resnet18", "--input-size", "8", "8"), "too small", "resnet18")
+    _one_error_line(_run("bound", "vgg11", "--input-size", "8", "8"), "does not run on an input of shape (3, 8, 8)")
 
 
 def test_bound_errors_in_process(tmp_path, capsys):
@@ -162,17 +214,15 @@ def test_bound_torch_model_padding_modes(tmp_path, capsys, mode):
     conv = torch.nn.Conv2d(2, 3, 3, padding=1, padding_mode=mode).double()
     torch.save(torch.nn.Sequential(conv), tmp_path / "m.pt")
     assert main(["bound", str(tmp_path / "m.pt"), "--input-size", "5", "5", "--json"]) == 0
-    (row,) = json.loads(capsys.readouterr().out)["layers"]
+    (row,) = [r for r in json.loads(capsys.readouterr().out)["layers"] if r["kind"] == "Conv2d"]
     n = 2 * 5 * 5
     basis = torch.eye(n, dtype=torch.float64).reshape(n, 2, 5, 5)
     with torch.no_grad():
         dense = (conv(basis) - conv.bias[None, :, None, None]).reshape(n, -1).T.numpy()
     true = np.linalg.norm(dense, 2)
-    assert row["padding_mode"] == mode and row["lower"] <= true <= row["upper"]
-    assert (row["lipbound"] is None) == (mode == "reflect")
-    if mode == "reflect":
-        assert main(["bound", str(tmp_path / "m.pt"), "--input-size", "5", "5", "--method", "lipbound"]) == 2
-        assert "does not cover padding_mode='reflect'" in capsys.readouterr().err
+    assert row["lower"] <= true <= row["upper"]
+    assert main(["bound", str(tmp_path / "m.pt"), "--input-size", "5", "5", "--method", "lipbound"]) == 2
+    assert "--method lipbound gives per-layer bounds only" in capsys.readouterr().err
 
 
 def test_verify_maps_test_outcomes_to_rows(tmp_path):
@@ -205,4 +255,17 @@ def test_bound_architecture_end_to_end():
     assert [r["name"] for r in result["layers"]] == [s.name for s in specs]
     assert [tuple(r["weight_shape"]) for r in result["layers"]] == [s.weight_shape for s in specs]
     assert all(r["lower"] is None and r["upper"] > 0 for r in result["layers"])
-    assert "note" in result and "seed 0" in result["model"]
+    assert "note" in result and "seed 0" in result["model"] and result["network_bound"] is None
+
+
+def test_bound_torchvision_architecture_is_a_graph_certificate():
+    pytest.importorskip("torchvision")
+    proc = _run("bound", "resnet18", "--input-size", "32", "32", "--method", "fast", "--json", "--empirical", "1")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert "torchvision" in result["model"] and result["input_shape"] == [3, 32, 32]
+    kinds = [nd["kind"] for nd in result["layers"]]
+    assert kinds.count("Conv2d+BatchNorm2d") == 20 and kinds.count("add") == 8 and "MaxPool2d" in kinds
+    assert 0 < result["empirical_lower"] <= result["network_bound"]
+    adds = [nd for nd in result["layers"] if nd["kind"] == "add"]
+    assert all(nd["rule"] == "sum of branches" for nd in adds)
