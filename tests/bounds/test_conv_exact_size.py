@@ -308,3 +308,56 @@ def test_band_psd_certificate_is_one_sided(rng):
     lam = np.linalg.eigvalsh(G)[-1]
     assert finite.band_psd_certificate(ab, 1e-13 * lam, lam * (1 + 1e-9))
     assert not finite.band_psd_certificate(ab, 1e-13 * lam, lam * (1 - 1e-9))
+
+
+# ------------------------------------------------------------------ the torch path
+@pytest.mark.parametrize("shape, n, kw", [
+    ((3, 2, 3, 3), 1, dict(padding=1)),                                   # centre tap
+    ((3, 2, 3, 3), 2, dict(padding=1)),                                   # Gram of the layer
+    ((4, 4, 1, 1), 10, dict(stride=2, padding=1, padding_mode="replicate")),  # 1x1, multiplicity 1
+    ((4, 4, 1, 1), 7, dict(padding=2, padding_mode="replicate")),         # 1x1, multiplicity 3
+    ((6, 2, 3, 3), 7, dict(stride=3, padding=1, groups=3)),               # disjoint windows
+    ((4, 3, 3, 3), 5, dict(padding=1, padding_mode="reflect")),           # composed padding map
+    ((2, 2, 7, 7), 2, dict(padding="same")),
+    ((3, 3, 3, 3), (6, 9), dict(padding=1, stride=(2, 1), padding_mode="replicate")),
+])
+def test_torch_bound_is_the_norm_at_the_layer_size(shape, n, kw):
+    torch = pytest.importorskip("torch")
+    from toeplitzkit.adapters.torch import conv_spectral_norm_bound
+
+    w = torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(len(shape) + n if
+                                                                                       isinstance(n, int) else 5))
+    exact = dense_norm(w.numpy(), n, **kw)
+    b = float(conv_spectral_norm_bound(w, n, **kw))
+    assert exact * (1 - TRUTH_RTOL) <= b <= exact * (1 + 1e-12)
+    ref = conv_spectral_norm(w.numpy(), n, **kw)
+    assert ref.lower * (1 - 1e-12) <= b <= ref.upper
+
+
+@pytest.mark.parametrize("shape, n, kw", [
+    ((3, 2, 1, 1), 5, dict(stride=2)),
+    ((4, 2, 3, 3), 6, dict(stride=3, padding=1, groups=2)),
+    ((2, 2, 3, 3), 3, dict(padding=1, padding_mode="reflect")),
+])
+def test_torch_bound_gradient(shape, n, kw):
+    torch = pytest.importorskip("torch")
+    from toeplitzkit.adapters.torch import conv_spectral_norm_bound
+
+    w = torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: conv_spectral_norm_bound(v, n, **kw), (w,))
+
+
+def test_torch_bound_grid_route_on_the_reduced_kernel():
+    torch = pytest.importorskip("torch")
+    from toeplitzkit.adapters.torch import conv_spectral_norm_bound
+
+    # 5 x 5 kernel, padding 5 on a 40 x 30 input: the first and last output
+    # rows and columns read only padding and are dropped before the grid; the
+    # result stays above the norm (ARPACK)
+    from toeplitzkit.bounds import conv_sigma_max
+
+    w = torch.randn(2, 2, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    b = float(conv_spectral_norm_bound(w, (40, 30), padding=5))
+    exact = conv_sigma_max(w.numpy(), (40, 30), padding=5, tol=1e-12)
+    assert exact * (1 - 1e-9) <= b <= 1.1 * exact
+    assert b <= float(conv_spectral_norm_bound(w, (40, 30), padding=4)) * (1 + 1e-12)

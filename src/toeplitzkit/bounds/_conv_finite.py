@@ -68,6 +68,8 @@ class Reduction:
     zero: bool           # the operator is zero
     dropped_taps: int    # taps removed or zeroed
     note: str
+    taps: tuple = ()     # per axis, the slice of the kernel kept (empty: unchanged)
+    mask: object = None  # boolean (k'...) mask of the live taps in the kept kernel
 
 
 def reduce_layer(layer) -> Reduction:
@@ -129,7 +131,7 @@ def reduce_layer(layer) -> Reduction:
     note = ""
     if changed or dropped:
         note = f"reduced to kernel {w2.shape[2:]} on {tuple(sizes)}"
-    return Reduction(new, False, dropped, note)
+    return Reduction(new, False, dropped, note, tuple(slices), mask)
 
 
 # --------------------------------------------------------------------- matrices in disguise
