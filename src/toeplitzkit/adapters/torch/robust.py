@@ -444,11 +444,15 @@ class LayerBound:
 
 @dataclass
 class LipschitzReport:
-    """Per-layer two-sided spectral-norm bounds and the product bound (Prop 3.2).
+    """Per-layer two-sided spectral-norm bounds, their product, and the network certificate.
 
     ``product_upper`` is ``prod_i upper_i``: an upper bound on the network's ``l_2``
-    Lipschitz constant when the layers are composed sequentially with 1-Lipschitz
-    activations and pooling (residual connections are not accounted for).
+    Lipschitz constant only when the listed layers are composed as a plain chain with
+    1-Lipschitz activations (it leaves out skip connections, pools and everything else
+    that is not listed).  ``network_upper`` is the certificate composed on the model's
+    graph (:func:`~toeplitzkit.adapters.torch.lipschitz_certificate`), a bound for any
+    model; ``None`` when the graph cannot be certified, with the reason in
+    ``network_note``.
 
     Examples
     --------
@@ -460,15 +464,20 @@ class LipschitzReport:
     >>> math.isclose(rep.product_upper, rep.layers[0].upper * rep.layers[1].upper)
     True
     >>> sorted(rep.to_dict())
-    ['input_shape', 'layers', 'product_upper']
+    ['input_shape', 'layers', 'network_note', 'network_upper', 'product_upper']
+    >>> rep.network_upper <= rep.product_upper * (1 + 1e-9)
+    True
     """
 
     layers: list = field(default_factory=list)
     product_upper: float = 1.0
     input_shape: tuple = ()
+    network_upper: float | None = None
+    network_note: str = ""
 
     def to_dict(self) -> dict:
         return {"input_shape": list(self.input_shape), "product_upper": self.product_upper,
+                "network_upper": self.network_upper, "network_note": self.network_note,
                 "layers": [dict(asdict(ly), input_shape=list(ly.input_shape)) for ly in self.layers]}
 
     def __str__(self) -> str:
@@ -479,7 +488,11 @@ class LipschitzReport:
         fmt = "  ".join("{:<%d}" % w for w in widths[:-1]) + "  {}"
         lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
         lines += [fmt.format(*r) for r in rows]
-        lines.append(f"product of upper bounds (Prop 3.2): {self.product_upper:.6g}")
+        lines.append(f"product of upper bounds (Prop 3.2; a bound for a plain chain only): {self.product_upper:.6g}")
+        if self.network_upper is not None:
+            lines.append(f"network certificate (composed on the graph): {self.network_upper:.6g}")
+        else:
+            lines.append(f"network certificate: none ({self.network_note})")
         return "\n".join(lines)
 
 
@@ -567,8 +580,11 @@ def lipschitz_report(model: nn.Module, input_shape, *, lower_iters: int = 50) ->
         batch norm (its exact affine constant ``max |gamma| / sqrt(var + eps)``) and
         structured layer (``lipschitz_upper`` and power iteration), in call order;
         ``product_upper``: their product, an upper bound on the Lipschitz constant of
-        a sequential network with 1-Lipschitz activations (Prop 3.2).  ``str()`` is a
-        table, ``to_dict()`` a JSON-ready dict.
+        a plain chain of these layers with 1-Lipschitz activations (Prop 3.2);
+        ``network_upper``: the certificate of the whole model composed on its graph
+        (:func:`~toeplitzkit.adapters.torch.lipschitz_certificate`; skip connections,
+        pools and normalizations included), or ``None`` with the reason in
+        ``network_note``.  ``str()`` is a table, ``to_dict()`` a JSON-ready dict.
 
     Notes
     -----
@@ -607,7 +623,13 @@ def lipschitz_report(model: nn.Module, input_shape, *, lower_iters: int = 50) ->
             lower, upper, method = _structured_bound(m, in_shape, lower_iters)
         rows.append(LayerBound(name, kind, float(lower), float(upper), method, tuple(in_shape)))
     prod = float(np.prod([r.upper for r in rows])) if rows else 1.0
-    return LipschitzReport(rows, prod, shape)
+    from .certificate import CertificateError, lipschitz_certificate
+
+    try:
+        network, note = lipschitz_certificate(model, shape).upper, "composed on the model's graph"
+    except CertificateError as exc:
+        network, note = None, str(exc)
+    return LipschitzReport(rows, prod, shape, network, note)
 
 
 def _numpy_conv_bound(m: nn.Conv2d, in_shape, iters):
