@@ -294,13 +294,7 @@ def layer_grams(layer, abs_bound, side=None):
         out = np.zeros((g1 - g0, P, c, P, c))
         for ti, t in enumerate(taps):
             for ui, u in enumerate(taps):
-                I = J = np.zeros(1, dtype=np.int64)
-                cnt = np.ones(1)
-                for a in range(D):
-                    ia, ja, ca = pairs[a][t[a], u[a]]
-                    I = (I[:, None] + strides[a] * ia[None, :]).ravel()
-                    J = (J[:, None] + strides[a] * ja[None, :]).ravel()
-                    cnt = (cnt[:, None] * ca[None, :]).ravel()
+                I, J, cnt = _tap_pair_pixels(pairs, taps, strides, t, u)
                 if not len(I):
                     continue
                 blk = H[:, :, ti, :, ui]  # (g, c, c)
@@ -555,24 +549,35 @@ def layer_gram_bands(layer, abs_bound, side, plan):
     H = (0.5 * (H + np.swapaxes(H, 1, 2))).reshape(G, c, K, c, K)
     strides = [int(np.prod(sizes[a + 1:])) for a in range(D)]
     e2 = 1.02 * (p + K * K + 12) * _EPS * abs_bound ** 2 * (1 + 4 * _EPS)
-    ab = np.zeros((G, b + 1, q))
-    x, y = np.meshgrid(np.arange(c), np.arange(c), indexing="ij")
-    low = x >= y
+    # accumulate c x c blocks per pixel offset d = I - J >= 0 (contiguous
+    # writes), then move them into LAPACK's band storage in one pass per d
+    bpix = (b + 1) // c - 1
+    P = q // c
+    B = np.zeros((G, bpix + 1, P, c, c))
     taps = list(np.ndindex(*k))
     for ti, t in enumerate(taps):
         for ui, u in enumerate(taps):
             I, J, cnt = _tap_pair_pixels(pairs, taps, strides, t, u)
+            keep = I >= J
+            if not keep.any():
+                continue
+            I, J, cnt = I[keep], J[keep], cnt[keep]
             blk = H[:, :, ti, :, ui]  # (G, c, c)
-            off = I > J
-            if off.any():
-                rows = I[off][:, None, None] * c + x[None]
-                cols = J[off][:, None, None] * c + y[None]
-                ab[:, rows - cols, cols] += cnt[off][None, :, None, None] * blk[:, None]
-            on = I == J
-            if on.any():
-                rows = I[on][:, None] * c + x[low][None]
-                cols = J[on][:, None] * c + y[low][None]
-                ab[:, rows - cols, cols] += cnt[on][None, :, None] * blk[:, x[low], y[low]][:, None]
+            if np.all(cnt == 1):
+                B[:, I - J, J] += blk[:, None]
+            else:
+                B[:, I - J, J] += cnt[None, :, None, None] * blk[:, None]
+    ab = np.zeros((G, b + 1, q))
+    x, y = np.meshgrid(np.arange(c), np.arange(c), indexing="ij")
+    cols = np.arange(P)[:, None, None] * c + y[None]  # (P, c, c)
+    low = x >= y
+    for d in range(bpix + 1):
+        rows = d * c + x - y
+        if d == 0:
+            ab[:, rows[low][None, :], cols[:, low]] = B[:, 0][:, :, low]
+        else:
+            n_ok = P - d  # pixel J + d must exist
+            ab[:, rows[None], cols[:n_ok]] = B[:, d, :n_ok]
     return ab, e2
 
 
