@@ -484,28 +484,40 @@ class _Analyzer:
 
     # ---- non-negative linear maps (pools, means, resampling)
     def _nonneg_bound(self, node, fn):
-        """Collatz-Wielandt bound on ||P|| for a linear map P with non-negative entries."""
+        """Collatz-Wielandt bound on ||P|| for a linear map P with non-negative entries.
+
+        For ``B = P^T P`` (non-negative, symmetric) and any positive ``v``,
+        ``||P||^2 = rho(B) <= max_i (B v)_i / v_i``; power iteration drives ``v`` to the
+        Perron vector, where the bound is attained.  ``||P v|| / ||v||`` is the lower side.
+        """
         x_val = self.values[node.args[0]]
         x0 = torch.zeros_like(x_val[:1], dtype=torch.float64)
         with torch.enable_grad():
             xr = x0.clone().requires_grad_(True)
             y = fn(xr)
+        m = 2 * (x0.numel() + y.numel()) + 20
+        gam = m * _EPS / (1 - m * _EPS)
+
+        def bounds(v):
+            pv = fn(v).detach()
+            (bv,) = torch.autograd.grad(y, xr, pv, retain_graph=True)
+            up = math.sqrt(float((bv / torch.clamp(v, min=1e-300)).max()) * (1 + gam) ** 2)
+            lo = float(pv.norm() / v.norm()) * (1 - gam)
+            return lo, up, bv
+
         v = torch.ones_like(x0)
-        for _ in range(_CW_ITERS):
-            (bv,) = torch.autograd.grad(y, xr, fn(v).detach(), retain_graph=True)
+        lo, up = 0.0, math.inf
+        for it in range(_CW_ITERS):
+            lo_i, up_i, bv = bounds(v)
+            lo, up = max(lo, lo_i), min(up, up_i)
             nrm = bv.max()
             if not nrm > 0:
                 return 0.0, 0.0, "exact: zero map", 0.0, 1
-            v = bv / nrm
-        v = torch.clamp(v, min=1e-30)
-        pv = fn(v).detach()
-        (bv,) = torch.autograd.grad(y, xr, pv, retain_graph=False)
-        ratio = float((bv / v).max())
-        m = 2 * (x0.numel() + pv.numel()) + 20
-        gam = m * _EPS / (1 - m * _EPS)
-        upper = math.sqrt(ratio * (1 + gam) ** 2)
-        lower = float(pv.norm() / v.norm()) * (1 - gam)
-        return min(lower, upper), upper, "collatz-wielandt (non-negative map)", upper, m
+            if up - lo <= 1e-9 * up:
+                break
+            # Entries no output reads stay zero under B; keep v positive so the ratio is defined.
+            v = torch.clamp(bv / nrm, min=1e-30)
+        return min(lo, up), up, f"collatz-wielandt (non-negative map, {it + 1} it)", up, m
 
     # ---- classification
     def rule(self, node):
@@ -918,7 +930,14 @@ class _Analyzer:
             return env[v].squeeze(0)
 
         x = x0.double().squeeze(0)
-        return torch.func.jacrev(f, chunk_size=256)(x).detach().cpu()
+        nout = self.values[v][:1].numel()
+        if nout > 64:
+            return torch.func.jacrev(f, chunk_size=256)(x).detach().cpu()
+        with torch.enable_grad():  # a few outputs: one vjp each, no batching machinery
+            xr = x.clone().requires_grad_(True)
+            y = f(xr).reshape(-1)
+            rows = [torch.autograd.grad(y[i], xr, retain_graph=True)[0].reshape(-1) for i in range(nout)]
+        return torch.stack(rows).detach().cpu()
 
     def _model64(self):
         if not hasattr(self, "_m64"):
