@@ -72,6 +72,8 @@ LINEAR = [
                                                    nn.Conv3d(4, 4, 1, groups=4)), (2, 3, 4, 4)),
     ("conv-transpose1d-mean", lambda: Lambda(lambda x, c: c(x).mean(-1), nn.ConvTranspose1d(2, 3, 4, stride=2)),
      (2, 6)),
+    ("permute-view-dropout", lambda: Lambda(lambda x, c, d: d(c(x).permute(0, 2, 3, 1).reshape(1, -1)) * 2.0,
+                                            conv(1, 3), nn.Dropout(0.5)), (1, 5, 5)),
     ("reflect-circular", lambda: nn.Sequential(conv(padding_mode="reflect"), conv(2, 2, padding_mode="circular")),
      (1, 5, 6)),
 ]

@@ -862,8 +862,8 @@ class _Analyzer:
         if not (isinstance(xs, torch.Tensor) and isinstance(ys, torch.Tensor)):
             return None
         nin, nout = xs[:1].numel(), ys[:1].numel()
-        # One vjp per output entry (reverse mode), then one eigensolve of the smaller side.
-        if nin * nout > _DENSE_ENTRIES or min(nin, nout) > _DENSE_SIDE or nout > 2 * _DENSE_SIDE:
+        # One vjp per output entry or one jvp per input entry, then one eigensolve of the smaller side.
+        if nin * nout > _DENSE_ENTRIES or min(nin, nout) > _DENSE_SIDE:
             return None
         order = [u for u in self.gm.graph.nodes if u in nodes]
         try:
@@ -931,6 +931,15 @@ class _Analyzer:
 
         x = x0.double().squeeze(0)
         nout = self.values[v][:1].numel()
+        if nout > 2 * x.numel():  # forward mode: one jvp per input entry
+            import warnings
+
+            try:
+                with warnings.catch_warnings():  # torch registers jit decompositions on first use
+                    warnings.simplefilter("ignore", FutureWarning)
+                    return torch.func.jacfwd(f)(x).detach().cpu()
+            except (RuntimeError, NotImplementedError):
+                pass  # an op without forward-mode AD: reverse mode below
         if nout > 64:
             return torch.func.jacrev(f, chunk_size=256)(x).detach().cpu()
         with torch.enable_grad():  # a few outputs: one vjp each, no batching machinery
