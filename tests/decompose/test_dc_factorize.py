@@ -94,7 +94,8 @@ def test_numerical_rank_and_truncation(rng):
     op = dc_factorize(M)  # numerical rank 3 -> k' = 4
     assert op.requested_rank == 3 and op.rank == 4
     np.testing.assert_allclose(op.to_dense(), M, atol=1e-9 * np.linalg.norm(M))
-    op2 = dc_factorize(M, rank=2)  # best rank-2 approximation (Eckart-Young)
+    with pytest.warns(RuntimeWarning, match="rank=2 is below"):
+        op2 = dc_factorize(M, rank=2)  # best rank-2 approximation (Eckart-Young)
     M2 = (U[:, :2] * s[:2]) @ V[:, :2].T
     np.testing.assert_allclose(op2.to_dense(), M2, atol=1e-9 * np.linalg.norm(M))
     assert op2.truncation_error == pytest.approx(1e-3 / np.linalg.norm(s), rel=1e-6)
@@ -123,7 +124,7 @@ def test_float32_input_gives_complex64(rng, n, k):
 
 
 def test_full_rank_up_to_32(rng):
-    # k' = n: 4n + 1 factors; accurate to n = 32 (the Floquet step degrades beyond)
+    # k' = n: 4n + 1 factors
     M = rng.standard_normal((32, 32))
     op = dc_factorize(M)
     _check_structure(op, 32)
@@ -173,11 +174,52 @@ def test_failure_raises_with_error_reached(rng):
 
 
 def test_rank_beyond_the_limit_raises_at_once(rng):
-    M = rng.standard_normal((128, 128))  # numerical rank 128
-    with pytest.raises(np.linalg.LinAlgError, match="k' = 128.*pass a smaller 'rank'"):
+    M = rng.standard_normal((512, 512))  # numerical rank 512 > 256
+    with pytest.raises(np.linalg.LinAlgError, match="k' = 512.*pass a smaller 'rank'"):
         dc_factorize(M)
-    op = dc_factorize(M, rank=4)  # the truncated SVD is fine
+    with pytest.warns(RuntimeWarning, match="rank=4 is below the numerical rank"):
+        op = dc_factorize(M, rank=4)  # the truncated SVD is fine, and says how far it is
     assert op.rank == 4 and op.truncation_error > 0.5
+
+
+def test_rank_too_small_warns(rng):
+    # rank=2 on a rank-8 matrix used to return a relative error of 0.73 silently
+    M = _low_rank(rng, 32, 8, cplx=False)
+    with pytest.warns(RuntimeWarning, match="rank=2 is below the numerical rank"):
+        op = dc_factorize(M, rank=2)
+    assert op.truncation_error > 0.1
+    assert np.linalg.norm(op.to_dense() - M) / np.linalg.norm(M) >= op.truncation_error * (1 - 1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [64, 256])
+@pytest.mark.parametrize("cplx", [False, True])
+def test_every_rank_reconstructs(n, cplx):
+    # reconstruction <= 1e-8 (dense product of the factors) for ranks up to n = full rank
+    rng = np.random.default_rng(n + cplx)
+    ranks = range(1, n + 1) if n == 64 else [1, 3, 17, 64, 100, 256]
+    with _one_thread():
+        for k in ranks:
+            if n == 256 and k == 256 and cplx:
+                continue  # one full-rank case at n = 256 is enough (30 s)
+            M = _low_rank(rng, n, k, cplx)
+            op = dc_factorize(M)
+            assert op.requested_rank == k and n % op.rank == 0 and op.rank >= k
+            _check_structure(op, op.rank)
+            err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
+            assert err <= 1e-8, (n, k, err)
+
+
+@pytest.mark.parametrize("n", [67, 101])
+def test_prime_n(n):
+    # a prime n has no divisor between 1 and n: every rank k > 1 is factored at k' = n
+    rng = np.random.default_rng(n)
+    for k in (1, 2, 5):
+        M = _low_rank(rng, n, k, cplx=k == 2)
+        op = dc_factorize(M)
+        assert op.rank == (1 if k == 1 else n)
+        err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
+        assert err <= 1e-8
 
 
 def test_bad_input():

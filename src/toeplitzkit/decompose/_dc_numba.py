@@ -12,33 +12,48 @@ import numpy as np
 
 @numba.njit(cache=True)
 def monodromy(coef):
-    """The (normalized) monodromy: the product of the n companion matrices, shape (m, m)."""
+    """The (normalized) monodromy: the product of the n companion matrices, shape (m, m).
+
+    Rescaled by its largest entry whenever an upper bound on that entry leaves
+    [1e-100, 1e100] and every 32 steps; entries below 1e-200 of the largest are
+    flushed to zero then (they carry nothing, and subnormals are slow).
+    """
     m, n = coef.shape
     S = np.zeros((m, m), dtype=np.complex128)
     for i in range(m):
         S[i, i] = 1.0
     new = np.empty(m, dtype=np.complex128)
+    bound = 1.0
     for t in range(n):
-        big = 0.0
+        rowmax = 0.0
         for j in range(m):
             acc = 0j
             for i in range(m):
                 acc += coef[i, t] * S[i, j]
             new[j] = acc
+            a = abs(acc)
+            if a > rowmax:
+                rowmax = a
         for i in range(m - 1, 0, -1):
             for j in range(m):
                 S[i, j] = S[i - 1, j]
         for j in range(m):
             S[0, j] = new[j]
-        for i in range(m):
-            for j in range(m):
-                a = abs(S[i, j])
-                if a > big:
-                    big = a
-        if big > 0.0:
+        bound = max(bound, rowmax)
+        if bound > 1e100 or rowmax < 1e-100 or t % 32 == 31 or t == n - 1:
+            big = 0.0
             for i in range(m):
                 for j in range(m):
-                    S[i, j] /= big
+                    a = abs(S[i, j])
+                    if a > big:
+                        big = a
+            if big > 0.0:
+                for i in range(m):
+                    for j in range(m):
+                        S[i, j] /= big
+                        if abs(S[i, j].real) < 1e-200 and abs(S[i, j].imag) < 1e-200:
+                            S[i, j] = 0.0
+            bound = 1.0
     return S
 
 
@@ -66,3 +81,104 @@ def propagate(coef, v, sweeps):
                 for i in range(m):
                     s[i] /= big
     return f, s
+
+
+@numba.njit(cache=True)
+def floquet(coef, v, max_sweeps, tol):
+    """Power iteration on the cycle: sweep the state around until ``f_t = -x_t / x_(t-1)`` settles.
+
+    Returns ``(f, sweeps)``; ``sweeps == -1`` when the change between two
+    sweeps stayed above ``tol`` (relative, max norm) after ``max_sweeps``.
+    """
+    m, n = coef.shape
+    s = v.copy()
+    f = np.empty(n, dtype=np.complex128)
+    prev = np.empty(n, dtype=np.complex128)
+    for sweep in range(max_sweeps):
+        for t in range(n):
+            acc = 0j
+            for i in range(m):
+                acc += coef[i, t] * s[i]
+            f[t] = -acc / s[0]
+            for i in range(m - 1, 0, -1):
+                s[i] = s[i - 1]
+            s[0] = acc
+            big = 0.0
+            for i in range(m):
+                a = abs(s[i])
+                if a > big:
+                    big = a
+            if big > 0.0:
+                for i in range(m):
+                    s[i] /= big
+        if sweep > 0:
+            diff = 0.0
+            top = 0.0
+            for t in range(n):
+                d = abs(f[t] - prev[t])
+                if d > diff:
+                    diff = d
+                a = abs(f[t])
+                if a > top:
+                    top = a
+            if diff <= tol * top:
+                return f, sweep + 1
+        for t in range(n):
+            prev[t] = f[t]
+    return f, -1
+
+
+@numba.njit(cache=True)
+def divide(D, f):
+    """Composite synthetic division ``W = Q (I + diag(f) Z)``; returns ``(Q, relative remainder)``.
+
+    Position ``t`` is an independent two-term recurrence over ``i``:
+    ``D_i[t] = Q_i[t] + Q_(i-1)[t] g_i`` with ``g_i = f[t - i + 1]``.  Run
+    forward it multiplies errors by ``|g_i|``, backward by ``1 / |g_i|``; each
+    position takes the forward values below a split and the backward values
+    above it, the split minimizing the larger of the two amplifications
+    (Peters and Wilkinson's composite deflation).
+    """
+    k, n = D.shape
+    Q = np.empty((k - 1, n), dtype=np.complex128)
+    QF = np.empty(k - 1, dtype=np.complex128)
+    QB = np.empty(k - 1, dtype=np.complex128)
+    g = np.empty(k, dtype=np.complex128)
+    AF = np.empty(k - 1)
+    AB = np.empty(k - 1)
+    num = 0.0
+    den = 0.0
+    for t in range(n):
+        for i in range(1, k):
+            g[i] = f[(t - i + 1) % n]
+        QF[0] = D[0, t]
+        AF[0] = 0.0
+        for i in range(1, k - 1):
+            QF[i] = D[i, t] - QF[i - 1] * g[i]
+            AF[i] = max(AF[i - 1] + np.log(abs(g[i])), 0.0)
+        QB[k - 2] = D[k - 1, t] / g[k - 1]
+        AB[k - 2] = 0.0
+        for i in range(k - 2, 0, -1):
+            QB[i - 1] = (D[i, t] - QB[i]) / g[i]
+            AB[i - 1] = max(AB[i] - np.log(abs(g[i])), 0.0)
+        best = np.inf
+        split = 0
+        for mm in range(k):
+            a = AF[mm - 1] if mm > 0 else 0.0
+            b = AB[mm] if mm < k - 1 else 0.0
+            c = max(a, b)
+            if c < best:
+                best = c
+                split = mm
+        for i in range(k - 1):
+            Q[i, t] = QF[i] if i < split else QB[i]
+        r = D[0, t] - Q[0, t]
+        num += r.real * r.real + r.imag * r.imag
+        for i in range(1, k - 1):
+            r = D[i, t] - Q[i, t] - Q[i - 1, t] * g[i]
+            num += r.real * r.real + r.imag * r.imag
+        r = D[k - 1, t] - Q[k - 2, t] * g[k - 1]
+        num += r.real * r.real + r.imag * r.imag
+        for i in range(k):
+            den += D[i, t].real * D[i, t].real + D[i, t].imag * D[i, t].imag
+    return Q, np.sqrt(num) / max(np.sqrt(den), 1e-300)

@@ -223,6 +223,7 @@ def _monodromy_numpy(coef):
         big = np.max(np.abs(S))
         if big > 0:
             S /= big
+            S[np.abs(S) < 1e-200] = 0  # below the precision of the largest entry
     return S
 
 
@@ -242,18 +243,81 @@ def _propagate_numpy(coef, v, sweeps):
     return f, s
 
 
+def _floquet_numpy(coef, v, max_sweeps, tol):
+    m, n = coef.shape
+    s = v.astype(np.complex128).copy()
+    f = np.empty(n, dtype=np.complex128)
+    prev = np.empty(n, dtype=np.complex128)
+    for sweep in range(max_sweeps):
+        for t in range(n):
+            x = coef[:, t] @ s
+            f[t] = -x / s[0] if s[0] != 0 else np.inf
+            s[1:] = s[:-1].copy()
+            s[0] = x
+            big = np.max(np.abs(s))
+            if big > 0:
+                s /= big
+        if sweep > 0 and np.max(np.abs(f - prev)) <= tol * np.max(np.abs(f)):
+            return f, sweep + 1
+        prev[:] = f
+    return f, -1
+
+
+def _divide_numpy(D, f):
+    """Composite synthetic division, vectorized over the positions (see ``_dc_numba.divide``)."""
+    k, n = D.shape
+    g = np.empty((k, n), dtype=np.complex128)
+    for i in range(1, k):
+        g[i] = np.roll(f, i - 1)
+    QF = np.empty((k - 1, n), dtype=np.complex128)
+    QB = np.empty((k - 1, n), dtype=np.complex128)
+    AF = np.zeros((k - 1, n))
+    AB = np.zeros((k - 1, n))
+    QF[0] = D[0]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lg = np.log(np.abs(g[1:]))
+        for i in range(1, k - 1):
+            QF[i] = D[i] - QF[i - 1] * g[i]
+            AF[i] = np.maximum(AF[i - 1] + lg[i - 1], 0.0)
+        QB[k - 2] = D[k - 1] / g[k - 1]
+        for i in range(k - 2, 0, -1):
+            QB[i - 1] = (D[i] - QB[i]) / g[i]
+            AB[i - 1] = np.maximum(AB[i] - lg[i - 1], 0.0)
+    cost = np.empty((k, n))
+    for mm in range(k):
+        a = AF[mm - 1] if mm > 0 else 0.0
+        b = AB[mm] if mm < k - 1 else 0.0
+        cost[mm] = np.maximum(a, b)
+    split = np.argmin(cost, axis=0)
+    Q = np.where(np.arange(k - 1)[:, None] < split[None, :], QF, QB)
+    R = D.copy()
+    R[0] -= Q[0]
+    for i in range(1, k - 1):
+        R[i] -= Q[i] + Q[i - 1] * g[i]
+    R[k - 1] -= Q[k - 2] * g[k - 1]
+    return Q, float(np.linalg.norm(R) / max(np.linalg.norm(D), np.finfo(float).tiny))
+
+
 def _kernels(engine):
     if engine == "numba":
         if HAS_NUMBA:
             from . import _dc_numba
-            return _dc_numba.monodromy, _dc_numba.propagate
+            return _dc_numba.monodromy, _dc_numba.propagate, _dc_numba.floquet, _dc_numba.divide
         logging.getLogger(__name__).warning(
             "dc_factorize: engine='numba' requested but numba is not installed; using the NumPy kernels")
-    return _monodromy_numpy, _propagate_numpy
+    return _monodromy_numpy, _propagate_numpy, _floquet_numpy, _divide_numpy
 
 
 class _Breakdown(Exception):
     pass
+
+
+# Sweeps of the power iteration around the cycle before the monodromy is formed
+# instead; Floquet multipliers of an n-periodic recurrence are usually separated
+# by factors exponential in n, so two or three sweeps settle.
+_MAX_SWEEPS = 8
+# Above this recurrence order a monodromy (O(n m^2)) is not formed as a fallback.
+_MONODROMY_MAX = 256
 
 
 def _right_factor(D, engine):
@@ -261,43 +325,46 @@ def _right_factor(D, engine):
 
     ``(I + diag(f) Z) x = 0`` means ``x_t = -f_t x_(t-1)``; taking for ``x`` a
     Floquet solution (``x_(t+n) = mu x_t``) of the recurrence ``W x = 0`` makes
-    ``I + diag(f) Z`` a right factor.  The dominant Floquet solution is the
-    dominant eigenvector of the monodromy (the product of the n companion
-    matrices), which is the one the forward recurrence computes stably.
+    ``I + diag(f) Z`` a right factor.  The dominant Floquet solution is what
+    the forward recurrence converges to (power iteration on the monodromy,
+    one sweep around the cycle per step, ``O(n k)`` each); when it does not
+    settle in a few sweeps the monodromy itself is formed and its dominant
+    eigenvector swept once more.
     """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         coef = -D[1:] / D[0]
     if not np.all(np.isfinite(coef)):
         raise _Breakdown("the constant coefficient of W has a zero entry")
     coef = np.ascontiguousarray(coef, dtype=np.complex128)
-    monodromy, propagate = _kernels(engine)
-    S = monodromy(coef)
-    if not np.all(np.isfinite(S)):
-        raise _Breakdown("the monodromy overflowed")
-    w, V = np.linalg.eig(S)
-    v = np.ascontiguousarray(V[:, np.argmax(np.abs(w))])
-    # a second sweep only refines the dominant direction further
-    f, _ = propagate(coef, v, 2)
+    monodromy, propagate, floquet, _ = _kernels(engine)
+    m = coef.shape[0]
+    v0 = np.random.default_rng(m).standard_normal(m) + 0j
+    f, sweeps = floquet(coef, v0, _MAX_SWEEPS, 1e-14)
+    if sweeps < 0:
+        if m > _MONODROMY_MAX:
+            raise _Breakdown("the dominant Floquet solution did not settle (two multipliers of equal modulus)")
+        S = monodromy(coef)
+        if not np.all(np.isfinite(S)):
+            raise _Breakdown("the monodromy overflowed")
+        w, V = np.linalg.eig(S)
+        v = np.ascontiguousarray(V[:, np.argmax(np.abs(w))])
+        f, _ = propagate(coef, v, 2)
     if not np.all(np.isfinite(f)) or np.any(f == 0):
         raise _Breakdown("the Floquet solution has a zero entry")
     return f
 
 
-def _divide(D, f):
-    """Synthetic division ``W = Q (I + diag(f) Z)`` (bottom up); returns ``Q`` and the relative remainder.
+def _divide(D, f, engine="numpy"):
+    """Composite synthetic division ``W = Q (I + diag(f) Z)``; returns ``Q`` and the relative remainder.
 
     With ``Z^i diag(f) = diag(roll(f, i)) Z^i``: ``D_0 = Q_0``,
-    ``D_i = Q_i + Q_(i-1) roll(f, i-1)`` and the top equation
-    ``D_(k-1) = Q_(k-2) roll(f, k-2)`` is the remainder check.
+    ``D_i = Q_i + Q_(i-1) roll(f, i-1)``, ``D_(k-1) = Q_(k-2) roll(f, k-2)``:
+    one more equation than unknowns, solved forward and backward and joined
+    where the error amplification is least; the residual of all equations is
+    the remainder.
     """
-    k = D.shape[0]
-    Q = np.empty((k - 1, D.shape[1]), dtype=np.complex128)
-    Q[0] = D[0]
-    for i in range(1, k - 1):
-        Q[i] = D[i] - Q[i - 1] * np.roll(f, i - 1)
-    top = Q[k - 2] * np.roll(f, k - 2)
-    rem = np.linalg.norm(D[k - 1] - top) / max(np.linalg.norm(D[k - 1]), np.finfo(float).tiny)
-    return Q, rem
+    divide = _kernels(engine)[3]
+    return divide(np.ascontiguousarray(D, dtype=np.complex128), np.ascontiguousarray(f, dtype=np.complex128))
 
 
 def _linear_factor(g):
@@ -333,7 +400,7 @@ def _factor_side(A, k, engine, rem_tol):
     fs = []
     while D.shape[0] > 1:
         f = _right_factor(D, engine)
-        D, rem = _divide(D, f)
+        D, rem = _divide(D, f, engine)
         if not rem <= rem_tol:
             raise _Breakdown(f"synthetic division left a relative remainder {rem:.2e}")
         fs.append(f)
@@ -351,10 +418,13 @@ def _factor_side(A, k, engine, rem_tol):
     return diags, circs
 
 
-# Beyond this k' the dominant Floquet solutions no longer determine the linear
-# factors to working accuracy (measured: 1e-11 at k' = 16, 2e-8 at 32, failure
-# at 64), and the O(n k'^3) cost grows without use.
-_MAX_RANK = 48
+# Largest k' attempted.  With the composite division the factors stay accurate
+# (measured relative reconstruction errors: 4e-12 at k' = 64, 5e-11 at n = k' = 128,
+# 5e-10 at n = k' = 256, 2e-10 at n = 1024, k' = 128), but the monodromies cost
+# O(n k'^3) in all (26 s at n = k' = 256 on one core; hours at n = k' = 1024).
+_MAX_RANK = 256
+# A requested rank whose truncation drops more than this (relative Frobenius) warns.
+_TRUNCATION_WARN = 1e-8
 
 
 def _smallest_divisor_at_least(n, k):
@@ -412,8 +482,16 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
     ------
     numpy.linalg.LinAlgError
         When every attempt broke down or reconstructed above ``tol`` (the
-        message gives the smallest error reached), or when ``k'`` exceeds 48,
-        beyond which the construction does not reach working accuracy.
+        message gives the smallest error reached), or at once when ``k'``
+        exceeds 256, beyond which the ``O(n k'^3)`` construction takes too long.
+
+    Warns
+    -----
+    RuntimeWarning
+        When ``rank`` is below the numerical rank of ``M`` and the truncation
+        changes ``M`` by more than ``tol`` (relative Frobenius); the factors
+        then reproduce the truncated matrix, and ``truncation_error`` says by
+        how much it differs from ``M``.
     ValueError
         For a non-square, empty or non-finite ``M`` or a ``rank`` outside ``1..n``.
 
@@ -422,31 +500,41 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
     The construction of the proof of Thm 4.2, made explicit.  With
     ``M = U Sigma V^*`` write ``M = A B^*``, ``A = U_k Sigma_k^(1/2) G`` and
     ``B = V_k Sigma_k^(1/2) G^(-*)`` for a random unitary mixing matrix ``G``
-    (so ``G^(-*) = G``; a fresh one at each retry).  Choose ``R = circ(r)`` with ``r_m = 1`` for
-    ``m = 0 mod k`` and ``O`` the diagonal keeping the first ``k``
-    coordinates; the block-diagonal system of Eq 4.6 is then a permutation and
-    gives ``W = sum_i D_i Z^i`` (``Z`` the cyclic shift) with ``W R O = [A, 0]``
-    directly, and likewise ``W'`` for ``B``, so ``M = W R O R^* W'^*``.  ``W``
+    (so ``G^(-*) = G``; a fresh one at each retry).  When ``k' > k`` the
+    ``k' - k`` further columns of ``A`` and of ``B`` are random (so that both
+    have full column rank ``k'``) and ``O`` keeps only the first ``k``
+    coordinates, so they do not enter ``A O B^*``.  Choose ``R = circ(r)``
+    with ``r_m = 1`` for ``m = 0 mod k'``; the block-diagonal system of Eq 4.6
+    is then a permutation and gives ``W = sum_i D_i Z^i`` (``Z`` the cyclic
+    shift) with ``W R = A`` on the first ``k'`` columns, and likewise ``W'``
+    for ``B``, so ``M = W R O R^* W'^*``.  ``W``
     is factored into ``D_0 (I + F_1 Z) ... (I + F_(k-1) Z)``: a right factor
     ``I + F Z`` comes from the dominant Floquet solution ``x`` of the
-    n-periodic recurrence ``W x = 0`` (``F_t = -x_t / x_(t-1)``; the monodromy
-    eigenvector, then a forward sweep), the quotient from synthetic division.
+    n-periodic recurrence ``W x = 0`` (``F_t = -x_t / x_(t-1)``; sweeps of the
+    recurrence around the cycle, or when they do not settle the monodromy's
+    dominant eigenvector and a further sweep), the quotient from a composite
+    synthetic division: each position runs the division forward below a
+    split and backward above it, the split minimizing the error amplification
+    (without it the error grew past 1e-8 at ``k' = 32``).
     Each ``I + G Z = Delta circ(e_0 + gamma e_1) Delta^(-1)`` with
     ``gamma^n = prod(g)``; merging neighbouring diagonals gives
     ``D C D C ... D C(=R) O C(=R^*) D ... C D``: ``4k + 1`` factors.  The
     construction breaks down when ``D_0`` or a Floquet solution has a zero
     entry; a random ``G`` avoids that with probability one, except when ``M``
-    has a zero row (every ``A`` then has it) or column (for ``B``): then a
-    spare column of ``A`` (or ``B``) is filled with a random vector against a
-    zero column of the other factor, which leaves ``A B^*`` unchanged at the
-    price of a larger ``k'``.  Every result is checked before it is returned.
+    has a zero row (every ``A`` then has it) or column (for ``B``): then ``O``
+    keeps all ``k'`` coordinates, a spare column of ``A`` (or ``B``) is filled
+    with a random vector against a zero column of the other factor, which
+    leaves ``A B^*`` unchanged, and ``G`` mixes all ``k'`` columns.  Every result is checked before it is returned.
 
     Cost: the SVD factors come from a randomized range finder, ``O(n^2 k)``,
     which is exact to rounding for a matrix of numerical rank ``k``; a full
-    SVD (``O(n^3)``) only for high rank or a truncation.  Then ``O(n k^3)``
-    for the Floquet steps (a
-    sequential loop over ``n``, compiled with numba when available) and
-    ``O(n k^2)`` for the divisions.  The factors can have a large dynamic
+    SVD (``O(n^3)``) only for high rank or a truncation.  Then ``O(n k^2)``
+    per side for the sweeps and divisions and, where the sweeps do not settle,
+    ``O(n k^3)`` for the monodromies (sequential loops over ``n``, compiled
+    with numba when available); measured on one core: 0.8 s at
+    ``n = k' = 64``, 26 s at ``n = k' = 256``, 10 s at ``n = 1024, k' = 128``.
+    A full-rank matrix, or a prime ``n`` (whose only divisor ``k' >= k > 1``
+    is ``n``), is factored up to ``n = 256``.  The factors can have a large dynamic
     range (the diagonals ``Delta`` follow the fluctuations of the Floquet
     solution), which is what limits the accuracy of the fast product.
 
@@ -493,52 +581,69 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
     if rank is None:
         rank = max(1, int(np.count_nonzero(s > rank_tol)))
     k = _smallest_divisor_at_least(n, rank)
-    # A zero row of M is a zero row of every A = U Sigma^(1/2) G, hence a zero
-    # entry of W's constant coefficient for every G (likewise a zero column for
-    # B).  Then one free column of A (resp. B) is filled with a random vector
-    # while the matching column of the other factor stays zero: A B^* is
-    # unchanged, and k' grows by at most 2.
-    rows = _has_zero_rows(U[:, :rank] * s[:rank]) if k >= 2 else False
-    cols = _has_zero_rows(Vh[:rank].conj().T * s[:rank]) if k >= 2 else False
+    Ur = U[:, :rank] * np.sqrt(s[:rank])
+    Vr = Vh[:rank].conj().T * np.sqrt(s[:rank])
+    rows = bool(np.any(_zero_rows(Ur))) if k >= 2 else False
+    cols = bool(np.any(_zero_rows(Vr))) if k >= 2 else False
     if rows or cols:
+        # A zero row of M is a zero row of every A = U Sigma^(1/2) G, hence a zero
+        # entry of W's constant coefficient for every G (likewise a zero column for
+        # B).  Then one free column of A (resp. B) is filled with a random vector
+        # while the matching column of the other factor stays zero: A B^* is
+        # unchanged, and k' grows by at most 2; G mixes all k' columns.
         k = _smallest_divisor_at_least(n, rank + int(rows) + int(cols))
     if k > _MAX_RANK:
         raise np.linalg.LinAlgError(
             f"dc_factorize needs rank k' = {k} for 'M' of shape {M.shape} (numerical or requested rank "
-            f"{rank}); the Floquet factorization resolves k' <= {_MAX_RANK} only (accurate to 1e-8 up to "
-            f"k' = 16, about 2e-8 at k' = 32, at a cost O(n k'^3)); pass a smaller 'rank' for a "
-            "truncated approximation")
-    if U.shape[1] < k:  # the sketch was too narrow for the divisor k' >= rank: pad with zeros
-        U, s, Vh = _pad_svd(Md, U, s, Vh, k)
-    sk = np.zeros(k)
-    sk[:rank] = s[:rank]
-    Mk = (U[:, :k] * sk) @ Vh[:k]
+            f"{rank}, k' the smallest divisor of n at least that); the construction is attempted for "
+            f"k' <= {_MAX_RANK} only (its cost is O(n k'^3), hours at n = k' = 1024); pass a smaller "
+            "'rank' for a truncated approximation")
+    Mk = Ur @ Vr.conj().T
     normM = np.linalg.norm(Md)
     trunc = float(np.linalg.norm(Md - Mk) / normM) if normM > 0 else 0.0
-    root = np.sqrt(sk)
-    Uh = U[:, :k] * root
-    Vs = Vh[:k].conj().T * root
     scale = np.sqrt(s[0] / n) if s.size and s[0] > 0 else 1.0
-    if rows and rank + 1 <= k:
-        Uh[:, rank] = scale * gen.standard_normal(n)
-    if cols and rank + int(rows) + 1 <= k:
-        Vs[:, rank + int(rows)] = scale * gen.standard_normal(n)
+    if rows or cols:
+        active = np.arange(k)
+        Uh = np.zeros((n, k), dtype=np.complex128)
+        Vs = np.zeros((n, k), dtype=np.complex128)
+        Uh[:, :rank], Vs[:, :rank] = Ur, Vr
+        if rows and rank + 1 <= k:
+            Uh[:, rank] = scale * gen.standard_normal(n)
+        if cols and rank + int(rows) + 1 <= k:
+            Vs[:, rank + int(rows)] = scale * gen.standard_normal(n)
+    else:
+        # O keeps the first `rank` coordinates; the k' - rank spare columns of A and
+        # B are random, so that both have full column rank k' (W, W' invertible)
+        # while only the active columns enter A O B^* = M.
+        active = np.arange(rank)
+    spare = np.arange(len(active), k)
     probe = gen.standard_normal((n, 4))
     best = np.inf
     reasons = []
     for attempt in range(max_retries + 1):
-        # a random unitary mixing matrix: G^(-*) = G, and no loss of conditioning
-        G, _ = np.linalg.qr(gen.standard_normal((k, k)) + 1j * gen.standard_normal((k, k)))
+        if rows or cols:
+            # a random unitary mixing matrix of all k' columns: G^(-*) = G
+            G, _ = np.linalg.qr(gen.standard_normal((k, k)) + 1j * gen.standard_normal((k, k)))
+            A, B = Uh @ G, Vs @ G
+        else:
+            # a random unitary mixing matrix of the active columns: G^(-*) = G
+            G, _ = np.linalg.qr(gen.standard_normal((rank, rank)) + 1j * gen.standard_normal((rank, rank)))
+            A = np.empty((n, k), dtype=np.complex128)
+            B = np.empty((n, k), dtype=np.complex128)
+            A[:, :rank] = Ur @ G
+            B[:, :rank] = Vr @ G
+            if spare.size:
+                shape = (n, spare.size)
+                A[:, spare] = scale * (gen.standard_normal(shape) + 1j * gen.standard_normal(shape))
+                B[:, spare] = scale * (gen.standard_normal(shape) + 1j * gen.standard_normal(shape))
         try:
-            A = Uh @ G
-            B = Vs @ G
             dl, cl = _factor_side(A, k, engine, rem_tol=1e-6)
             dr, cr = _factor_side(B, k, engine, rem_tol=1e-6)
-        except (_Breakdown, np.linalg.LinAlgError) as exc:
-            reasons.append(str(exc))
+        except (_Breakdown, np.linalg.LinAlgError, ZeroDivisionError) as exc:
+            reasons.append(str(exc) or "a zero entry of a Floquet solution")
             continue
         o = np.zeros(n)
-        o[:k] = 1.0
+        o[active] = 1.0
         factors = []
         for d, c in zip(dl, cl):
             factors += [d, c]
@@ -548,7 +653,7 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
             factors += [np.conj(_reverse(c)), np.conj(d)]
         # single-precision input: the factors are stored, and checked, in complex64
         op = DiagonalCirculant([f.astype(out_dtype) for f in factors], check_finite=False)
-        err, perr = _reconstruction_errors(op, k, Mk, probe)
+        err, perr = _reconstruction_errors(op, active, Mk, probe)
         if not np.isfinite(err) or not np.isfinite(perr):
             reasons.append("non-finite reconstruction")
             continue
@@ -560,6 +665,13 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
             op.info = info
             for key, val in info.items():
                 setattr(op, key, val)
+            if trunc > max(tol, _TRUNCATION_WARN):
+                import warnings
+
+                warnings.warn(f"dc_factorize: rank={rank} is below the numerical rank of 'M'; the factors "
+                              f"reproduce its rank-{rank} truncation, which differs from 'M' by "
+                              f"{trunc:.3g} (relative Frobenius error; see 'truncation_error')",
+                              RuntimeWarning, stacklevel=2)
             return op
         reasons.append(f"relative reconstruction error {worst:.2e} > tol = {tol:.1e}")
     raise np.linalg.LinAlgError(
@@ -567,10 +679,10 @@ def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=No
         f"relative reconstruction error reached: {best:.3e} (tol = {tol:.1e}); last reason: {reasons[-1]}")
 
 
-def _has_zero_rows(A):
+def _zero_rows(A):
     norms = np.linalg.norm(A, axis=1)
     top = norms.max() if norms.size else 0.0
-    return bool(top > 0 and np.any(norms <= 1e-12 * top))
+    return (norms <= 1e-12 * top) if top > 0 else np.zeros(A.shape[0], dtype=bool)
 
 
 def _svd_low_rank(M, rank, gen):
@@ -598,31 +710,16 @@ def _svd_low_rank(M, rank, gen):
     return np.linalg.svd(M)
 
 
-def _pad_svd(M, U, s, Vh, k):
-    """Extend thin SVD factors to ``k`` columns with orthonormal completions and zero singular values."""
-    n = M.shape[0]
-    extra = k - U.shape[1]
-
-    def complete(Q):
-        X = np.concatenate([Q, np.random.default_rng(1).standard_normal((n, extra))], axis=1)
-        Qf, R = np.linalg.qr(X)
-        # keep the first columns equal to Q (QR may flip their signs)
-        return Qf[:, :k] * np.where(np.diag(R)[:k] < 0, -1, 1)
-
-    U2 = complete(U)
-    V2 = complete(Vh.conj().T)
-    return U2, np.concatenate([s, np.zeros(extra)]), V2.conj().T
-
-
-def _reconstruction_errors(op, k, Mk, probe):
-    """Relative Frobenius error of ``L_k R_k^*`` against ``Mk`` and the relative probe error."""
+def _reconstruction_errors(op, active, Mk, probe):
+    """Relative Frobenius error of ``L_k R_k^*`` (the active columns) against ``Mk`` and the relative probe error."""
+    k = len(active)
     n = op.n
     L = len(op.factors)
     half = (L - 1) // 2
     left = DiagonalCirculant(op.factors[:half], check_finite=False)
     right = DiagonalCirculant(op.factors[half + 1:], start=op.kinds[half + 1], check_finite=False)
     E = np.zeros((n, k), dtype=op.dtype)  # products in the operator's own precision
-    E[np.arange(k), np.arange(k)] = 1.0
+    E[active, np.arange(k)] = 1.0
     Lk = left._matmat(E)
     Rk = right._rmatmat(E)
     rec = Lk.astype(np.complex128) @ Rk.astype(np.complex128).conj().T
