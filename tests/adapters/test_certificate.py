@@ -74,6 +74,14 @@ LINEAR = [
      (2, 6)),
     ("permute-view-dropout", lambda: Lambda(lambda x, c, d: d(c(x).permute(0, 2, 3, 1).reshape(1, -1)) * 2.0,
                                             conv(1, 3), nn.Dropout(0.5)), (1, 5, 5)),
+    ("conv-transpose-grouped-bn", lambda: nn.Sequential(nn.ConvTranspose2d(2, 4, 3, stride=2, groups=2),
+                                                        _bn(4, var=0.05)), (2, 3, 3)),
+    ("broadcast-add-and-scale", lambda: Lambda(lambda x, c, s: c(x) + s(x).mean((2, 3), keepdim=True)
+                                               * torch.arange(1.0, 4.0, dtype=F64).reshape(1, 3, 1, 1),
+                                               conv(1, 3), conv(1, 3)), (1, 4, 5)),
+    ("linear-bn1d-3d-input", lambda: nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(2)), (2, 4)),
+    ("sum-and-divide", lambda: Lambda(lambda x, c: c(x).sum(-1) / torch.tensor([0.5, 2.0], dtype=F64)
+                                      .reshape(1, 2, 1), conv(1, 2)), (1, 4, 4)),
     ("reflect-circular", lambda: nn.Sequential(conv(padding_mode="reflect"), conv(2, 2, padding_mode="circular")),
      (1, 5, 6)),
 ]
@@ -117,6 +125,8 @@ NONLINEAR = [
     ("structured-layer", lambda: nn.Sequential(nn.Flatten(), CirculantLinear(36), nn.ReLU(), nn.Linear(36, 2)),
      (1, 6, 6)),
     ("unet", lambda: small_unet(width=4), (1, 8, 8)),
+    ("broadcast-relu", lambda: Lambda(lambda x, c: F.relu(x.mean((2, 3), keepdim=True)) * 3.0 + F.relu(c(x)),
+                                      conv(1, 1)), (1, 8, 8)),
 ]
 
 

@@ -118,10 +118,10 @@ _SCALES = {operator.mul, operator.imul, torch.mul, operator.truediv, operator.it
            operator.neg, torch.neg}
 _SCALE_METHODS = {"mul", "mul_", "div", "div_", "neg"}
 _CATS = {torch.cat, torch.concat, torch.stack}
-_NONNEG_FUNCTIONS = {F.avg_pool1d, F.avg_pool2d, F.avg_pool3d, F.adaptive_avg_pool1d,
+_NONNEG_FUNCTIONS = {torch.sum, F.avg_pool1d, F.avg_pool2d, F.avg_pool3d, F.adaptive_avg_pool1d,
                      F.adaptive_avg_pool2d, F.adaptive_avg_pool3d, torch.mean, F.interpolate,
                      F.upsample, F.upsample_nearest, F.upsample_bilinear, F.pad}
-_NONNEG_METHODS = {"mean"}
+_NONNEG_METHODS = {"mean", "sum"}
 _MAX_FUNCTIONS = {F.max_pool1d, F.max_pool2d, F.max_pool3d, F.adaptive_max_pool1d,
                   F.adaptive_max_pool2d, F.adaptive_max_pool3d}
 _NONNEG_RESAMPLING = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "area")
@@ -721,9 +721,15 @@ class _Analyzer:
         alpha = node.kwargs.get("alpha", 1.0)
         if len(node.args) > 2:
             alpha = node.args[2]
+        out = self.values[node]
         weights = []
         for i, a in enumerate(node.args[:2]):
-            weights.append(abs(float(alpha)) if i == 1 else 1.0)
+            w = abs(float(alpha)) if i == 1 else 1.0
+            val = self.values.get(a) if isinstance(a, fx.Node) else None
+            if isinstance(val, torch.Tensor) and isinstance(out, torch.Tensor) and val.numel() < out.numel():
+                # A broadcast operand is repeated out/in times: its perturbation too.
+                w *= math.sqrt(out.numel() / val.numel())
+            weights.append(w)
         return _Rule(fname, True, "sum", 1.0, None, "sum of branches", weights=weights)
 
     def _scale_rule(self, node, fname, f):
@@ -738,14 +744,17 @@ class _Analyzer:
             _fail(node, self.modules, "division by a function of the input has no global Lipschitz constant")
         other = args[1] if args[0] is varying[0] else args[0]
         val = self.values[other] if isinstance(other, fx.Node) else other
-        c = float(torch.as_tensor(val).detach().double().abs().max()) if not isinstance(val, (int, float)) \
-            else abs(float(val))
+        k = torch.as_tensor(val).detach().double().cpu()
         if f in (operator.truediv, operator.itruediv, torch.div):
-            mn = float(torch.as_tensor(val).detach().double().abs().min()) if not isinstance(val, (int, float)) \
-                else abs(float(val))
-            if mn == 0:
+            if bool((k == 0).any()):
                 _fail(node, self.modules, "division by zero")
-            c = 1.0 / mn * (1 + 2 * _EPS)
+            k = 1.0 / k
+        # Entry i of the input meets the coefficients of all its broadcast copies:
+        # the map's norm is the root of the largest sum of their squares.
+        x_shape = tuple(self.values[varying[0]].shape)
+        out_shape = tuple(self.values[node].shape)
+        sq = (k * k).expand(out_shape).sum_to_size(x_shape) if out_shape else k * k
+        c = math.sqrt(float(sq.max())) * (1 + 4 * _EPS)
         return _Rule(fname, True, "chain", c, c, "scaling by a constant", abs_norm=c, fan_in=1)
 
     # ---- BatchNorm folding
@@ -760,6 +769,9 @@ class _Analyzer:
                 pm = self.modules[prev.target]
                 bn = self.modules[node.target]
                 nout = pm.out_channels if isinstance(pm, _CONV + _CONV_T) else pm.out_features
+                # BatchNorm scales axis 1: a linear layer's features are there only for 2-D outputs.
+                if isinstance(pm, nn.Linear) and self.values[prev].ndim != 2:
+                    continue
                 if bn.num_features == nout:
                     _bn_scale(bn, node, self.modules)  # raise now if it has no running statistics
                     self.folded[prev] = node
