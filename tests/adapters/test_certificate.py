@@ -332,3 +332,96 @@ def test_matrix_norm_bound_brackets_numpy():
         lo, up = _matrix_norm(w)
         s = np.linalg.svd(w, compute_uv=False)[0]
         assert lo <= s <= up and (up - lo) <= 1e-10 * s
+
+
+# ---------------------------------------------------------------- random graphs
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_ACTS = [nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Hardswish, lambda: nn.LeakyReLU(1.5), lambda: nn.ELU(2.0)]
+
+
+class RandomGraph(nn.Module):
+    """A random DAG of convolutions, BatchNorms, activations, pools, resampling, sums and concatenations.
+
+    Every decision that depends on shapes is taken at construction by a dry run, so that
+    ``forward`` is a fixed program (traceable) over the stored outputs."""
+
+    def __init__(self, ops, channels, size, seed):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.steps, self.layers = [], nn.ModuleList()
+        x = torch.zeros(1, channels, size, size, dtype=F64)
+        outs = [x]
+        for kind, arg in ops:
+            cur = outs[-1]
+            c = cur.shape[1]
+            if kind == "conv":
+                k, stride, mode, groups = arg
+                groups = groups if c % groups == 0 else 1
+                if min(cur.shape[2:]) < k or (mode != "zeros" and min(cur.shape[2:]) <= k // 2):
+                    continue
+                m = nn.Conv2d(c, 2 * groups, k, stride, k // 2, groups=groups, padding_mode=mode)
+            elif kind == "bn":
+                m = nn.BatchNorm2d(c)
+                with torch.no_grad():
+                    m.running_var.uniform_(0.01, 4.0, generator=g)
+                    m.running_mean.uniform_(-1, 1, generator=g)
+                    m.weight.uniform_(-2, 2, generator=g)
+            elif kind == "act":
+                m = _ACTS[arg]()
+            elif kind == "pool":
+                if min(cur.shape[2:]) < 2:
+                    continue
+                m = [nn.MaxPool2d(2), nn.AvgPool2d(3, 2, 1), nn.MaxPool2d(3, 1, 1), nn.AdaptiveAvgPool2d(2)][arg]
+            elif kind == "up":
+                if max(cur.shape[2:]) > 8:
+                    continue
+                m = nn.Upsample(scale_factor=2, mode=["nearest", "bilinear"][arg])
+            elif kind in ("add", "cat"):
+                j = arg % len(outs)
+                if outs[j].shape[2:] != cur.shape[2:] or (kind == "add" and outs[j].shape != cur.shape):
+                    continue
+                self.steps.append((kind, j, None))
+                outs.append(cur + outs[j] if kind == "add" else torch.cat([cur, outs[j]], 1))
+                continue
+            m = m.double().eval()
+            self.layers.append(m)
+            self.steps.append(("layer", len(self.layers) - 1, None))
+            with torch.no_grad():
+                outs.append(m(cur))
+
+    def forward(self, x):
+        outs = [x]
+        for kind, j, _ in self.steps:
+            cur = outs[-1]
+            if kind == "layer":
+                outs.append(self.layers[j](cur))
+            elif kind == "add":
+                outs.append(cur + outs[j])
+            else:
+                outs.append(torch.cat([cur, outs[j]], 1))
+        return outs[-1]
+
+
+_OPS = st.one_of(
+    st.tuples(st.just("conv"), st.tuples(st.sampled_from([1, 2, 3]), st.sampled_from([1, 2]),
+                                         st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+                                         st.sampled_from([1, 2]))),
+    st.tuples(st.just("bn"), st.none()),
+    st.tuples(st.just("act"), st.integers(0, len(_ACTS) - 1)),
+    st.tuples(st.just("pool"), st.integers(0, 3)),
+    st.tuples(st.just("up"), st.integers(0, 1)),
+    st.tuples(st.sampled_from(["add", "cat"]), st.integers(0, 10)),
+)
+
+
+@settings(deadline=None)  # examples: the hypothesis profile (ci 40, thorough 500)
+@given(ops=st.lists(_OPS, min_size=1, max_size=7), size=st.integers(3, 7), seed=st.integers(0, 2**16))
+def test_random_graphs_are_never_certified_below_their_jacobian(ops, size, seed):
+    torch.manual_seed(seed)
+    model = RandomGraph(ops, 2, size, seed).eval()
+    shape = (2, size, size)
+    cert = lipschitz_certificate(model, shape)
+    for scale in (0.3, 3.0):
+        lower = jacobian_norm_lower_bound(model, shape, n_inputs=2, maxiter=15, scale=scale, seed=seed)
+        assert lower <= cert.upper * (1 + 1e-9), (ops, lower, cert.upper)
