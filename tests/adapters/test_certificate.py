@@ -425,3 +425,15 @@ def test_random_graphs_are_never_certified_below_their_jacobian(ops, size, seed)
     for scale in (0.3, 3.0):
         lower = jacobian_norm_lower_bound(model, shape, n_inputs=2, maxiter=15, scale=scale, seed=seed)
         assert lower <= cert.upper * (1 + 1e-9), (ops, lower, cert.upper)
+
+
+def test_a_network_of_one_lipschitz_layers_is_certified_at_most_one():
+    from toeplitzkit.adapters.torch import GroupSort, MaxMin, OrthogonalConv2d, RescaledConv2d, RescaledLinear
+
+    torch.manual_seed(10)
+    net = nn.Sequential(RescaledConv2d(1, 4, 3, padding=1), MaxMin(), OrthogonalConv2d(4, 4, 3), GroupSort(2),
+                        nn.Flatten(), RescaledLinear(4 * 8 * 8, 10)).double().eval()
+    cert = lipschitz_certificate(net, (1, 8, 8))
+    assert cert.upper <= 1.0 + 1e-12
+    assert jacobian_norm_lower_bound(net, (1, 8, 8), n_inputs=4) <= cert.upper
+    assert [nd.method for nd in cert.layers()][0] == "RescaledConv2d.lipschitz_upper()"
