@@ -62,6 +62,8 @@ def test_dense_to_dcnn_agrees_on_the_input_set(depth, n, cplx):
     want = dense_relu_forward(weights, biases, X)
     got = net(X)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-8 * max(1.0, np.abs(want).max()))
+    # a real network on real input stays real, as the dense one does
+    assert got.dtype == want.dtype == (np.complex128 if cplx else np.float64)
 
 
 def test_intermediate_relus_act_as_identity(rng):
@@ -163,7 +165,8 @@ def test_cor_4_2_dcnn_within_bound(rng):
     n, p, k = 8, 3, 2
     W, b = _prop41_instance(rng, n, p, 1.0)
     bound_in = 1.0
-    net = dense_to_dcnn(W, b, bound_in, ranks=[k] * p, rng=0)
+    with pytest.warns(RuntimeWarning, match="rank=2 is below the numerical rank"):
+        net = dense_to_dcnn(W, b, bound_in, ranks=[k] * p, rng=0)  # truncated on purpose (Cor 4.2)
     assert net.depth <= (4 * k + 1) * p
     for x in _ball(rng, 20, n, bound_in):
         xs = [x]

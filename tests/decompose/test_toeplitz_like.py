@@ -245,3 +245,21 @@ def test_generators_to_toeplitz_like_roundtrip(rng):
     assert G.shape[1] <= 4
     np.testing.assert_allclose(G @ H.T, displacement_matrix(M, "toeplitz"), atol=1e-10 * np.linalg.norm(M))
     assert _rel(ToeplitzLike(G, H).to_dense(), M) <= 1e-10
+
+
+def test_krylov_reconstruct_takes_generators_output(rng):
+    # generators() gives a Sylvester displacement; krylov_reconstruct used to read it
+    # as a Stein displacement and return a matrix 155% off, silently
+    n = 7
+    T = sl.toeplitz(rng.standard_normal(n), rng.standard_normal(n))
+    A, B = _Z(n, 1.0), _Z(n, -1.0)
+    G, H = generators(T, "toeplitz")
+    np.testing.assert_allclose(krylov_reconstruct(A, B, G, H), T, atol=1e-9 * np.linalg.norm(T))
+    np.testing.assert_allclose(krylov_reconstruct(A, B, np.array(G), np.array(H), displacement="sylvester"), T,
+                               atol=1e-9 * np.linalg.norm(T))
+    with pytest.raises(ValueError, match="sylvester displacement.*'stein'"):
+        krylov_reconstruct(A, B, G, H, displacement="stein")
+    with pytest.raises(ValueError, match="'displacement'"):
+        krylov_reconstruct(A, B, G, H, displacement="other")
+    # arithmetic on the generators gives plain arrays: no mark, the Stein reading
+    assert getattr(2 * G, "displacement", None) is None

@@ -260,6 +260,16 @@ def test_solve_reports_nonconvergence(rng):
                              rtol=1e-14)
 
 
+def test_empty_toeplitz_is_0_by_0():
+    # scipy.linalg.toeplitz([]) has shape (0, 0); so does Toeplitz([])
+    T = Toeplitz([])
+    assert T.shape == sl.toeplitz([]).shape == (0, 0)
+    assert T.to_dense().shape == (0, 0)
+    assert (T @ np.zeros(0)).shape == (0,)
+    assert T.solve(np.zeros(0)).shape == (0,)
+    assert (T.H @ np.zeros((0, 3))).shape == (0, 3)
+
+
 # ----------------------------------------------------------------- bad input
 
 def test_errors_name_the_argument(rng):
@@ -270,7 +280,7 @@ def test_errors_name_the_argument(rng):
     with pytest.raises(ValueError, match="'c'.*at least 1"):
         Toeplitz(3.0)
     with pytest.raises(ValueError, match="'c'.*empty"):
-        Toeplitz([])
+        Toeplitz([], [1.0, 2.0])
     with pytest.raises(ValueError, match="'c'.*'r'.*broadcast"):
         Toeplitz(np.ones((2, 3)), np.ones((3, 3)))
     T = Toeplitz(rng.standard_normal(4), rng.standard_normal(5))

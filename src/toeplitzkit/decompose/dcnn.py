@@ -106,6 +106,9 @@ class DCNetwork:
         self.diagonals, self.circulants, self.biases = d, c, b
         self.depth, self.width = d.shape[-2:]
         self.last_activation = bool(last_activation)
+        # set by dense_to_dcnn for a real dense network: a real input gets the real
+        # part of the last layer (its imaginary part is rounding) before the ReLU
+        self.real_output = False
         self._spec = _fft.fft(c)
 
     @property
@@ -129,6 +132,8 @@ class DCNetwork:
             if real:
                 z = z.real
             y = self.diagonals[..., j, :] * z + self.biases[..., j, :]
+            if j == self.depth - 1 and self.real_output and x.dtype.kind == "f" and y.dtype.kind == "c":
+                y = y.real.astype(x.dtype if x.dtype == np.float32 else np.float64)
             if j < self.depth - 1 or self.last_activation:
                 y = complex_relu(y)
         return y
@@ -299,6 +304,7 @@ def dense_to_dcnn(weights, biases, input_bound, *, ranks=None, tol=None, rng=Non
             Bs.append(np.broadcast_to(bias, (n,)).astype(np.complex128))
         B = np.linalg.norm(W, 2) * B + np.linalg.norm(b)
     net = DCNetwork(np.array(D), np.array(C), np.array(Bs))
+    net.real_output = all(np.isrealobj(W) for W in weights) and all(np.isrealobj(b) for b in biases)
     net.shift = shifts
     net.ranks = used
     net.total_rank = int(sum(requested))

@@ -164,7 +164,10 @@ class DiagonalCirculant(StructuredOperator):
                 else:
                     Y = _fft.ifft(spec[..., :, None] * _fft.fft(Y, axis=-2), n, axis=-2)
         out_shape = np.broadcast_shapes(self.batch_shape + (n, X.shape[-1]), Y.shape)
-        return np.broadcast_to(Y, out_shape).astype(X.dtype, copy=False)
+        if Y.shape != out_shape:
+            Y = np.broadcast_to(Y, out_shape)
+        # a new, writeable array (SciPy's solvers write into the products they get)
+        return Y.astype(X.dtype, copy=not Y.flags.writeable or Y is X)
 
     def _matmat(self, X):
         return self._apply(X, adjoint=False)

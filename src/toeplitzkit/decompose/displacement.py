@@ -376,7 +376,9 @@ def generators(M, structure, rank=None, *, tol=None, **params):
     H : (n, r) ndarray
         ``r = G.shape[1]`` is the displacement rank found (or ``rank``).
         Note the plain transpose: ``G @ H.T`` equals the displacement, also for
-        complex ``M``.
+        complex ``M``.  The arrays remember that they generate a Sylvester
+        displacement (attribute ``displacement``), so that
+        :func:`krylov_reconstruct` given them rebuilds ``M`` itself.
 
     Notes
     -----
@@ -414,4 +416,28 @@ def generators(M, structure, rank=None, *, tol=None, **params):
             raise ValueError(f"'rank' must be at most n = {M.shape[0]} for 'M' of shape {M.shape}, got {rank}")
     G = U[:, :rank] * s[:rank]
     H = Vh[:rank].T
-    return G, H
+    return _mark(G, pair.kind), _mark(H, pair.kind)
+
+
+class _GeneratorArray(np.ndarray):
+    """An ndarray returned by :func:`generators` that remembers its displacement kind.
+
+    Only the arrays ``generators`` returns carry the mark: views and the results
+    of arithmetic are plain arrays again (``displacement`` is None), so a user
+    who transforms the generators is never second-guessed.
+    """
+
+    displacement = None
+
+    def __array_finalize__(self, obj):
+        self.displacement = None
+
+    def __array_wrap__(self, out, context=None, return_scalar=False):
+        out = np.asarray(out)
+        return out[()] if return_scalar else out
+
+
+def _mark(a, kind):
+    out = np.asarray(a).view(_GeneratorArray)
+    out.displacement = kind
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_array, positive_int
+from .._validation import as_array, check_option, positive_int
 from ..toeplitz.base import StructuredOperator
 
 __all__ = ["krylov", "krylov_reconstruct"]
@@ -85,7 +85,7 @@ def _power_scalar(A, name, tol):
     return a
 
 
-def krylov_reconstruct(A, B, G, H, *, tol=1e-10) -> np.ndarray:
+def krylov_reconstruct(A, B, G, H, *, displacement=None, tol=1e-10) -> np.ndarray:
     r"""Rebuild ``M`` from its Stein displacement ``M - A M B = G H^T`` (Thm 2.3).
 
     ``M = 1 / (1 - a b) sum_j K(A, g_j) K(B^T, h_j)^T`` when ``A^n = a I`` and
@@ -97,6 +97,12 @@ def krylov_reconstruct(A, B, G, H, *, tol=1e-10) -> np.ndarray:
         Operator matrices; checked to satisfy ``A^n = a I``, ``B^n = b I``.
     G, H : (n, r) array_like
         Generators; a 1-D array is one column.
+    displacement : {None, 'stein', 'sylvester'}
+        Which displacement ``G H^T`` is: ``'stein'``, ``M - A M B`` (Thm 2.3), or
+        ``'sylvester'``, ``A M - M B`` (Table 2.1, what :func:`generators`
+        returns; then ``A`` must be invertible and the Stein form of
+        ``A^(-1)``, ``B`` is used).  Default: ``'sylvester'`` for the arrays
+        :func:`generators` returns (they carry the mark), ``'stein'`` otherwise.
     tol : float, default 1e-10
         Relative tolerance of the checks ``A^n = a I``, ``B^n = b I`` and
         ``|1 - a b| > tol``.
@@ -135,7 +141,16 @@ def krylov_reconstruct(A, B, G, H, *, tol=1e-10) -> np.ndarray:
     >>> G, H = U[:, :2] * s[:2], Vh[:2].T
     >>> np.allclose(krylov_reconstruct(A, B, G, H), T)
     True
+
+    The generators of :func:`generators` (a Sylvester displacement, Table 2.1)
+    rebuild ``M`` as they are:
+
+    >>> from toeplitzkit.decompose import generators
+    >>> Z1, Zm1 = f_unit_circulant(5, 1.0).to_dense(), f_unit_circulant(5, -1.0).to_dense()
+    >>> np.allclose(krylov_reconstruct(Z1, Zm1, *generators(T, "toeplitz")), T)
+    True
     """
+    marks = {getattr(G, "displacement", None), getattr(H, "displacement", None)} - {None}
     A = _as_square(A, "A")
     B = _as_square(B, "B")
     n = A.shape[-1]
@@ -151,6 +166,21 @@ def krylov_reconstruct(A, B, G, H, *, tol=1e-10) -> np.ndarray:
         raise ValueError(f"'G' has shape {G.shape}; expected ({n}, r) to match 'A' of shape {A.shape}")
     if H.shape != G.shape:
         raise ValueError(f"'H' has shape {H.shape}; expected {G.shape}, the shape of 'G'")
+    if displacement is None:
+        displacement = marks.pop() if len(marks) == 1 else "stein"
+    check_option(displacement, "displacement", ("stein", "sylvester"))
+    if marks and displacement not in marks:
+        raise ValueError(f"'G' and 'H' come from generators() and generate a {marks.pop()} displacement, "
+                         f"but displacement={displacement!r} was passed")
+    G, H = np.asarray(G), np.asarray(H)
+    if displacement == "sylvester":
+        # A M - M B = G H^T  <=>  M - A^(-1) M B = A^(-1) G H^T
+        try:
+            G = np.linalg.solve(A, G)
+            A = np.linalg.inv(A)
+        except np.linalg.LinAlgError:
+            raise ValueError("displacement='sylvester' needs an invertible 'A' (A M - M B = G H^T is "
+                             "rewritten as M - A^(-1) M B = A^(-1) G H^T)") from None
     a = _power_scalar(A, "A", tol)
     b = _power_scalar(B, "B", tol)
     if not abs(1 - a * b) > tol:

@@ -15,7 +15,8 @@ NumPy's ``matmul``: a 1-D ``x`` is a vector, anything else a stack of matrices.
 Dtypes
 ------
 A product has the dtype ``result_dtype(op.dtype, x.dtype)``: float32 stays
-float32, real times real stays real, integers are treated as float64.
+float32, real times real stays real; integer (and boolean) input takes the
+operator's type: float32 for a float32 operator, never a wider one.
 """
 
 from __future__ import annotations
@@ -122,6 +123,13 @@ class StructuredOperator:
             want = "(..., {}, k)".format(rows) if as_matrix else "(..., {})".format(rows)
             raise ValueError(f"{name!r} has shape {x.shape}, expected {want} to match "
                              f"the operator of shape {self.shape}")
+        if self._batch_shape:
+            xb = x.shape[:-2 if as_matrix else -1]
+            try:
+                np.broadcast_shapes(self._batch_shape, xb)
+            except ValueError:
+                raise ValueError(f"the leading (batch) dimensions {xb} of {name!r} (shape {x.shape}) do not "
+                                 f"broadcast against the operator's batch_shape {self.batch_shape}") from None
         key = (self._dtype, x.dtype)
         dt = _RESULT_DTYPES.get(key)
         if dt is None:
@@ -161,13 +169,22 @@ class StructuredOperator:
             raise ValueError("matmul with a scalar is not allowed; use '*' instead")
         return self.matvec(x) if x.ndim == 1 else self.matmat(x)
 
+    def _cached_transpose(self):
+        # x @ A = (A^T x^T)^T: the transpose (and whatever it caches, e.g. a
+        # spectrum) is built once per operator
+        T = self.__dict__.get("_transpose_cache")
+        if T is None:
+            T = self.transpose()
+            self.__dict__["_transpose_cache"] = T
+        return T
+
     def __rmatmul__(self, other):
         x = np.asarray(other)
         if x.ndim == 0:
             raise ValueError("matmul with a scalar is not allowed; use '*' instead")
         if x.ndim == 1:
-            return self.transpose().matvec(x)
-        return np.swapaxes(self.transpose().matmat(np.swapaxes(x, -1, -2)), -1, -2)
+            return self._cached_transpose().matvec(x)
+        return np.swapaxes(self._cached_transpose().matmat(np.swapaxes(x, -1, -2)), -1, -2)
 
     # ------------------------------------------------------------ algebra
     def __add__(self, other):
@@ -216,9 +233,9 @@ class StructuredOperator:
 
     # ------------------------------------------------------------ conversion
     def to_dense(self) -> np.ndarray:
-        """The dense matrix (or stack of matrices) of shape ``self.shape``."""
+        """The dense matrix (or stack of matrices) of shape ``self.shape``: a new, writeable array."""
         dense = self._to_dense()
-        return np.broadcast_to(dense, self.shape).astype(self.dtype, copy=False)
+        return np.array(np.broadcast_to(dense, self.shape), dtype=self.dtype)
 
     def toarray(self):
         return self.to_dense()
@@ -236,12 +253,16 @@ class StructuredOperator:
             raise ValueError(f"only an unbatched operator converts to a LinearOperator; "
                              f"this one has batch_shape {self.batch_shape}; build one operator per batch entry")
         op = self
+
+        def writeable(y):  # SciPy's solvers write into what a product returns
+            return y if y.flags.writeable else np.array(y)
+
         return _spla.LinearOperator(
             shape=self._mn, dtype=self.dtype,
-            matvec=lambda v: op.matvec(np.ravel(v)),
-            rmatvec=lambda v: op.rmatvec(np.ravel(v)),
-            matmat=lambda V: op.matmat(V),
-            rmatmat=lambda V: op.rmatmat(V),
+            matvec=lambda v: writeable(op.matvec(np.ravel(v))),
+            rmatvec=lambda v: writeable(op.rmatvec(np.ravel(v))),
+            matmat=lambda V: writeable(op.matmat(V)),
+            rmatmat=lambda V: writeable(op.rmatmat(V)),
         )
 
 

@@ -56,11 +56,16 @@ class Cauchy(StructuredOperator):
             batch = np.broadcast_shapes(s.shape[:-1], t.shape[:-1])
         except ValueError:
             raise ValueError(f"the batch shapes of 's' {s.shape} and 't' {t.shape} do not broadcast") from None
-        diff = s[..., :, None] - t[..., None, :]
-        if np.any(diff == 0):
-            i, j = np.argwhere(np.broadcast_to(diff, batch + diff.shape[-2:]) == 0)[0][-2:]
-            raise ValueError(f"'s' and 't' must be disjoint: s[{i}] == t[{j}] == {s[..., i].ravel()[0]!r} "
-                             f"makes the Cauchy entry infinite")
+        # disjointness in O((m + n) log(m + n)) time and O(m + n) memory per batch entry
+        sb = np.broadcast_to(s, batch + s.shape[-1:])
+        tb = np.broadcast_to(t, batch + t.shape[-1:])
+        for idx in np.ndindex(*batch):
+            hit = np.isin(sb[idx], tb[idx])
+            if np.any(hit):
+                i = int(np.flatnonzero(hit)[0])
+                j = int(np.flatnonzero(tb[idx] == sb[idx][i])[0])
+                raise ValueError(f"'s' and 't' must be disjoint: s[{i}] == t[{j}] == {sb[idx][i]!r} "
+                                 f"makes the Cauchy entry infinite")
         self.s = s
         self.t = t
         self._mn = (s.shape[-1], t.shape[-1])

@@ -65,7 +65,7 @@ def _circ_apply(spec: np.ndarray, X: np.ndarray, n: int, real: bool, name: str |
     vector = X.ndim == 1  # one vector: transformed as it is, no (n, 1) view
     Xt = X if vector else X.T if X.ndim == 2 else X.swapaxes(-1, -2)  # shape: (..., k, n)
     if Xt.strides[-1] != X.itemsize and X.nbytes >= _ROWS_FROM_BYTES[engine]:
-        Xt = _as_rows(X)
+        Xt = np.ascontiguousarray(X) if vector else _as_rows(X)
     if name is not None and engine == "numpy":
         # NumPy's transforms (ufuncs) warn about NaN and inf in their input: a
         # small input is checked beforehand, a large one with the warnings off
@@ -152,25 +152,34 @@ class Circulant(StructuredOperator):
     def n(self) -> int:
         return self._mn[0]
 
-    def _spec(self, real: bool) -> np.ndarray:
-        spec = self._spec_cache.get(real)
+    def _spec(self, real: bool, wide: bool = False) -> np.ndarray:
+        # wide: a single-precision operator applied to double-precision data gets
+        # the spectrum of its (exact) entries in double precision
+        key = (real, "wide") if wide else real
+        spec = self._spec_cache.get(key)
         if spec is None:
-            spec = _spectrum(self.c, real)
-            self._spec_cache[real] = spec
+            c = self.c.astype(np.result_type(self.c.dtype, np.float64)) if wide else self.c
+            spec = _spectrum(c, real)
+            self._spec_cache[key] = spec
         return spec
 
-    def _spec_for(self, real: bool, adjoint: bool) -> np.ndarray:
-        spec = self._spec_cache.get((real, "conj") if adjoint else real)
+    def _spec_for(self, real: bool, adjoint: bool, wide: bool = False) -> np.ndarray:
+        key = (real, "conj", "wide") if wide else (real, "conj")
+        spec = self._spec_cache.get(key if adjoint else ((real, "wide") if wide else real))
         if spec is None:
-            spec = self._spec(real)
+            spec = self._spec(real, wide)
             if adjoint:
-                spec = self._spec_cache[(real, "conj")] = np.conj(spec)
+                spec = self._spec_cache[key] = np.conj(spec)
         return spec
+
+    def _wide(self, X) -> bool:
+        return X.itemsize > self._dtype.itemsize and X.dtype.kind == self._dtype.kind or (
+            self._dtype == np.float32 and X.dtype == np.complex128)
 
     def _apply(self, X, adjoint: bool, name: str | None = None) -> np.ndarray:
         # C @ X (C^H @ X when adjoint) for X of the product's dtype
         real = X.dtype.kind == "f" and self._dtype.kind == "f"
-        Y = _circ_apply(self._spec_for(real, adjoint), X, self._mn[0], real, name)
+        Y = _circ_apply(self._spec_for(real, adjoint, self._wide(X)), X, self._mn[0], real, name)
         return Y if Y.dtype == X.dtype else Y.astype(X.dtype)
 
     def _matmat(self, X):
@@ -186,14 +195,14 @@ class Circulant(StructuredOperator):
         if check_finite is None:
             check_finite = self.check_finite
         if type(x) is np.ndarray and x.dtype is self._dtype and x.ndim >= 2 - vector \
-                and x.shape[vector - 2] == self._mn[0]:
+                and x.shape[vector - 2] == self._mn[0] and not self._batch_shape:
             X = x  # the common case: no conversion, nothing to check here
         else:
             X = self._prepare(x, name, self._mn[0], not vector, False)
         real = X.dtype.kind == "f" and self._dtype.kind == "f"
         spec = self._spec_cache.get((real, "conj") if adjoint else real)
-        if spec is None:
-            spec = self._spec_for(real, adjoint)
+        if spec is None or (self._dtype.itemsize < 16 and self._wide(X)):
+            spec = self._spec_for(real, adjoint, self._wide(X))
         if spec.ndim == 1 and (X.ndim == 1 if vector else X.ndim == 2 and X.shape[1] == 1):
             # a single vector (or one column) and a single operator: 1-D transforms
             Y = _circ_apply(spec, X if X.ndim == 1 else X[:, 0], self._mn[0], real,
@@ -282,6 +291,9 @@ class Circulant(StructuredOperator):
         return np.max(np.abs(self.eigvals()), axis=-1)
 
     def _checked_eigvals(self, lstsq: bool):
+        cached = self._spec_cache.get(("eig", lstsq))
+        if cached is not None:
+            return cached
         lam = self.eigvals()
         tol = self.n * np.finfo(lam.dtype).eps * np.max(np.abs(lam), axis=-1, keepdims=True)
         small = np.abs(lam) <= tol
@@ -289,6 +301,7 @@ class Circulant(StructuredOperator):
             raise np.linalg.LinAlgError(
                 f"circulant matrix is singular: {int(np.count_nonzero(small))} eigenvalue(s) of "
                 f"modulus <= {float(np.max(tol)):.3g}; pass lstsq=True for the least-squares solution")
+        self._spec_cache[("eig", lstsq)] = (lam, small)
         return lam, small
 
     def solve(self, b, *, lstsq: bool = False, check_finite=None) -> np.ndarray:
@@ -315,11 +328,14 @@ class Circulant(StructuredOperator):
         return self._solve(B, lstsq)
 
     def _solve(self, B, lstsq):
-        lam, small = self._checked_eigvals(lstsq)
-        inv = np.where(small, 0, 1.0 / np.where(small, 1, lam))
         real = self.is_real and B.dtype.kind == "f"
-        if real:
-            inv = inv[..., : self.n // 2 + 1]
+        inv = self._spec_cache.get(("inv", lstsq, real))
+        if inv is None:  # the inverse spectrum, cached like the spectrum
+            lam, small = self._checked_eigvals(lstsq)
+            inv = np.where(small, 0, 1.0 / np.where(small, 1, lam))
+            if real:
+                inv = inv[..., : self.n // 2 + 1]
+            self._spec_cache[("inv", lstsq, real)] = inv
         return _circ_apply(inv, B, self.n, real).astype(B.dtype, copy=False)
 
     def inv(self, *, lstsq: bool = False) -> "Circulant":

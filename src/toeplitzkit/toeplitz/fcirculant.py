@@ -150,11 +150,32 @@ class FCirculant(StructuredOperator):
         return np.where(diff >= 0, dense, f * dense).astype(self.dtype, copy=False)
 
     def eigvals(self) -> np.ndarray:
-        """Eigenvalues ``fft(D x)`` (``D = diag(w^j)``, ``w^n = f``); defined for ``f != 0``."""
-        if np.any(self.f == 0):
-            raise ValueError("'f' = 0 gives a lower-triangular Toeplitz matrix whose only "
-                             "eigenvalue is x[0]; eigvals() needs f != 0")
-        return self._spec(self.dtype).copy()
+        """Eigenvalues ``fft(D x)`` (``D = diag(w^j)``, ``w^n = f``), shape ``(..., n)``.
+
+        For ``f = 0`` the matrix is lower-triangular Toeplitz: its only
+        eigenvalue is ``x[0]``, repeated ``n`` times.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from toeplitzkit.toeplitz import FCirculant
+        >>> x = np.array([2.0, 1.0, 3.0])
+        >>> FCirculant(x, 0).eigvals()
+        array([2.+0.j, 2.+0.j, 2.+0.j])
+        >>> lam = FCirculant(x, 8.0).eigvals()
+        >>> np.allclose(np.sort_complex(lam), np.sort_complex(np.linalg.eigvals(FCirculant(x, 8.0).to_dense())))
+        True
+        """
+        zero = np.asarray(self.f) == 0
+        if not np.any(zero):
+            return self._spec(self.dtype).copy()
+        ctype = np.result_type(self.dtype, np.complex64)
+        shape = self.batch_shape + (self.n,)
+        tri = np.broadcast_to(self.x[..., :1], shape).astype(ctype)
+        if np.all(zero):
+            return np.array(tri)
+        safe = FCirculant(self.x, np.where(zero, 1.0, self.f), check_finite=False)
+        return np.where(zero[..., None], tri, safe.eigvals()).astype(ctype, copy=False)
 
 
 class SkewCirculant(FCirculant):

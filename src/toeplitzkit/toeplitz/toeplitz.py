@@ -113,6 +113,16 @@ class Toeplitz(StructuredOperator):
     """
 
     def __init__(self, c, r=None, *, check_finite: bool = True):
+        if np.ndim(c) == 1 and np.size(c) == 0 and (r is None or np.size(r) == 0):
+            # Toeplitz([]) is the 0 x 0 matrix, as scipy.linalg.toeplitz([]) is
+            dt = np.asarray(c).dtype if np.asarray(c).dtype.kind in "fc" else np.dtype(np.float64)
+            c = np.zeros(0, dtype=dt)
+            r = np.zeros(0, dtype=dt)
+            self.c, self.r, self._mn, self._batch_shape, self._dtype = c, r, (0, 0), (), dt
+            self.check_finite = check_finite
+            self._L = 1
+            self._spec_cache = {}
+            return
         c, r, batch, dtype = as_column_row(c, r, np.conj, check_finite=check_finite, copy=True)
         m, n = c.shape[-1], r.shape[-1]
         r[..., 0] = c[..., 0]  # c[0] is the diagonal (SciPy's convention)
@@ -139,6 +149,9 @@ class Toeplitz(StructuredOperator):
         return spec
 
     def _matmat(self, X):
+        if 0 in self._mn:
+            return np.zeros(np.broadcast_shapes(self._batch_shape, X.shape[:-2]) + (self._mn[0], X.shape[-1]),
+                            dtype=X.dtype)
         real = X.dtype.kind == "f" and self._dtype.kind == "f"
         Y = _apply_embedded(self._spec(real), X, self._mn[0], self._L, real)
         return Y if Y.dtype == X.dtype else Y.astype(X.dtype)
@@ -146,6 +159,9 @@ class Toeplitz(StructuredOperator):
     def _rmatmat(self, X):
         # The top-left n x m block of circ(e)^H is T^H, and circ(e)^H has the
         # conjugate spectrum.
+        if 0 in self._mn:
+            return np.zeros(np.broadcast_shapes(self._batch_shape, X.shape[:-2]) + (self._mn[1], X.shape[-1]),
+                            dtype=X.dtype)
         real = X.dtype.kind == "f" and self._dtype.kind == "f"
         Y = _apply_embedded(self._spec(real, conj=True), X, self._mn[1], self._L, real)
         return Y if Y.dtype == X.dtype else Y.astype(X.dtype)
@@ -460,6 +476,10 @@ class Toeplitz(StructuredOperator):
         B = self._prepare(b, "b", n, not vector, check_finite)
         if vector:
             B = B[..., None]
+        if n == 0:  # the 0 x 0 system
+            X = np.zeros(B.shape, dtype=B.dtype)
+            X = X[..., 0] if vector else X
+            return (X, {"method": None, "rcond": 1.0}) if return_info else X
         X, info = solve_toeplitz(self, B, method=method, rtol=rtol, maxiter=maxiter,
                                  preconditioner=preconditioner, on_singular=on_singular)
         X = X[..., 0] if vector else X
