@@ -21,22 +21,9 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
 
 from toeplitzkit.adapters.torch import jacobian_norm_lower_bound, lipschitz_certificate  # noqa: E402
-from toeplitzkit.adapters.torch.models import cifar_resnet18, small_unet  # noqa: E402
-
-
-def random_bn(model, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.running_mean.uniform_(-0.5, 0.5, generator=g)
-                m.running_var.uniform_(0.2, 3.0, generator=g)
-                m.weight.uniform_(0.3, 2.0, generator=g)
-                m.bias.uniform_(-0.3, 0.3, generator=g)
-    return model.eval()
+from toeplitzkit.adapters.torch.models import cifar_resnet18, randomize_batchnorm, small_unet  # noqa: E402
 
 
 def networks(all_):
@@ -65,7 +52,7 @@ def main():
     print("-" * len(head))
     for name, build, shape in networks(args.all):
         torch.manual_seed(0)
-        model = random_bn(build())
+        model = randomize_batchnorm(build())
         lower = jacobian_norm_lower_bound(model, shape, n_inputs=2, maxiter=10)
         for mode in args.modes.split(","):
             times, cert = [], None

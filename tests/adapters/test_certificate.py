@@ -12,7 +12,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from toeplitzkit.adapters.torch import (ACTIVATION_CONSTANTS, CertificateError, CirculantLinear,  # noqa: E402
                                         infer_input_shape, jacobian_norm_lower_bound, lipschitz_certificate)
-from toeplitzkit.adapters.torch.models import cifar_resnet18, small_unet  # noqa: E402
+from toeplitzkit.adapters.torch.models import cifar_resnet18, randomize_batchnorm, small_unet  # noqa: E402
 
 F64 = torch.float64
 
@@ -270,18 +270,6 @@ def test_torchscript_models_get_the_same_certificate():
         assert [nd.kind for nd in cert.layers()][-1] == "Linear"
 
 
-def _random_bn_stats(model, seed):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.running_mean.uniform_(-0.5, 0.5, generator=g)
-                m.running_var.uniform_(0.2, 3.0, generator=g)
-                m.weight.uniform_(0.3, 2.0, generator=g)
-                m.bias.uniform_(-0.3, 0.3, generator=g)
-    return model.eval()
-
-
 def _torchvision(name):
     tvm = pytest.importorskip("torchvision.models")
     return tvm.get_model(name, weights=None)
@@ -298,7 +286,7 @@ def test_real_networks_are_certified_above_their_empirical_lower_bound(name):
         model, shape = small_unet(), (1, 16, 16)
     else:
         model, shape = _torchvision(name), (3, 32, 32)
-    model = _random_bn_stats(model, 8)
+    model = randomize_batchnorm(model, 8)
     cert = lipschitz_certificate(model, shape, mode="fast")
     lower = jacobian_norm_lower_bound(model, shape, n_inputs=1, maxiter=4)
     assert 0 < lower <= cert.upper and math.isfinite(cert.upper)

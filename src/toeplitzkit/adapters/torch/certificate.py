@@ -44,6 +44,8 @@ import torch
 from torch import fx, nn
 import torch.nn.functional as F
 
+from .robust import _check_input_shape
+
 __all__ = ["lipschitz_certificate", "LipschitzCertificate", "NodeBound", "CertificateError",
            "jacobian_norm_lower_bound", "infer_input_shape", "ACTIVATION_CONSTANTS"]
 
@@ -1026,8 +1028,7 @@ def lipschitz_certificate(model: nn.Module, input_shape, *, mode: str = "certifi
     --------
     >>> import torch
     >>> from toeplitzkit.adapters.torch import lipschitz_certificate, jacobian_norm_lower_bound
-    >>> torch.manual_seed(0)
-    <torch._C.Generator object at ...>
+    >>> _ = torch.manual_seed(0)
     >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4),
     ...                           torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
     ...                           torch.nn.Linear(64, 3))
@@ -1042,7 +1043,7 @@ def lipschitz_certificate(model: nn.Module, input_shape, *, mode: str = "certifi
     if not isinstance(model, nn.Module):
         raise TypeError(f"'model' must be a torch.nn.Module, got {type(model).__name__}")
     mode = check_option(mode, "mode", _MODES)
-    shape = _check_shape(input_shape)
+    shape = _check_input_shape(input_shape)
     if assume is not None and not hasattr(assume, "items"):
         raise TypeError(f"'assume' must be a dict of module name or class name to a constant, got {assume!r}")
     p = next(model.parameters(), None)
@@ -1132,17 +1133,6 @@ def _to_cpu(v):
     return v
 
 
-def _check_shape(input_shape, name="input_shape"):
-    try:
-        shape = tuple(int(s) for s in input_shape)
-    except TypeError:
-        raise TypeError(f"'{name}' must be a tuple of ints (one input's shape without the batch axis, "
-                        f"e.g. (3, 32, 32)), got {input_shape!r}") from None
-    if not shape or min(shape) < 1:
-        raise ValueError(f"'{name}' must be a non-empty tuple of positive ints, got {input_shape!r}")
-    return shape
-
-
 class _Linearization:
     """``v -> J v`` and ``u -> J^T u`` of ``f`` at ``x`` by autograd (custom Functions included)."""
 
@@ -1209,7 +1199,7 @@ def jacobian_norm_lower_bound(model: nn.Module, input_shape, *, n_inputs: int = 
     >>> bool(abs(est - torch.linalg.matrix_norm(lin.weight, 2).item()) < 1e-8)
     True
     """
-    shape = _check_shape(input_shape)
+    shape = _check_input_shape(input_shape)
     if n_inputs < 1 or maxiter < 1:
         raise ValueError(f"'n_inputs' and 'maxiter' must be >= 1, got {n_inputs}, {maxiter}")
     import copy

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["cifar_resnet18", "small_unet", "BasicBlock", "SmallUNet"]
+__all__ = ["cifar_resnet18", "small_unet", "randomize_batchnorm", "BasicBlock", "SmallUNet"]
 
 
 class BasicBlock(nn.Module):
@@ -106,3 +106,29 @@ def small_unet(cin: int = 1, cout: int = 1, width: int = 8) -> nn.Module:
     (1, 1, 16, 16)
     """
     return SmallUNet(cin, cout, width)
+
+
+def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial BatchNorm statistics and affine parameters, as after training; eval mode.
+
+    Running means in [-0.5, 0.5], running variances in [0.2, 3], scales in [0.3, 2] and
+    shifts in [-0.3, 0.3], uniformly; returns ``model`` (changed in place) in eval mode.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from toeplitzkit.adapters.torch.models import randomize_batchnorm
+    >>> bn = randomize_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm2d(4)))[0]
+    >>> bool((bn.running_var >= 0.2).all() and (bn.running_var <= 3).all()), bn.training
+    (True, False)
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-0.5, 0.5, generator=g)
+                m.running_var.uniform_(0.2, 3.0, generator=g)
+                if m.affine:
+                    m.weight.uniform_(0.3, 2.0, generator=g)
+                    m.bias.uniform_(-0.3, 0.3, generator=g)
+    return model.eval()
