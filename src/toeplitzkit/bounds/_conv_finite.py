@@ -472,7 +472,7 @@ def certify_grams(grams, errs, tol):
             fro = float(np.linalg.norm(grams[j])) * (1 + (q + 2) * _EPS)
             t = max(t, math.sqrt(fro + errs[j]) * (1 + 4 * _EPS))
             fallback = "frobenius"
-    lower = math.sqrt(float(lam.max())) * (1 - 2 * _EPS)
+    lower = math.sqrt(float(lam.max())) * (1 - 8 * _EPS)  # the rounding of the last operations
     return Bracket(lower, t, certs, fallback)
 
 
