@@ -309,9 +309,9 @@ def _certified(weight, wg, kp, grid, pad_norm, rtol, iters, state):
         # symbol by a direct DFT of the taps in the working precision: one product with the
         # (K, nf) table of exp(-i theta); entry error <= (K + 10) 4 u sum_taps |w| (sums, table)
         w = wg.detach()
-        tab = torch.stack([cos, -sin], dim=-1).to(real_dt).permute(1, 0, 2).reshape(K, 2 * nf)
-        Fw = (w.reshape(G * co * ci, K) @ tab).reshape(G, co, ci, nf, 2)
-        Fw = torch.view_as_complex(Fw.permute(0, 3, 1, 2, 4).contiguous()).reshape(G * nf, co, ci)
+        # (nf, K) @ (K, co ci) per group: frequencies come out first, no transposing copy
+        wt = w.permute(0, 3, 1, 2).reshape(G, K, co * ci)
+        Fw = torch.complex(cos.to(real_dt) @ wt, -(sin.to(real_dt) @ wt)).reshape(G * nf, co, ci)
         absum = w.abs().sum(-1).double()  # (G, co, ci)
         e_in = ((K + 10) * 4 * u * absum.pow(2).sum((-2, -1)).sqrt()).repeat_interleave(nf)  # (G nf,)
         H = Fw @ Fw.mH if left else Fw.mH @ Fw  # (B, c, c)

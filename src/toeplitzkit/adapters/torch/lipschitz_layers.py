@@ -247,8 +247,17 @@ class OrthogonalConv2d(nn.Module):
             self.weight.uniform_(-bound, bound)
 
     def _q(self, size):
-        c = self.weight.shape[0]
-        S = torch.fft.rfft2(self.weight, s=size).permute(2, 3, 0, 1)  # (H, W//2+1, c, c)
+        c, k = self.weight.shape[0], self.kernel_size
+        # the symbol on the rfft grid by a direct sum over the k^2 taps: frequencies first, no transposes
+        h, w2 = size[0], size[1] // 2 + 1
+        f1 = torch.arange(h).repeat_interleave(w2)
+        f2 = torch.arange(w2).repeat(h)
+        a = torch.arange(k).repeat_interleave(k)
+        b = torch.arange(k).repeat(k)
+        turn = ((f1[:, None] * a[None]) % h).double() / h + ((f2[:, None] * b[None]) % size[1]).double() / size[1]
+        ang = (2 * math.pi * turn).to(device=self.weight.device, dtype=self.weight.dtype)
+        V = self.weight.reshape(c * c, k * k).T  # (k^2, c^2)
+        S = torch.complex(torch.cos(ang) @ V, -(torch.sin(ang) @ V)).reshape(h, w2, c, c)
         A = S - S.mH
         eye = torch.eye(c, dtype=A.dtype, device=A.device)
         return torch.linalg.solve(eye + A, eye - A)[..., : self.out_channels, : self.in_channels]
