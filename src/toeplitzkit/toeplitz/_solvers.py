@@ -46,6 +46,8 @@ _ETA_FACTOR = 64.0
 # A first-order forward error bound cond_est * eta at or above this means no
 # correct digit: the matrix is treated as numerically singular.
 _SINGULAR_FORWARD = 0.1
+# Direct solutions are refined once when their backward error exceeds this many eps.
+_REFINE_ABOVE = 2.0
 # Seed of the random probe vector of the condition estimate.
 _PROBE_SEED = 0x7E0
 
@@ -269,7 +271,7 @@ def _dot(U, V):
 class _Stall:
     """Per-row stopping rule: converged below ``tol``, or no 2x progress over ``window`` iterations."""
 
-    def __init__(self, bnorm, tol, window=12):
+    def __init__(self, bnorm, tol, window=40):
         self.tol = tol
         self.best = np.where(bnorm > 0, bnorm, np.inf).astype(float)
         self.since = np.zeros(bnorm.shape, dtype=int)
@@ -548,6 +550,11 @@ def _verdict(X, rc, eta, eps, n, info, on_singular, what):
                       f"{1 / rc:.3g}); method='gko' is backward stable", sl.LinAlgWarning, stacklevel=4)
 
 
+def _eta_good(n, eps):
+    """Backward error of a backward-stable solve: GKO refines above it, 'auto' leaves Levinson above it."""
+    return 2.0 * np.sqrt(n) * eps
+
+
 def _eta_tol(n, eps):
     return _ETA_FACTOR * np.sqrt(n) * eps
 
@@ -590,12 +597,10 @@ def solve_toeplitz(T, B, *, method="auto", rtol=None, maxiter=None, precondition
     herm_pos = T.is_hermitian() and bool(np.all(np.real(T.c[..., 0]) > 0))
 
     if method == "auto":
-        if herm_pos and n <= _LEVINSON_MAX_N:
+        if herm_pos and n <= _LEVINSON_MAX_N or not herm_pos and n <= _GKO_MAX_N:
+            # Levinson is kept only when its backward error is at the level of a
+            # backward-stable method; otherwise (or on a singular minor) GKO
             order = ["levinson", "gko"]
-        elif herm_pos:
-            order = ["krylov", "gko"]
-        elif n <= _GKO_MAX_N:
-            order = ["gko"]
         else:
             order = ["krylov", "gko"]
     elif method == "pcg":
@@ -615,11 +620,14 @@ def solve_toeplitz(T, B, *, method="auto", rtol=None, maxiter=None, precondition
             fallbacks.append((m, str(exc)))
             continue
         eta = np.max(judge.backward_error(Xw), initial=0.0) if tol_here < np.inf else 0.0
-        if m == "gko" and eta > tol_here:
-            # one step of iterative refinement (a second elimination)
+        # one step of iterative refinement (a second elimination / recursion) unless the
+        # backward error is already at the rounding level: it brings GKO's residual
+        # (generator growth) and Levinson's down to that of dense LU
+        if (m == "gko" or m == "levinson" and method == "auto" and eta <= 64 * tol_here) \
+                and eta > _REFINE_ABOVE * np.finfo(work).eps:
             Rw = Bp_work - matmat(Xw).astype(work, copy=False)
             try:
-                Dw, _ = _gko_batched(T, Rw, work)
+                Dw = _gko_batched(T, Rw, work)[0] if m == "gko" else _levinson_batched(T, Rw, work)
                 Xr = Xw + Dw
                 eta_r = np.max(judge.backward_error(Xr), initial=0.0)
                 if eta_r < eta:
@@ -655,7 +663,8 @@ def _run_method(m, T, method, Bp, Bp_work, work, single, rtol, maxiter, precondi
     eta_tol = _eta_tol(n, np.finfo(work).eps)
     if m == "levinson":
         info.update(method="levinson")
-        return _levinson_batched(T, Bp_work, work), eta_tol
+        return _levinson_batched(T, Bp_work, work), (_eta_good(n, np.finfo(work).eps) if method == "auto"
+                                                    else eta_tol)
     if m == "gko":
         X, growth = _gko_batched(T, Bp_work, work)
         info.update(method="gko", growth=growth)
