@@ -4,6 +4,9 @@ Run:  python benchmarks/bench_decompose.py [--quick]
 
 Prints medians over repeats and ratios measured side by side in the same run:
 - dc_factorize at n = 1024, k = 16 (target < 1 s), numba and NumPy kernels;
+- dc_factorize on random rank-k matrices, k = 1 .. n, n in {64, 256, 1024} and prime
+  n = 67, 251, real and complex: reconstruction error (dense product of the factors)
+  and seconds per case;
 - products y = M x with M Toeplitz-like (r = 4) or diagonal-circulant (8 dense
   factors), against the dense product (n <= 4096) and against the explicit
   Krylov-matrix product in the style of structured-nets (form K(Z_f, g)
@@ -80,6 +83,46 @@ def bench_factorize(repeats):
               f"(SVD alone {t_svd:.3f} s)")
 
 
+def bench_ranks(quick):
+    """dc_factorize on random rank-k matrices: reconstruction error and time per (n, k), real and complex."""
+    from toeplitzkit.decompose import dc_factorize
+
+    cases = [(64, [1, 8, 32, 64]), (256, [1, 16, 64, 128] + ([] if quick else [256])),
+             (1024, [1, 16, 64] + ([] if quick else [128, 1024])), (67, [1, 2, 67]),
+             (251, [1] + ([] if quick else [2]))]
+    print("\ndc_factorize on random rank-k matrices (target: relative error <= 1e-8 against the dense "
+          "product of the factors)")
+    print(f"{'n':>5} {'k':>5} {'dtype':>8} {'kprime':>6} {'factors':>7} {'seconds':>8} {'rel. error':>10}")
+    worst = 0.0
+    for n, ks in cases:
+        for k in ks:
+            for cplx in (False, True):
+                if (k >= 128 or n == 251 and k > 1) and cplx:
+                    continue  # the slowest cases once, real
+                rng = np.random.default_rng(n + k)
+                A = rng.standard_normal((n, k)) + (1j * rng.standard_normal((n, k)) if cplx else 0)
+                Bm = rng.standard_normal((k, n)) + (1j * rng.standard_normal((k, n)) if cplx else 0)
+                M = A @ Bm
+                t0 = time.perf_counter()
+                try:
+                    op = dc_factorize(M)
+                except np.linalg.LinAlgError as exc:
+                    print(f"{n:>5} {k:>5} {'complex' if cplx else 'real':>8} {'':>6} {'':>7} "
+                          f"{time.perf_counter() - t0:8.2f} refused: {str(exc)[:60]}...")
+                    continue
+                t = time.perf_counter() - t0
+                # independent check: the dense product of the factors, left to right
+                D = np.eye(n, dtype=complex)
+                for kind, f in zip(op.kinds, op.factors):
+                    D = D * f[None, :] if kind == "diagonal" else D @ f[(np.arange(n)[:, None]
+                                                                          - np.arange(n)[None, :]) % n]
+                err = float(np.linalg.norm(D - M) / np.linalg.norm(M))
+                worst = max(worst, err)
+                print(f"{n:>5} {k:>5} {'complex' if cplx else 'real':>8} {op.rank:>6} {op.num_factors:>7} "
+                      f"{t:8.2f} {err:10.1e}", flush=True)
+    print(f"largest relative error {worst:.1e} (target 1e-8)")
+
+
 def bench_products(sizes, repeats):
     from toeplitzkit.decompose import DiagonalCirculant, ToeplitzLike
 
@@ -131,6 +174,7 @@ def main():
           f"{platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}")
     repeats = 3 if args.quick else 5
     bench_factorize(repeats)
+    bench_ranks(args.quick)
     sizes = [2 ** p for p in ((8, 10, 12, 14, 16) if args.quick else range(8, 17))]
     bench_products(sizes, repeats)
     del limiter
