@@ -221,6 +221,21 @@ def gram_order(layer):
     return (q_in, "in") if q_in <= q_out else (q_out, "out")
 
 
+def _tap_products(Wm):
+    """``Wm[g]^T Wm[g]`` for each group, exactly symmetric: one triangle by ``dsyrk`` (half a product)."""
+    from scipy.linalg.blas import dsyrk
+
+    g, p, m = Wm.shape
+    if m <= 64 or g > 64:
+        H = np.matmul(np.swapaxes(Wm, 1, 2), Wm)
+        return 0.5 * (H + np.swapaxes(H, 1, 2))
+    H = np.empty((g, m, m))
+    for i in range(g):
+        U = dsyrk(1.0, np.asfortranarray(Wm[i]), trans=1, lower=0)
+        H[i] = np.triu(U) + np.triu(U, 1).T
+    return H
+
+
 def _axis_pairs(R, side, n):
     """Per tap pair ``(t, t')`` of one axis: index pairs ``(i, j)`` and their counts.
 
@@ -288,9 +303,7 @@ def layer_grams(layer, abs_bound, side=None):
     for g0 in range(0, G, step):
         g1 = min(G, g0 + step)
         Wc = Wm[g0:g1]
-        H = np.matmul(np.swapaxes(Wc, 1, 2), Wc)  # (g, c K, c K): H[(x, t), (y, t')]
-        H = 0.5 * (H + np.swapaxes(H, 1, 2))
-        H = H.reshape(g1 - g0, c, K, c, K)
+        H = _tap_products(Wc).reshape(g1 - g0, c, K, c, K)  # H[(x, t), (y, t')]
         out = np.zeros((g1 - g0, P, c, P, c))
         for ti, t in enumerate(taps):
             for ui, u in enumerate(taps):
@@ -545,8 +558,7 @@ def layer_gram_bands(layer, abs_bound, side, plan):
     else:
         Wm = np.swapaxes(np.ascontiguousarray(np.swapaxes(wg, 2, 3)).reshape(G, cout_g * K, cin_g), 1, 2)
         c, p = cout_g, cin_g
-    H = np.matmul(np.swapaxes(Wm, 1, 2), Wm)
-    H = (0.5 * (H + np.swapaxes(H, 1, 2))).reshape(G, c, K, c, K)
+    H = _tap_products(Wm).reshape(G, c, K, c, K)
     strides = [int(np.prod(sizes[a + 1:])) for a in range(D)]
     e2 = 1.02 * (p + K * K + 12) * _EPS * abs_bound ** 2 * (1 + 4 * _EPS)
     # accumulate c x c blocks per pixel offset d = I - J >= 0 (contiguous
