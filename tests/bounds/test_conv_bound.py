@@ -216,7 +216,7 @@ def test_fast_mode_is_sound_and_says_so(rng):
     A = dense_torch(w, 10, padding=1)
     b = conv_spectral_norm(w, 10, padding=1, mode="fast", bound="grid")
     check_bracket(b, A)
-    assert b.method.startswith("fast:") and b.lower_iters <= 2
+    assert b.method.startswith("fast:") and b.lower_iters <= 4
     assert conv_spectral_norm(w, 10, padding=1).method.startswith("certified:")
 
 

@@ -84,7 +84,11 @@ def reduce_layer(layer) -> Reduction:
     Taps whose weights are all zero are dead too.
     """
     D = layer.ndim
-    if all(lo == 0 and hi == 0 for lo, hi in layer.pads) and layer.padding_mode in ("reflect", "replicate"):
+    # without padding every mode is the same map (circular only wraps when it
+    # pads; a single tap keeps 'circular', whose grid is then exact)
+    single = all(d * (k - 1) == 0 for d, k in zip(layer.dilation, layer.weight.shape[2:]))
+    if all(lo == 0 and hi == 0 for lo, hi in layer.pads) and layer.padding_mode != "zeros" and not (
+            layer.padding_mode == "circular" and single):
         layer = replace(layer, padding_mode="zeros")
     if layer.padding_mode != "zeros":
         return Reduction(layer, False, 0, "")
