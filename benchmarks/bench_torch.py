@@ -235,18 +235,21 @@ def section4(args, device):
     xb = torch.randn(B, 3, s, s, device=device)
     yb = torch.randint(0, 10, (B,), device=device)
     reg = LipschitzRegularizer(net, (3, s, s))
+    reg32 = LipschitzRegularizer(net, (3, s, s), precision="weight")
     reps = max(3, args.reps // 4)
 
     def reg_only():
         net.zero_grad()
         reg().backward()
 
-    t = _interleaved({"plain": _step(net, opt, xb, yb), "gram": _step(net, opt, xb, yb, reg), "reg": reg_only},
-                     device, reps)
+    t = _interleaved({"plain": _step(net, opt, xb, yb), "gram": _step(net, opt, xb, yb, reg), "reg": reg_only,
+                      "gram32": _step(net, opt, xb, yb, reg32)}, device, reps)
     print(f"\n[4] ResNet-18 training step, {s}x{s}, batch {B}, SGD (median of {reps}, interleaved)", flush=True)
     print(f"    plain step:                                   {t['plain'] * 1e3:9.1f} ms")
     print(f"    step + LipschitzRegularizer() (default 'gram'): {t['gram'] * 1e3:9.1f} ms   "
           f"ratio {t['gram'] / t['plain']:.2f}x")
+    print(f"    step + LipschitzRegularizer(precision='weight'): {t['gram32'] * 1e3:9.1f} ms   "
+          f"ratio {t['gram32'] / t['plain']:.2f}x")
     print(f"    the regularizer alone, forward+backward:     {t['reg'] * 1e3:9.1f} ms  "
           f"({len(reg.layer_bounds())} bounded layers)", flush=True)
 

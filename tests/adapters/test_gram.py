@@ -172,3 +172,15 @@ def test_errors_name_the_argument():
         gram_spectral_norm_bound(torch.full((2, 2), math.nan))
     with pytest.raises(ValueError, match="padding='same' is not supported with 'stride' > 1"):
         gram_spectral_norm_bound(w, 5, stride=2, padding="same")
+
+
+def test_precision_weight_keeps_float32_and_is_still_certified():
+    g = torch.Generator().manual_seed(11)
+    w = torch.randn(96, 96, 3, 3, generator=g) / 30
+    exact = conv_sigma_max(w.double().numpy(), (5, 5), padding=1, padding_mode="circular")
+    auto = float(gram_spectral_norm_bound(w, 5, padding=1, padding_mode="circular"))
+    fast = float(gram_spectral_norm_bound(w, 5, padding=1, padding_mode="circular", precision="weight"))
+    assert exact <= auto <= exact * 1.0012  # float64 products: rtol only
+    assert exact <= fast <= exact * 1.02     # float32 products: rtol plus their worst-case margins
+    with pytest.raises(ValueError, match="'precision' must be one of \\('auto', 'weight'\\)"):
+        gram_spectral_norm_bound(w, 5, precision="half")

@@ -168,7 +168,8 @@ def _schur(a):
 # ------------------------------------------------------------------ the bound
 def gram_spectral_norm_bound(weight: torch.Tensor, input_size=None, stride=1, padding=0, dilation=1,
                              groups: int = 1, padding_mode: str = "zeros", *, rtol: float = 1e-3,
-                             iters: int | None = None, state: dict | None = None) -> torch.Tensor:
+                             iters: int | None = None, state: dict | None = None,
+                             precision: str = "auto") -> torch.Tensor:
     r"""Certified, differentiable upper bound on the spectral norm of a convolution or linear layer.
 
     Parameters
@@ -191,6 +192,12 @@ def gram_spectral_norm_bound(weight: torch.Tensor, input_size=None, stride=1, pa
     state : dict, optional
         Warm start: the function stores its vectors in it and starts from them next time
         (the regularizer keeps one per layer).
+    precision : {'auto', 'weight'}, default 'auto'
+        Precision of the Gram products and factorizations for float32 weights.
+        ``'weight'``: float32 throughout, with its rigorous rounding margins (up to about
+        ``c^2 u`` relative: 1-2% at 512 channels, 0.1% at 64); ``'auto'``: float64 for the
+        layers whose float32 margin would exceed ``rtol / 4`` (tight, about 2x the time
+        there).  Both are certified.
 
     Returns
     -------
@@ -253,6 +260,8 @@ def gram_spectral_norm_bound(weight: torch.Tensor, input_size=None, stride=1, pa
                          f"got {tuple(weight.shape)}")
     if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
         raise ValueError(f"'rtol' must be a float in (0, 1), got {rtol!r}")
+    if precision not in ("auto", "weight"):
+        raise ValueError(f"'precision' must be one of ('auto', 'weight'), got {precision!r}")
     if iters is not None and (not isinstance(iters, int) or iters < 1):
         raise ValueError(f"'iters' must be a positive int, got {iters!r}")
     if weight.numel() == 0:
@@ -290,10 +299,10 @@ def gram_spectral_norm_bound(weight: torch.Tensor, input_size=None, stride=1, pa
             grid = [1] * d
         wp = wp.reshape(cout, wp.shape[1], -1)
     return _certified(weight, wp.reshape(groups, cout // groups, wp.shape[1], -1), kp, grid, pad_norm,
-                      rtol, iters, state)
+                      rtol, iters, state, precision)
 
 
-def _certified(weight, wg, kp, grid, pad_norm, rtol, iters, state):
+def _certified(weight, wg, kp, grid, pad_norm, rtol, iters, state, precision="auto"):
     # wg: (groups, co, ci, K) with gradient; everything heavy below runs without it.
     G, co, ci, K = wg.shape
     real_dt = weight.dtype
@@ -319,7 +328,7 @@ def _certified(weight, wg, kp, grid, pad_norm, rtol, iters, state):
         # predicted margin gamma * Schur(|F|) exceeds rtol / 4 of a cheap lower bound on ||F||^2
         # (the largest column norm).  Fw converts exactly; only the products change precision.
         rhoF = _schur(Fw) * (1 + 8 * (co + ci) * u)
-        if cdt == torch.complex64:
+        if cdt == torch.complex64 and precision == "auto":
             cols = Fw.abs().square().sum(-2 if not left else -1).amax(-1).double()
             low = float(cols.max())
             if low > 0 and float(_gamma(inner + 2, u) * rhoF.max()) > rtol / 4 * low:
