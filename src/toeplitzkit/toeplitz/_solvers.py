@@ -271,13 +271,13 @@ def _dot(U, V):
 
 
 class _Stall:
-    """Per-row stopping rule: converged below ``tol``, or no 2x progress over ``window`` iterations.
+    """Per-row stopping rule: converged below ``tol``, or no 2x progress over ``window`` (100) iterations.
 
     With ``floor``: a row also stops when its residual is below ``floor (||T|| ||x|| + ||b||)``,
     a backward error at the rounding level (nothing more can be gained).
     """
 
-    def __init__(self, bnorm, tol, window=40, floor=None):
+    def __init__(self, bnorm, tol, window=100, floor=None):
         self.tol = tol
         self.bnorm = bnorm
         self.best = np.where(bnorm > 0, bnorm, np.inf).astype(float)
