@@ -463,10 +463,11 @@ def format_table(result) -> str:
     out += [line(b) for b in body]
     out.append("")
     if result.get("network_bound") is not None:
-        out.append(f"network Lipschitz certificate (chain conv1 -> ReLU -> conv2 -> ReLU -> fc, product of the "
-                   f"layers' upper bounds, Prop 3.2): {result['network_bound']:.6g}")
+        out.append(f"network Lipschitz certificate (the chain conv1 -> ReLU -> conv2 -> ReLU -> fc: product, "
+                   f"Prop 3.2): {result['network_bound']:.6g}")
         if result["product_lipbound"] is not None:
-            out.append(f"same with the thesis's LipBound per layer: {result['product_lipbound']:.6g}")
+            out.append(f"same with the thesis's LipBound per layer:                              "
+                       f"{result['product_lipbound']:.6g}")
     if result.get("note"):
         out.append(result["note"])
     out.append(f"total time: {result['seconds']:.2f} s")
