@@ -190,6 +190,9 @@ def test_nodes_without_a_global_constant_are_errors_naming_them():
         lipschitz_certificate(nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)), (4,))
     with pytest.raises(CertificateError, match="product of two functions of the input"):
         lipschitz_certificate(_se_block(), (1, 5, 5))
+    se = nn.Sequential(nn.Conv2d(1, 1, 3), _se_block())
+    with pytest.raises(CertificateError, match=r"node 'mul' \(mul\) in module '1' \(Lambda\): product"):
+        lipschitz_certificate(se, (1, 5, 5))
     with pytest.raises(CertificateError, match="may repeat entries"):
         lipschitz_certificate(Lambda(lambda x: x[:, [0, 0]]), (2, 3))
     with pytest.raises(CertificateError, match="bicubic"):

@@ -315,6 +315,10 @@ def _node_label(node, modules):
 def _fail(node, modules, why):
     name, cls = _node_label(node, modules)
     what = f"module '{name}' ({cls})" if node.op == "call_module" else f"node '{name}' ({cls})"
+    stack = node.meta.get("nn_module_stack") or {}
+    if node.op != "call_module" and stack:  # say which module's forward the operation is in
+        path, owner = list(stack.values())[-1]
+        what += f" in module '{path}' ({getattr(owner, '__name__', owner)})"
     raise CertificateError(f"{what}: {why}")
 
 
