@@ -35,6 +35,9 @@ _EPS = float(np.finfo(np.float64).eps)
 # Below this order a Gram matrix's eigenvectors come from a dense (batched)
 # eigh; above it from ARPACK on the dense matrix (an estimate only).
 _DENSE_EIG = 256
+# With more Gram matrices than this (groups, blocks), only this many leading
+# ones get an eigenvector for the lower side.
+_MANY = 16
 # Gram matrices (entries) assembled at once.
 _CHUNK_ENTRIES = 1 << 24
 
@@ -446,8 +449,24 @@ def certify_grams(grams, errs, tol):
     tr_ub = np.array([max(float(np.trace(Gm)), 0.0) * (1 + (Gm.shape[0] + 2) * _EPS) + Gm.shape[0] * e
                       for Gm, e in zip(grams, errs)])
     order = np.argsort(-tr_ub, kind="stable")
-    vecs = _top_vectors(grams, max(tol, 1e-9), rng)
-    lam = np.array([rayleigh_lower(Gm, e, v) for Gm, e, v in zip(grams, errs, vecs)])
+    lam = np.zeros(nG)
+    vecs = [None] * nG
+    cand = order
+    if nG > _MANY and len({Gm.shape[0] for Gm in grams}) == 1 and qmax > 8:
+        # many groups (depthwise layers): rank them by a few batched power
+        # steps, and take eigenvectors of the leading ones only; a group left
+        # out that exceeds the threshold fails its Cholesky and is refined
+        S = np.stack(grams)
+        x = np.ones((nG, qmax, 1)) + 0.1 * rng.standard_normal((nG, qmax, 1))
+        for _ in range(12):
+            x = S @ x
+            x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-300
+        est = np.einsum("gq,gq->g", x[..., 0], (S @ x)[..., 0])
+        cand = np.argsort(-est, kind="stable")[:_MANY]
+        del S
+    for j, v in zip(cand, _top_vectors([grams[j] for j in cand], max(tol, 1e-9), rng)):
+        vecs[j] = v
+        lam[j] = rayleigh_lower(grams[j], errs[j], v)
     rel = max(tol * (1 - 1e-9), 64 * (qmax + 2) * _EPS + 1e-12)
 
     def threshold():
@@ -463,7 +482,7 @@ def certify_grams(grams, errs, tol):
             certs += 1
             ok, L = psd_certificate(grams[j], errs[j], t * t * (1 - 4 * _EPS), want_factor=True)
             if ok:
-                if q > _DENSE_EIG and lam[j] >= lam.max() * (1 - 1e-15):
+                if q > _DENSE_EIG and vecs[j] is not None and lam[j] >= lam.max() * (1 - 1e-15):
                     # two steps of inverse iteration with the factor of (s I - G):
                     # the top eigenvector's component grows by (s - lam_2) / (s - lam_1)
                     x = vecs[j]
@@ -476,7 +495,11 @@ def certify_grams(grams, errs, tol):
                 import scipy.sparse.linalg as spla
 
                 try:
-                    _, v = spla.eigsh(grams[j], k=1, which="LA", tol=1e-10, v0=vecs[j])
+                    if q <= _DENSE_EIG:
+                        v = np.linalg.eigh(grams[j])[1][:, -1:]
+                    else:
+                        _, v = spla.eigsh(grams[j], k=1, which="LA", tol=1e-10, v0=vecs[j])
+                    vecs[j] = v[:, 0]
                     lam[j] = max(lam[j], rayleigh_lower(grams[j], errs[j], v[:, 0]))
                 except spla.ArpackNoConvergence:
                     pass

@@ -1265,7 +1265,7 @@ def _finite_bound(layer: _Layer, tol, fast):
     G = layer.groups
     max_order, budget = (_GRAM_MAX_ORDER_FAST, _GRAM_FLOPS_FAST) if fast else (_GRAM_MAX_ORDER, _GRAM_FLOPS)
     dense_cost = G * q ** 3 / 3
-    dense_ok = q <= max_order and dense_cost <= budget and G * q * q <= _KEEP_ENTRIES
+    dense_ok = q <= max_order and dense_cost <= budget and G * q * q <= 2 * _KEEP_ENTRIES
     if q > _BAND_MIN_ORDER:
         best = None
         for sd in ("in", "out"):
@@ -1309,7 +1309,10 @@ def _band_bound(layer: _Layer, tol, fast, side, bplan):
     tr_ub = ab[:, 0].clip(min=0).sum(1) * (1 + (q + 2) * _EPS) + q * e2
     rel_floor = 64 * (q + 2) * _EPS + 1e-12
     rng = np.random.default_rng(0)
-    iters = 40 if fast else 120
+    # full reorthogonalization reads the basis four times per iteration,
+    # about 2 k^2 N over k iterations: keep it near 2e9
+    N = layer.cin * int(np.prod(layer.input_size))
+    iters = min(40 if fast else 120, max(20, int(math.sqrt(1e9 / N))))
     certs = 0
     for attempt in range(2):
         lower, done = _lower_bound(layer, None, None, iters, abs_b, tol, rng, n_best=0, n_random=1,
