@@ -128,6 +128,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="n = 512, 2048, 8192 only")
     ap.add_argument("--sizes", type=int, nargs="+", default=None)
     ap.add_argument("--all-rhs", action="store_true", help="64 right-hand sides also above n = 8192 (minutes)")
+    ap.add_argument("--kinds", nargs="+", default=["spd", "nonsym", "indefinite", "near-sing", "complex"],
+                    help="matrix classes to run")
     ap.add_argument("--json", default=None, help="write the rows as JSON to this file")
     args = ap.parse_args()
     sizes = args.sizes or ([512, 2048, 8192] if args.quick else [512, 2048, 8192, 65536])
@@ -135,7 +137,7 @@ def main():
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     print("ratios > 1: ours faster; residual = max over columns of ||b - T x|| / ||b||; "
           "scipy 'inf' = breaks down; nan = not run")
-    rows = run(sizes, [1, 64], ["spd", "nonsym", "indefinite", "near-sing", "complex"],
+    rows = run(sizes, [1, 64], args.kinds,
                dense_max=2048 if args.quick else 4096, scipy_budget=2**30,
                repeats=1 if args.quick else 3, rhs_max_n=np.inf if args.all_rhs else 8192)
     bad = [f"{r['kind']} n={r['n']} k={r['k']}" for r in rows if not r["ok"]]
