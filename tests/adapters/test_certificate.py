@@ -197,6 +197,10 @@ def test_nodes_without_a_global_constant_are_errors_naming_them():
         lipschitz_certificate(Lambda(lambda x: x[:, [0, 0]]), (2, 3))
     with pytest.raises(CertificateError, match="bicubic"):
         lipschitz_certificate(nn.Upsample(scale_factor=2, mode="bicubic"), (1, 4, 4))
+    with pytest.raises(CertificateError, match=r"node 'layer_norm' \(layer_norm\): has no global Lipschitz"):
+        lipschitz_certificate(Lambda(lambda x: F.layer_norm(x, (3,))), (2, 3))
+    cert = lipschitz_certificate(Lambda(lambda x: F.layer_norm(x, (3,))), (2, 3), assume={"layer_norm": 2.0})
+    assert cert.upper == 2.0 and cert.assumptions == ["layer_norm (layer_norm) is 2-Lipschitz"]
     with pytest.raises(CertificateError, match="LSTM"):
         lipschitz_certificate(nn.Sequential(nn.LSTM(3, 3)), (2, 3))
 

@@ -124,6 +124,8 @@ _NONNEG_FUNCTIONS = {torch.sum, F.avg_pool1d, F.avg_pool2d, F.avg_pool3d, F.adap
                      F.adaptive_avg_pool2d, F.adaptive_avg_pool3d, torch.mean, F.interpolate,
                      F.upsample, F.upsample_nearest, F.upsample_bilinear, F.pad}
 _NONNEG_METHODS = {"mean", "sum"}
+_NO_GLOBAL_FUNCTIONS = {F.layer_norm, F.group_norm, F.instance_norm, F.normalize, F.softmax, F.log_softmax,
+                        F.scaled_dot_product_attention, F.local_response_norm, F.rms_norm, torch.layer_norm}
 _MAX_FUNCTIONS = {F.max_pool1d, F.max_pool2d, F.max_pool3d, F.adaptive_max_pool1d,
                   F.adaptive_max_pool2d, F.adaptive_max_pool3d}
 _NONNEG_RESAMPLING = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "area")
@@ -536,14 +538,14 @@ class _Analyzer:
         if node.op == "output":
             return _Rule("output", True, "cat", name="output")
         m = mods.get(node.target) if node.op == "call_module" else None
-        cls = type(m).__name__ if m is not None else None
-        for key in ((name, cls) if m is not None else (name,)):
+        cls = type(m).__name__ if m is not None else getattr(node.target, "__name__", str(node.target))
+        for key in (name, cls):  # a module's or node's name, or its class or function name
             if key in self.assume:
                 c = float(self.assume[key])
                 if not (c >= 0 and math.isfinite(c)):
                     raise ValueError(f"'assume'[{key!r}] must be a finite number >= 0, got {c!r}")
-                self.assumed.append(f"{name} ({cls or node.target}) is {c:g}-Lipschitz")
-                return _Rule(cls or str(node.target), False, "chain", c, None, "assumed by the caller")
+                self.assumed.append(f"{name} ({cls}) is {c:g}-Lipschitz")
+                return _Rule(cls, False, "chain", c, None, "assumed by the caller")
         if m is not None:
             return self._module_rule(node, m)
         if node.op == "call_function":
@@ -675,6 +677,9 @@ class _Analyzer:
             return self._maxpool_rule(node, fname, args=vals)
         if _aten_nonneg(f):
             return self._nonneg_rule(fname, node, self._replay(node))
+        if f in _NO_GLOBAL_FUNCTIONS:
+            _fail(node, self.modules, "has no global Lipschitz constant (it normalizes by, or attends to, its own "
+                                      f"input); state one with assume={{'{fname}': L}} if you can bound it")
         if f in _NONNEG_FUNCTIONS:
             if f in (F.interpolate, F.upsample):
                 mode = args[3] if len(args) > 3 else kw.get("mode", "nearest")
