@@ -428,7 +428,8 @@ def section7_training(peers, epochs=10):
         "lipschitz_digits", Path(__file__).resolve().parents[1] / "examples" / "lipschitz_digits.py")
     ex = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ex)
-    out = ex.run(epochs=epochs, verbose=False)
+    margin = 2.0
+    out = ex.run(epochs=epochs, margin=margin, verbose=False)
     print(f"    digits, {epochs} epochs, ours: clean {out['clean']:.3f}, certified@0.5 {out['certified@0.5']:.3f}, "
           f"certified@1.0 {out['certified@1.0']:.3f}, PGD@0.5 {out['pgd@0.5']:.3f}, PGD@1.0 {out['pgd@1.0']:.3f}, "
           f"L = {out['lipschitz']:.4f}, {out['seconds']:.1f} s", flush=True)
@@ -455,7 +456,7 @@ def section7_training(peers, epochs=10):
         perm = torch.randperm(len(ytr), generator=g)
         for i in range(0, len(ytr), batch):
             idx = perm[i:i + batch]
-            loss = margin_loss(net(xtr[idx]), ytr[idx], margin=1.5)
+            loss = margin_loss(net(xtr[idx]), ytr[idx], margin=margin)
             opt.zero_grad()
             loss.backward()
             opt.step()
