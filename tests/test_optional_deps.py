@@ -72,7 +72,7 @@ import contextlib as _cl, io as _io
 from toeplitzkit.cli import main as _main
 with _cl.redirect_stdout(_io.StringIO()) as _out:
     assert _main(["bound", "--method", "fast"]) == 0
-assert "network Lipschitz bound" in _out.getvalue()
+assert "network Lipschitz certificate" in _out.getvalue()
 # adapters: the parent package imports without torch; the torch adapters say how to install it
 import toeplitzkit.adapters
 try:
