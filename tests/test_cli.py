@@ -47,7 +47,7 @@ def _one_error_line(proc, *needles):
 def test_bound_builtin_table():
     proc = _run("bound")
     assert proc.returncode == 0, proc.stderr
-    for word in ("conv1", "conv2", "fc", "LipBound", "network Lipschitz certificate (chain conv1 -> ReLU"):
+    for word in ("conv1", "conv2", "fc", "LipBound", "network Lipschitz certificate (the chain conv1 -> ReLU"):
         assert word in proc.stdout
     assert proc.stderr == ""
 
