@@ -275,8 +275,7 @@ def certify_model(model, desc, args):
         "network_rule": "certificate composed on the model's graph (l2, eval mode)",
         "empirical_lower": lower,
         "assumptions": cert.assumptions,
-        "layers": [dict(vars(nd), input_shape=list(nd.input_shape), output_shape=list(nd.output_shape))
-                   for nd in cert.nodes],
+        "layers": cert.to_dict()["nodes"],
         "seconds": time.perf_counter() - t0,
         "_certificate": cert,
     }

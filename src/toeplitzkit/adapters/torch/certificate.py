@@ -471,8 +471,8 @@ class _Rule:
 
 
 class _Analyzer:
-    def __init__(self, model, gm, values, shape, *, mode, tol, assume, progress):
-        self.model, self.gm, self.values, self.shape = model, gm, values, shape
+    def __init__(self, gm, values, shape, *, mode, tol, assume, progress):
+        self.gm, self.values, self.shape = gm, values, shape
         self.modules = dict(gm.named_modules())
         self.mode, self.tol, self.assume, self.progress = mode, tol, dict(assume or {}), progress
         self.assumed = []
@@ -1099,7 +1099,7 @@ def lipschitz_certificate(model: nn.Module, input_shape, *, mode: str = "certifi
             import copy
 
             gm = copy.deepcopy(gm).cpu()
-        an = _Analyzer(model, gm, values, shape, mode=mode, tol=tol, assume=assume, progress=progress)
+        an = _Analyzer(gm, values, shape, mode=mode, tol=tol, assume=assume, progress=progress)
         upper, nodes = an.run()
     finally:
         for m, t in modes.items():
