@@ -17,7 +17,7 @@ LAYER_KEYS = {"name", "kind", "weight_shape", "input_size", "stride", "padding",
 TOP_KEYS = {"model", "method", "toeplitzkit_version", "layers", "network_bound", "network_rule", "product_bound",
             "product_lipbound", "seconds"}
 GRAPH_KEYS = {"model", "method", "toeplitzkit_version", "input_shape", "layers", "network_bound", "network_rule",
-              "empirical_lower", "assumptions", "seconds"}
+              "empirical_lower", "assumptions", "certificate_seconds", "seconds"}
 NODE_KEYS = {"name", "kind", "input_shape", "output_shape", "lower", "upper", "rule", "lipschitz", "method", "seconds"}
 
 

@@ -262,6 +262,7 @@ def certify_model(model, desc, args):
                                          progress=bar)
         finally:
             bar.close()
+        t1 = time.perf_counter()
         lower = (jacobian_norm_lower_bound(model, shape, n_inputs=args.empirical, maxiter=10)
                  if args.empirical > 0 else None)
     except CertificateError as exc:
@@ -276,6 +277,7 @@ def certify_model(model, desc, args):
         "empirical_lower": lower,
         "assumptions": cert.assumptions,
         "layers": cert.to_dict()["nodes"],
+        "certificate_seconds": t1 - t0,
         "seconds": time.perf_counter() - t0,
         "_certificate": cert,
     }
@@ -569,7 +571,7 @@ def _format_result(result, cert):
     if result["empirical_lower"] is not None:
         out.append(f"empirical lower bound (largest Jacobian norm found by power iteration): "
                    f"{result['empirical_lower']:.6g}")
-    out.append(f"total time: {result['seconds']:.2f} s")
+    out.append(f"total time: {result['seconds']:.2f} s (the certificate {result['certificate_seconds']:.2f} s)")
     return "\n".join(out)
 
 
