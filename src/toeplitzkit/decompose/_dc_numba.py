@@ -58,28 +58,34 @@ def monodromy(coef):
 
 
 @numba.njit(cache=True)
+def _sweep(coef, s, f):
+    """One trip around the cycle: advance the state ``s`` in place, write ``f_t = -x_t / x_(t-1)``."""
+    m, n = coef.shape
+    for t in range(n):
+        acc = 0j
+        for i in range(m):
+            acc += coef[i, t] * s[i]
+        f[t] = -acc / s[0] if s[0] != 0 else complex(np.inf, 0.0)
+        for i in range(m - 1, 0, -1):
+            s[i] = s[i - 1]
+        s[0] = acc
+        big = 0.0
+        for i in range(m):
+            a = abs(s[i])
+            if a > big:
+                big = a
+        if big > 0.0:
+            for i in range(m):
+                s[i] /= big
+
+
+@numba.njit(cache=True)
 def propagate(coef, v, sweeps):
     """Carry the state ``v = (x_-1, ..., x_-m)`` around the cycle ``sweeps`` times; return ``f_t = -x_t / x_(t-1)`` of the last sweep and the final state."""
-    m, n = coef.shape
     s = v.copy()
-    f = np.empty(n, dtype=np.complex128)
+    f = np.empty(coef.shape[1], dtype=np.complex128)
     for _ in range(sweeps):
-        for t in range(n):
-            acc = 0j
-            for i in range(m):
-                acc += coef[i, t] * s[i]
-            f[t] = -acc / s[0]
-            for i in range(m - 1, 0, -1):
-                s[i] = s[i - 1]
-            s[0] = acc
-            big = 0.0
-            for i in range(m):
-                a = abs(s[i])
-                if a > big:
-                    big = a
-            if big > 0.0:
-                for i in range(m):
-                    s[i] /= big
+        _sweep(coef, s, f)
     return f, s
 
 
@@ -90,27 +96,12 @@ def floquet(coef, v, max_sweeps, tol):
     Returns ``(f, sweeps)``; ``sweeps == -1`` when the change between two
     sweeps stayed above ``tol`` (relative, max norm) after ``max_sweeps``.
     """
-    m, n = coef.shape
+    n = coef.shape[1]
     s = v.copy()
     f = np.empty(n, dtype=np.complex128)
     prev = np.empty(n, dtype=np.complex128)
     for sweep in range(max_sweeps):
-        for t in range(n):
-            acc = 0j
-            for i in range(m):
-                acc += coef[i, t] * s[i]
-            f[t] = -acc / s[0]
-            for i in range(m - 1, 0, -1):
-                s[i] = s[i - 1]
-            s[0] = acc
-            big = 0.0
-            for i in range(m):
-                a = abs(s[i])
-                if a > big:
-                    big = a
-            if big > 0.0:
-                for i in range(m):
-                    s[i] /= big
+        _sweep(coef, s, f)
         if sweep > 0:
             diff = 0.0
             top = 0.0

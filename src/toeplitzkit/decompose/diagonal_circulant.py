@@ -230,36 +230,33 @@ def _monodromy_numpy(coef):
     return S
 
 
+def _sweep_numpy(coef, s, f):
+    """One trip around the cycle (see ``_dc_numba._sweep``), in place."""
+    for t in range(coef.shape[1]):
+        x = coef[:, t] @ s
+        f[t] = -x / s[0] if s[0] != 0 else np.inf
+        s[1:] = s[:-1].copy()
+        s[0] = x
+        big = np.max(np.abs(s))
+        if big > 0:
+            s /= big
+
+
 def _propagate_numpy(coef, v, sweeps):
-    m, n = coef.shape
     s = v.astype(np.complex128).copy()
-    f = np.empty(n, dtype=np.complex128)
+    f = np.empty(coef.shape[1], dtype=np.complex128)
     for _ in range(sweeps):
-        for t in range(n):
-            x = coef[:, t] @ s
-            f[t] = -x / s[0] if s[0] != 0 else np.inf
-            s[1:] = s[:-1].copy()
-            s[0] = x
-            big = np.max(np.abs(s))
-            if big > 0:
-                s /= big
+        _sweep_numpy(coef, s, f)
     return f, s
 
 
 def _floquet_numpy(coef, v, max_sweeps, tol):
-    m, n = coef.shape
+    n = coef.shape[1]
     s = v.astype(np.complex128).copy()
     f = np.empty(n, dtype=np.complex128)
     prev = np.empty(n, dtype=np.complex128)
     for sweep in range(max_sweeps):
-        for t in range(n):
-            x = coef[:, t] @ s
-            f[t] = -x / s[0] if s[0] != 0 else np.inf
-            s[1:] = s[:-1].copy()
-            s[0] = x
-            big = np.max(np.abs(s))
-            if big > 0:
-                s /= big
+        _sweep_numpy(coef, s, f)
         if sweep > 0 and np.max(np.abs(f - prev)) <= tol * np.max(np.abs(f)):
             return f, sweep + 1
         prev[:] = f
