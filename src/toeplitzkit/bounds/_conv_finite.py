@@ -161,7 +161,6 @@ def matrix_blocks(layer, max_blocks=4096):
     that land inside the input; the distinct blocks are one per group and
     combination of per-axis clipping classes.
     """
-    D = layer.ndim
     w = layer.weight
     G = layer.groups
     cout_g, cin_g = w.shape[0] // G, w.shape[1]
@@ -282,7 +281,6 @@ def layer_grams(layer, abs_bound, side=None):
     ``||B||_2 <= abs_bound`` (a Schur bound).  Only the lower triangle and
     the whole matrix's quadratic forms are used; each is within ``e2``.
     """
-    D = layer.ndim
     w = layer.weight
     G = layer.groups
     cout_g, cin_g = w.shape[0] // G, w.shape[1]

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import _fft
 from .._deps import HAS_NUMBA, require
-from .._validation import check_option, positive_int
+from .._validation import check_option
 
 __all__ = ["solve_toeplitz", "solve_toeplitz_like", "toeplitz_generators", "gko_solve", "SolveInfo"]
 
@@ -612,7 +612,6 @@ def solve_toeplitz(T, B, *, method="auto", rtol=None, maxiter=None, precondition
         return Tw._matmat(X.astype(np.result_type(X.dtype, Tw.dtype), copy=False))
 
     judge = _Judge(matmat, np.broadcast_to(norm1, batch), Bp_work[..., :k], np.finfo(work).eps)
-    eta_tol = _eta_tol(n, np.finfo(work).eps)
     herm_pos = T.is_hermitian() and bool(np.all(np.real(T.c[..., 0]) > 0))
 
     if method == "auto":
