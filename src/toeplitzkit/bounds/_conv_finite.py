@@ -281,6 +281,7 @@ def layer_grams(layer, abs_bound, side=None):
     ``||B||_2 <= abs_bound`` (a Schur bound).  Only the lower triangle and
     the whole matrix's quadratic forms are used; each is within ``e2``.
     """
+    D = layer.ndim
     w = layer.weight
     G = layer.groups
     cout_g, cin_g = w.shape[0] // G, w.shape[1]
