@@ -30,8 +30,9 @@ demo: install
 	$(BIN)/toeplitzkit bound
 	$(BIN)/python examples/quickstart.py
 
-# The whole test suite, then the documentation in strict mode (any warning fails).
+# The linter, the whole test suite, then the documentation in strict mode (any warning fails).
 test: install
+	$(BIN)/python -m ruff check src tests benchmarks examples docs
 	$(BIN)/python -m pytest -q
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet --site-dir build/site
 

@@ -203,7 +203,8 @@ def print_architecture(arch, size, rows, summ):
     for r in rows:
         key = (tuple(r["weight_shape"]), tuple(r["input_size"]), tuple(r["stride"]), r["groups"])
         groups.setdefault(key, []).append(r)
-    print("  | count | weight | input | stride | route | upper/lower (certified) | time (s) | upper/lower (fast) | PM time (s) |")
+    print("  | count | weight | input | stride | route | upper/lower (certified) | time (s) | "
+          "upper/lower (fast) | PM time (s) |")
     for (shape, n, st, g), rs in groups.items():
         rc = max(r["certified"]["upper"] / r["certified"]["lower"] for r in rs)
         rf = max(r["fast"]["upper"] / r["fast"]["lower"] for r in rs)

@@ -128,7 +128,7 @@ def bench_products(sizes, repeats):
 
     rng = np.random.default_rng(1)
     r, L = 4, 8
-    print(f"\nproducts y = M x (median seconds; ratio = other / structured)")
+    print("\nproducts y = M x (median seconds; ratio = other / structured)")
     print(f"{'n':>7} | {'ToeplitzLike r=4':>16} {'dense':>9} {'krylov':>9} {'dense/TL':>9} {'kryl/TL':>9} |"
           f" {'DC L=8':>9} {'dense':>9} {'dense/DC':>9}")
     for n in sizes:

@@ -63,7 +63,6 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="smoke run: small sizes, few repetitions")
     ap.add_argument("--out", default="results/bench_fft_engines.json")
     args = ap.parse_args(argv)
-    rng = np.random.default_rng(0)
     engines = tk.available_backends()
     sizes = [2**10] if args.quick else [2**12, 2**14, 2**16]
     batches = [1, 8] if args.quick else [1, 64]

@@ -24,7 +24,8 @@ Targets: Toeplitz product <= 0.35x SciPy at n >= 2^14 with 64 columns and
 20x faster than SciPy; circulant product within 1.2x of its floor.
 
     python benchmarks/bench_toeplitz.py [--quick] [--engines numpy,scipy,pyfftw]
-    python benchmarks/bench_toeplitz.py --ops circulant --sizes 1024,16384,65536 --columns 1,64 --products-only --baseline HEAD~1
+    python benchmarks/bench_toeplitz.py --ops circulant --sizes 1024,16384,65536 --columns 1,64 \
+        --products-only --baseline HEAD~1
 
 Results also go to results/bench_toeplitz.json.  On a loaded machine a median
 can be dominated by time slices lost to other processes; the product table also

@@ -132,7 +132,8 @@ def section1(args, device, x):
     t_dense = median_time(fwd_bwd(dense, x), device, args.reps)
     print(f"\n[1] forward+backward, batch {B}, n = {n} (median of {args.reps})")
     print(f"    DiagonalCirculantLinear: {t_dc * 1e3:9.3f} ms   ({sum(p.numel() for p in dc.parameters())} params)")
-    print(f"    nn.Linear:               {t_dense * 1e3:9.3f} ms   ({sum(p.numel() for p in dense.parameters())} params)")
+    n_params = sum(p.numel() for p in dense.parameters())
+    print(f"    nn.Linear:               {t_dense * 1e3:9.3f} ms   ({n_params} params)")
     print(f"    ratio dense / DC: {t_dense / t_dc:.2f}x")
 
 

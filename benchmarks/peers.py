@@ -317,7 +317,8 @@ def _print(title, rows):
             print(f"  {r['peer']:7s} {r['operation']:28s} n={r['n']:<6d} ours {r['ours_ms']:9.3f} ms  "
                   f"peer {r['peer_ms']:9.3f} ms  peer/ours x{r['speedup']:.2f}  rel diff {r['rel_diff']:.1e}{extra}")
         else:
-            print(f"  {r['peer']:42s} [{r['kind']}] sound {r['sound_rate']:.2f}  ratio min/med/max {r['ratio_min']:.5f}/"
+            print(f"  {r['peer']:42s} [{r['kind']}] sound {r['sound_rate']:.2f}  "
+                  f"ratio min/med/max {r['ratio_min']:.5f}/"
                   f"{r['ratio_median']:.3f}/{r['ratio_max']:.3f}  median {r['median_ms']:.2f} ms  "
                   f"failed {r['failed']}/{r['configs']}" + (f" ({r['first_error']})" if r["failed"] else ""))
 
@@ -339,7 +340,8 @@ def main(argv=None):
     for key, title, fn in (("scipy", "SciPy (time ratio peer/ours > 1: ours faster)", bench_scipy),
                            ("pylops", "PyLops ConvolveND vs Conv2dOperator", bench_pylops),
                            ("torch_structured", "torch-structured LDR vs ToeplitzLike", bench_torch_structured),
-                           ("conv_sv", "Convolution singular-value estimates (ratio to exact; an upper estimate is sound when ratio >= 1, a lower one when <= 1)",
+                           ("conv_sv", "Convolution singular-value estimates (ratio to exact; an upper estimate "
+                                       "is sound when ratio >= 1, a lower one when <= 1)",
                             bench_conv_sv)):
         if args.only and key not in args.only:
             continue

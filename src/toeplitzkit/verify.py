@@ -143,7 +143,8 @@ def run_checks(tests_dir, profile: str = "ci", verbose: bool = False):
         else:
             os.environ["HYPOTHESIS_PROFILE"] = old_env
     if code not in (0, 1) and not collector.outcomes:
-        collector.failures.append(("pytest", [f"pytest exited with status {int(code)}", *sink.getvalue().splitlines()[-5:]]))
+        tail = sink.getvalue().splitlines()[-5:]
+        collector.failures.append(("pytest", [f"pytest exited with status {int(code)}", *tail]))
     status = {}
     for r in THEOREMS:
         if not r.tests:

@@ -1,6 +1,5 @@
 """Differentiable conv bounds: against dense conv2d matrices, the NumPy bounds, and gradcheck."""
 
-import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 

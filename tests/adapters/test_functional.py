@@ -18,7 +18,6 @@ few = settings(max_examples=4, deadline=None)
 def randn(*shape, seed=0, dtype=F64, device="cpu"):
     g = torch.Generator().manual_seed(seed)
     if dtype.is_complex:
-        real = torch.finfo(dtype).dtype if hasattr(torch.finfo(dtype), "dtype") else F64
         re = torch.randn(*shape, generator=g, dtype=torch.float64)
         im = torch.randn(*shape, generator=g, dtype=torch.float64)
         return torch.complex(re, im).to(dtype).to(device)

@@ -93,7 +93,8 @@ def test_thm_2_4_formula_matches_dense(n, r, seed, cplx):
     dense = 0.5 * sum(_Zx(G[:, j], 1.0) @ _Zx(H[::-1, j], -1.0) for j in range(r))
     TL = ToeplitzLike(G, H)
     np.testing.assert_allclose(TL.to_dense(), dense, atol=1e-12 * max(1, np.abs(dense).max()))
-    np.testing.assert_allclose(sylvester(_Z(n, 1.0), _Z(n, -1.0), dense), G @ H.T, atol=1e-11 * (1 + np.abs(G @ H.T).max()))
+    np.testing.assert_allclose(sylvester(_Z(n, 1.0), _Z(n, -1.0), dense), G @ H.T,
+                               atol=1e-11 * (1 + np.abs(G @ H.T).max()))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.complex64])

@@ -353,7 +353,10 @@ def psd_certificate(Gm, e2, t2, want_factor=False):
 
 
 def rayleigh_lower(Gm, e2, x):
-    """A certified lower bound on ``lambda_max`` of every ``G`` within ``e2`` of ``Gm``: the Rayleigh quotient of ``x`` less its rounding."""
+    """A certified lower bound on ``lambda_max`` of every ``G`` within ``e2`` of ``Gm``.
+
+    The Rayleigh quotient of ``x`` less its rounding.
+    """
     q = Gm.shape[0]
     x = np.asarray(x, dtype=np.float64)
     xx = float(x @ x) * (1 + (q + 2) * _EPS)

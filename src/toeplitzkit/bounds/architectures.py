@@ -75,9 +75,11 @@ def _out(n, k, s, p):
 
 def _alexnet():
     L, n = [], 224
-    L.append(_conv("features.0", 3, 64, 11, n, 4, 2)); n = _out(n, 11, 4, 2)
+    L.append(_conv("features.0", 3, 64, 11, n, 4, 2))
+    n = _out(n, 11, 4, 2)
     n = _out(n, 3, 2, 0)
-    L.append(_conv("features.3", 64, 192, 5, n, 1, 2)); n = _out(n, 3, 2, 0)
+    L.append(_conv("features.3", 64, 192, 5, n, 1, 2))
+    n = _out(n, 3, 2, 0)
     L.append(_conv("features.6", 192, 384, 3, n, 1, 1))
     L.append(_conv("features.8", 384, 256, 3, n, 1, 1))
     L.append(_conv("features.10", 256, 256, 3, n, 1, 1))
@@ -112,7 +114,8 @@ def _vgg(cfg):
 
 def _resnet(block, layers, width_mult=1):
     L, n = [], 224
-    L.append(_conv("conv1", 3, 64, 7, n, 2, 3)); n = _out(n, 7, 2, 3)
+    L.append(_conv("conv1", 3, 64, 7, n, 2, 3))
+    n = _out(n, 7, 2, 3)
     n = _out(n, 3, 2, 1)
     inplanes = 64
     expansion = 1 if block == "basic" else 4
@@ -139,7 +142,8 @@ def _resnet(block, layers, width_mult=1):
 
 def _densenet121(growth=32, blocks=(6, 12, 24, 16), bn_size=4, init=64):
     L, n = [], 224
-    L.append(_conv("features.conv0", 3, init, 7, n, 2, 3)); n = _out(n, 7, 2, 3)
+    L.append(_conv("features.conv0", 3, init, 7, n, 2, 3))
+    n = _out(n, 7, 2, 3)
     n = _out(n, 3, 2, 1)
     nf = init
     for bi, nl in enumerate(blocks, start=1):
@@ -162,7 +166,8 @@ def _squeezenet1_0():
     def pool(n):  # MaxPool2d(3, 2, ceil_mode=True)
         return -(-(n - 3) // 2) + 1
 
-    L.append(_conv("features.0", 3, 96, 7, n, 2)); n = _out(n, 7, 2, 0)
+    L.append(_conv("features.0", 3, 96, 7, n, 2))
+    n = _out(n, 7, 2, 0)
     n = pool(n)
     fires = [(3, 96, 16, 64), (4, 128, 16, 64), (5, 128, 32, 128), "M", (7, 256, 32, 128),
              (8, 256, 48, 192), (9, 384, 48, 192), (10, 384, 64, 256), "M", (12, 512, 64, 256)]

@@ -54,7 +54,9 @@ def _fold(P: np.ndarray, axes, samples: int) -> np.ndarray:
 
 
 def _certified_sup_sq(P: np.ndarray, axes, kind: str, samples) -> np.ndarray:
-    """Certified ``sup_w v(w)`` with ``v = |f|^2`` ('scalar'), ``sum_i |f_i|^2`` ('stack') or ``sigma_1(F)^2`` ('matrix').
+    """Certified ``sup_w v(w)``.
+
+    ``v = |f|^2`` ('scalar'), ``sum_i |f_i|^2`` ('stack') or ``sigma_1(F)^2`` ('matrix').
 
     ``P`` holds coefficients along ``axes``; for 'stack' the axis after ``axes``
     is ``i`` (summed); for 'matrix' the last two axes are the matrix.  The

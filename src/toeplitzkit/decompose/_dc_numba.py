@@ -81,7 +81,10 @@ def _sweep(coef, s, f):
 
 @numba.njit(cache=True)
 def propagate(coef, v, sweeps):
-    """Carry the state ``v = (x_-1, ..., x_-m)`` around the cycle ``sweeps`` times; return ``f_t = -x_t / x_(t-1)`` of the last sweep and the final state."""
+    """Carry the state ``v = (x_-1, ..., x_-m)`` around the cycle ``sweeps`` times.
+
+    Returns ``f_t = -x_t / x_(t-1)`` of the last sweep and the final state.
+    """
     s = v.copy()
     f = np.empty(coef.shape[1], dtype=np.complex128)
     for _ in range(sweeps):

@@ -80,7 +80,8 @@ def _power_scalar(A, name, tol):
     scale = max(np.linalg.norm(P), 1.0)
     if not dev <= tol * scale:
         raise ValueError(f"Thm 2.3 needs {name}^n = {name.lower()} I for a scalar {name.lower()}, but "
-                         f"||{name}^n - {name.lower()} I||_F = {dev:.3g} (relative {dev / scale:.3g} > tol = {tol:.1g}) "
+                         f"||{name}^n - {name.lower()} I||_F = {dev:.3g} "
+                         f"(relative {dev / scale:.3g} > tol = {tol:.1g}) "
                          f"for the best {name.lower()} = {a:.6g}")
     return a
 

@@ -15,7 +15,7 @@ import numpy as np
 from .._deps import require
 
 __all__ = ["Recorder", "format_table", "load_digits", "torch_device", "median_ms", "mean_std",
-           "machine_name", "seed_everything"]
+           "machine_name"]
 
 
 def machine_name():

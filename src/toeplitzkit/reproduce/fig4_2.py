@@ -8,7 +8,6 @@ training loss and the test accuracy for each (depth, slope).
 
 from __future__ import annotations
 
-import numpy as np
 
 from ._common import Recorder, digits_tensors, pyplot, torch_device
 from ._layers import dc_stack

@@ -11,7 +11,6 @@ Mean and std of the test accuracy over seeds.
 
 from __future__ import annotations
 
-import numpy as np
 
 from ._common import Recorder, digits_tensors, mean_std, torch_device
 from ._layers import dc_stack, dense_stack, dtnn_stack, ldr_single, lowrank_stack, toeplitz_stack

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from ._common import Recorder, load_digits, torch_device
 from ._train import fit_classifier

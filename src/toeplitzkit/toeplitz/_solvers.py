@@ -17,8 +17,9 @@ Every result is judged the same way before it is returned: the normwise
 backward error of each column, ``||b - T x||_1 / (||T||_1 ||x||_1 + ||b||_1)``,
 and a condition estimate ``||T||_1 max ||T^(-1) v||_1 / ||v||_1`` over the
 right-hand sides and one random probe solved alongside them (a lower bound on
-``cond_1(T)``; in practice within a factor of about ``sqrt(n)``).  A numerically singular matrix (estimated reciprocal condition
-number below the working precision) raises ``numpy.linalg.LinAlgError``, or
+``cond_1(T)``; in practice within a factor of about ``sqrt(n)``).  A numerically
+singular matrix (estimated reciprocal condition number below the working
+precision) raises ``numpy.linalg.LinAlgError``, or
 warns with ``scipy.linalg.LinAlgWarning`` when the caller asks for a best
 effort.
 """
