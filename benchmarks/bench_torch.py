@@ -26,6 +26,7 @@ from torch import nn
 
 from toeplitzkit.adapters.torch import (DiagonalCirculantLinear, LipschitzRegularizer, MaxMin, OrthogonalConv2d,
                                         RescaledConv2d, RescaledLinear, circulant_matmul, gram_spectral_norm_bound)
+from toeplitzkit.adapters.torch.models import cifar_resnet18
 
 
 def sync(device):
@@ -51,32 +52,6 @@ def fwd_bwd(module, x):
         module.zero_grad(set_to_none=True)
         module(x).sum().backward()
     return run
-
-
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.short = nn.Sequential()
-        if stride != 1 or cin != cout:
-            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        out = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(out)) + self.short(x))
-
-
-def resnet18(num_classes=10):
-    layers = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
-    cin = 64
-    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
-        cin = cout
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes)]
-    return nn.Sequential(*layers)
 
 
 def main():
@@ -165,7 +140,7 @@ def section2(args, device, x):
 
 def section3(args, device):
     """Regularizer overhead on ResNet-18-sized layers."""
-    net = resnet18().to(device)
+    net = cifar_resnet18().to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     s = args.image_size
     xb = torch.randn(args.resnet_batch, 3, s, s, device=device)
@@ -173,14 +148,7 @@ def section3(args, device):
     regs = {m: LipschitzRegularizer(net, (3, s, s), method=m) for m in ("gram", "tight", "lipbound")}
 
     def step(reg=None):
-        def run():
-            loss = nn.functional.cross_entropy(net(xb), yb)
-            if reg is not None:
-                loss = loss + 1e-3 * reg()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        return run
+        return _step(net, opt, xb, yb, reg)
 
     def reg_only(reg):
         def run():
@@ -231,7 +199,7 @@ def _interleaved(fns, device, reps):
 def section4(args, device):
     """Training step with the default certified regularizer vs a plain step."""
     torch.manual_seed(0)
-    net = resnet18().to(device)
+    net = cifar_resnet18().to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     s, B = args.image_size, args.lip_batch
     xb = torch.randn(B, 3, s, s, device=device)
@@ -330,7 +298,7 @@ def section6(args, device):
     import numpy as np
 
     torch.manual_seed(0)
-    net = resnet18().to(device)
+    net = cifar_resnet18().to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     xb = torch.randn(32, 3, 32, 32, device=device)
     yb = torch.randint(0, 10, (32,), device=device)
@@ -374,7 +342,7 @@ def section7(args, device):
             peers[mod] = f"{type(exc).__name__}: {exc}".splitlines()[0]
     print("\n[7] peers (benchmark only):", {k: (v if isinstance(v, str) else "imported") for k, v in peers.items()})
     torch.manual_seed(0)
-    net = resnet18().to(device)
+    net = cifar_resnet18().to(device)
     layers = [(m, size) for m, size in _conv_layers(net, 32) if m.kernel_size == (3, 3) and m.stride == (1, 1)]
     picks = [layers[1], layers[-1]]  # 64 channels at 32x32, 512 channels at 4x4
     reps = max(2, args.reps // 4)
