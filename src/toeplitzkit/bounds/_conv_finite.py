@@ -263,6 +263,23 @@ def _axis_pairs(R, side, n):
     return out
 
 
+def _tap_matrices(layer, side):
+    """Per group, the taps side by side: ``(G, p, c K)`` with columns ``(c, t)``.
+
+    ``c`` is the Gram matrix's channel count (inputs for ``side='in'``, outputs
+    otherwise), ``p`` the other one, ``K`` the number of taps.
+    """
+    w = layer.weight
+    G = layer.groups
+    cout_g, cin_g = w.shape[0] // G, w.shape[1]
+    K = int(np.prod(w.shape[2:]))
+    wg = w.reshape(G, cout_g, cin_g, K)
+    if side == "in":
+        return wg.reshape(G, cout_g, cin_g * K), cin_g, cout_g, G, K
+    Wm = np.swapaxes(np.ascontiguousarray(np.swapaxes(wg, 2, 3)).reshape(G, cout_g * K, cin_g), 1, 2)
+    return Wm, cout_g, cin_g, G, K
+
+
 def layer_grams(layer, abs_bound, side=None):
     """Yield ``(groups, G, e2)``: per-group Gram matrices ``(g, q, q)`` of the layer and their error.
 
@@ -282,24 +299,14 @@ def layer_grams(layer, abs_bound, side=None):
     the whole matrix's quadratic forms are used; each is within ``e2``.
     """
     D = layer.ndim
-    w = layer.weight
-    G = layer.groups
-    cout_g, cin_g = w.shape[0] // G, w.shape[1]
-    k = tuple(w.shape[2:])
-    K = int(np.prod(k))
     if side is None:
         side = gram_order(layer)[1]
+    k = tuple(layer.weight.shape[2:])
     Rs = [read_map(n, lo, hi, s, d, kk, layer.padding_mode) for n, (lo, hi), s, d, kk in
           zip(layer.input_size, layer.pads, layer.stride, layer.dilation, k)]
     sizes = tuple(layer.input_size) if side == "in" else tuple(layer.output_size)
     pairs = [_axis_pairs(R, side, n) for R, n in zip(Rs, layer.input_size)]
-    wg = w.reshape(G, cout_g, cin_g, K)
-    if side == "in":
-        Wm = wg.reshape(G, cout_g, cin_g * K)  # columns (c, t)
-        c, p = cin_g, cout_g
-    else:
-        Wm = np.swapaxes(np.ascontiguousarray(np.swapaxes(wg, 2, 3)).reshape(G, cout_g * K, cin_g), 1, 2)
-        c, p = cout_g, cin_g  # columns (o, t)
+    Wm, c, p, G, K = _tap_matrices(layer, side)
     P = int(np.prod(sizes))
     q = c * P
     strides = [int(np.prod(sizes[a + 1:])) for a in range(D)]
@@ -575,18 +582,8 @@ def layer_gram_bands(layer, abs_bound, side, plan):
     """
     q, b, pairs, sizes = plan
     D = layer.ndim
-    w = layer.weight
-    G = layer.groups
-    cout_g, cin_g = w.shape[0] // G, w.shape[1]
-    k = tuple(w.shape[2:])
-    K = int(np.prod(k))
-    wg = w.reshape(G, cout_g, cin_g, K)
-    if side == "in":
-        Wm = wg.reshape(G, cout_g, cin_g * K)
-        c, p = cin_g, cout_g
-    else:
-        Wm = np.swapaxes(np.ascontiguousarray(np.swapaxes(wg, 2, 3)).reshape(G, cout_g * K, cin_g), 1, 2)
-        c, p = cout_g, cin_g
+    k = tuple(layer.weight.shape[2:])
+    Wm, c, p, G, K = _tap_matrices(layer, side)
     H = _tap_products(Wm).reshape(G, c, K, c, K)
     strides = [int(np.prod(sizes[a + 1:])) for a in range(D)]
     e2 = 1.02 * (p + K * K + 12) * _EPS * abs_bound ** 2 * (1 + 4 * _EPS)
