@@ -22,7 +22,7 @@ _LAZY = {
     "kernel_symbol": "polygrid",
     # conv.py: the certified two-sided bound for real layers
     "conv_spectral_norm": "conv",
-    "SpectralNormBound": "conv",
+    "SpectralNormBound": "_result",
     # baselines.py
     "power_method": "baselines",
     "conv_power_method": "baselines",
