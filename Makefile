@@ -30,9 +30,11 @@ demo: install
 	$(BIN)/toeplitzkit bound
 	$(BIN)/python examples/quickstart.py
 
-# The linter, the whole test suite, then the documentation in strict mode (any warning fails).
+# The linter, the type checker (the files in pyproject.toml's [tool.mypy]), the whole test
+# suite, then the documentation in strict mode (any warning fails).
 test: install
 	$(BIN)/python -m ruff check src tests benchmarks examples docs
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet --site-dir build/site
 

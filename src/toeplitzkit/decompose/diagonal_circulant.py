@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 
@@ -79,6 +80,8 @@ class DiagonalCirculant(StructuredOperator):
     >>> np.allclose(A @ x, dense @ x)
     True
     """
+
+    info: dict[str, Any]  # diagnostics, set on the results of dc_factorize
 
     def __init__(self, factors, start: str = "diagonal", *, check_finite: bool = True):
         check_option(start, "start", _KINDS)

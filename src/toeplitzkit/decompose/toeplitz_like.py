@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _fft
@@ -64,6 +66,8 @@ class ToeplitzLike(StructuredOperator):
     True
     """
 
+    truncation_error: float  # set by from_dense when it truncates the displacement rank
+
     def __init__(self, G, H, *, check_finite: bool = True):
         G = as_array(G, "G", min_ndim=2, check_finite=check_finite, allow_empty=False)
         H = as_array(H, "H", min_ndim=2, check_finite=check_finite, allow_empty=False)
@@ -81,7 +85,7 @@ class ToeplitzLike(StructuredOperator):
         self._batch_shape = tuple(batch)
         self._dtype = result_dtype(G.dtype, H.dtype)
         self.check_finite = check_finite
-        self._cache = {}
+        self._cache: dict[Any, Any] = {}
 
     @property
     def n(self) -> int:

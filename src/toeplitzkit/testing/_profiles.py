@@ -9,11 +9,12 @@ when it runs tests from outside the source tree.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 __all__ = ["PROFILES", "register_profiles", "load_profile"]
 
 #: name -> keyword arguments of ``hypothesis.settings.register_profile``.
-PROFILES = {
+PROFILES: dict[str, dict[str, Any]] = {
     "ci": {"derandomize": True, "max_examples": 40, "deadline": None},
     "thorough": {"max_examples": 500, "deadline": None},
 }

@@ -17,6 +17,8 @@ displayed matrices agree with Thm 2.2 and with ``T_n(F_B) = B`` (Eq 2.26,
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _fft
@@ -98,7 +100,7 @@ class BlockCirculant(StructuredOperator):
         self._batch_shape = b.shape[:-3]
         self._dtype = b.dtype
         self.check_finite = check_finite
-        self._spec_cache = {}
+        self._spec_cache: dict[Any, Any] = {}
 
     @property
     def n(self) -> int:
@@ -308,7 +310,7 @@ class BlockToeplitz(StructuredOperator):
         self._dtype = dt
         self.check_finite = check_finite
         self._L = _fft.next_fast_len(m + n - 1)
-        self._spec_cache = {}
+        self._spec_cache: dict[Any, Any] = {}
 
     @property
     def block_counts(self) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cmath
+from typing import Any
 
 import numpy as np
 
@@ -146,7 +147,7 @@ class Circulant(StructuredOperator):
         self._batch_shape = c.shape[:-1]
         self._dtype = c.dtype
         self.check_finite = check_finite
-        self._spec_cache = {}
+        self._spec_cache: dict[Any, Any] = {}
 
     @property
     def n(self) -> int:

@@ -15,6 +15,8 @@ block.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _fft
@@ -86,7 +88,7 @@ class DoublyBlockCirculant(StructuredOperator):
         self._batch_shape = c.shape[:-2]
         self._dtype = c.dtype
         self.check_finite = check_finite
-        self._spec_cache = {}
+        self._spec_cache: dict[Any, Any] = {}
 
     @property
     def grid_shape(self) -> tuple[int, int]:
@@ -254,7 +256,7 @@ class DoublyBlockToeplitz(StructuredOperator):
         self._dtype = c.dtype
         self.check_finite = check_finite
         self._fft_shape = (_fft.next_fast_len(K1), _fft.next_fast_len(K2))
-        self._spec_cache = {}
+        self._spec_cache: dict[Any, Any] = {}
 
     @property
     def grid_shape(self) -> tuple[int, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _fft
@@ -86,7 +88,7 @@ class FCirculant(StructuredOperator):
         self.check_finite = check_finite
         absf = np.abs(f)
         self._scaled = bool(np.all((absf >= 1 / _SCALING_LIMIT) & (absf <= _SCALING_LIMIT)))
-        self._cache = {}
+        self._cache: dict[Any, Any] = {}
 
     @property
     def n(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _fft
@@ -121,7 +123,7 @@ class Toeplitz(StructuredOperator):
             self.c, self.r, self._mn, self._batch_shape, self._dtype = c, r, (0, 0), (), dt
             self.check_finite = check_finite
             self._L = 1
-            self._spec_cache = {}
+            self._spec_cache: dict[Any, Any] = {}
             return
         c, r, batch, dtype = as_column_row(c, r, np.conj, check_finite=check_finite, copy=True)
         m, n = c.shape[-1], r.shape[-1]
@@ -133,7 +135,7 @@ class Toeplitz(StructuredOperator):
         self._dtype = dtype
         self.check_finite = check_finite
         self._L = _fft.next_fast_len(m + n - 1, real=True)
-        self._spec_cache: dict = {}
+        self._spec_cache = {}
 
     # ---------------------------------------------------------------- products
     def _spec(self, real: bool, conj: bool = False) -> np.ndarray:
@@ -273,11 +275,11 @@ class Toeplitz(StructuredOperator):
             return cls(c, r, check_finite=check_finite)
         if hasattr(f, "coeffs"):  # a TrigPolynomial: p(w) = sum_h coeffs[h] e^{i (h + origin) w}
             a = as_array(f.coeffs, "f.coeffs", check_finite=check_finite, allow_empty=False)
-            origin = np.ravel(getattr(f, "origin", 0))
-            if a.ndim != 1 or origin.size != 1:
+            origins = np.ravel(getattr(f, "origin", 0))
+            if a.ndim != 1 or origins.size != 1:
                 raise ValueError(f"'f' must be a trigonometric polynomial of one variable with scalar "
                                  f"coefficients, got coefficients of shape {a.shape}")
-            origin = int(origin[0])
+            origin = int(origins[0])
         else:
             a = as_array(f, "f", ndim=1, check_finite=check_finite, allow_empty=False)
             if a.shape[0] % 2 == 0:

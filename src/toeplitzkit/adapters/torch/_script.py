@@ -117,7 +117,8 @@ def script_to_fx(sm: torch.jit.ScriptModule, example: torch.Tensor) -> fx.GraphM
         raise _error(f"the TorchScript model does not run on an input of shape {tuple(example.shape[1:])}: "
                      f"{type(exc).__name__}: {text[0] if text else ''}") from None
     names = {t.data_ptr(): n for n, t in list(sm.named_parameters()) + list(sm.named_buffers())}
-    root, graph, env, used = nn.Module(), fx.Graph(), {}, set()
+    root, graph, used = nn.Module(), fx.Graph(), set()
+    env: dict[fx.Node, fx.Node | None] = {}  # recorded node -> rebuilt node (None: off the input's path)
 
     def const(node):
         return getattr(rec, node.target) if isinstance(node, fx.Node) and node.op == "get_attr" else None
@@ -142,7 +143,7 @@ def script_to_fx(sm: torch.jit.ScriptModule, example: torch.Tensor) -> fx.GraphM
         return a
 
     consts = 0
-    tuples = {}  # recorded tuple-valued node -> the rebuilt node giving its first item
+    tuples: dict[fx.Node, fx.Node] = {}  # recorded tuple-valued node -> the rebuilt node giving its first item
     for node in rec.graph.nodes:
         if node.op == "placeholder":
             env[node] = graph.placeholder("x")
@@ -191,8 +192,8 @@ def script_to_fx(sm: torch.jit.ScriptModule, example: torch.Tensor) -> fx.GraphM
                              "and has no global Lipschitz constant")
             m = BatchNorm(var.shape[0], eps=float(eps)).eval()
             with torch.no_grad():
-                m.running_mean.copy_(mean)
-                m.running_var.copy_(var)
+                m.running_mean.copy_(mean)  # type: ignore[union-attr]
+                m.running_var.copy_(var)  # type: ignore[union-attr]
                 m.weight.copy_(w if w is not None else torch.ones_like(var))
                 m.bias.copy_(b if b is not None else torch.zeros_like(var))
             out = add(m, var, "batch_norm", x)
@@ -224,7 +225,7 @@ def script_to_fx(sm: torch.jit.ScriptModule, example: torch.Tensor) -> fx.GraphM
                 raise _error(f"TorchScript {op} in training mode is random")
             env[node] = x
         elif op in _RESHAPE and _RESHAPE[op] is not None:
-            env[node] = graph.call_method(_RESHAPE[op], (x, list(args[1])))
+            env[node] = graph.call_method(_RESHAPE[op], (x, list(args[1])))  # type: ignore[arg-type]
         elif op is aten.slice:
             dim, start, end, step = (list(args[1:]) + [0, None, None, 1][len(args) - 1:])[:4]
             idx = (slice(None),) * int(dim) + (slice(start, end, step),)
@@ -237,7 +238,8 @@ def script_to_fx(sm: torch.jit.ScriptModule, example: torch.Tensor) -> fx.GraphM
                 raise _error("TorchScript elu with scale or input_scale other than 1 has no certified rule")
             env[node] = graph.call_function(F.elu, (x, float(alpha)))
         elif op in _AS_FUNCTION:
-            env[node] = graph.call_function(_AS_FUNCTION[op], mapped(tuple(args)), mapped(dict(node.kwargs)))
+            env[node] = graph.call_function(_AS_FUNCTION[op], mapped(tuple(args)),  # type: ignore[arg-type]
+                                            mapped(dict(node.kwargs)))
         elif op in _NONNEG_ATEN:
             env[node] = graph.call_function(node.target, mapped(tuple(args)), mapped(dict(node.kwargs)))
         else:

@@ -126,8 +126,8 @@ def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.running_mean.uniform_(-0.5, 0.5, generator=g)
-                m.running_var.uniform_(0.2, 3.0, generator=g)
+                m.running_mean.uniform_(-0.5, 0.5, generator=g)  # type: ignore[union-attr]
+                m.running_var.uniform_(0.2, 3.0, generator=g)  # type: ignore[union-attr]
                 if m.affine:
                     m.weight.uniform_(0.3, 2.0, generator=g)
                     m.bias.uniform_(-0.3, 0.3, generator=g)

@@ -9,6 +9,7 @@ per-layer bounds, differentiable); :func:`pgd_attack` is Eq 2.56;
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -179,7 +180,7 @@ class LipschitzRegularizer(nn.Module):
         if precision not in ("auto", "weight"):
             raise ValueError(f"'precision' must be one of ('auto', 'weight'), got {precision!r}")
         self.precision = precision
-        self._states = {}  # warm starts of the 'gram' bound, per layer
+        self._states: dict[Any, Any] = {}  # warm starts of the 'gram' bound, per layer
 
     def layer_bounds(self):
         """``[(name, bound)]``: the differentiable per-layer bounds, in call order."""
