@@ -226,23 +226,42 @@ def test_bound_torch_model_padding_modes(tmp_path, capsys, mode):
 
 
 def test_verify_maps_test_outcomes_to_rows(tmp_path):
-    # run_checks on a three-row map: a passing test, a test that does not exist and a
-    # cited result (run in a subprocess: it starts its own pytest session).
+    # run_checks on a five-row map over a tests directory of its own: a passing marked test, a
+    # failing one, a row no test is marked with, a cited result and a file that does not import
+    # (run in a subprocess: it starts its own pytest session).
+    tests = tmp_path / "project" / "tests"
+    (tests / "symbolic").mkdir(parents=True)
+    (tests / "conftest.py").write_text("")
+    (tmp_path / "project" / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\nmarkers = ["thesis(key, ...): theorem-map keys"]\n')
+    (tests / "test_rows.py").write_text(
+        "import pytest\n\n\n"
+        "@pytest.mark.thesis('A')\ndef test_a():\n    assert 1 + 1 == 2\n\n\n"
+        "@pytest.mark.parametrize('n', [1, 2])\n@pytest.mark.thesis('A', 'B')\n"
+        "def test_b(n):\n    assert n == 1\n\n\n"
+        "def test_unmarked():\n    assert False\n")
+    (tests / "symbolic" / "test_broken.py").write_text(
+        "import pytest\nimport no_such_module_here\n\n\n@pytest.mark.thesis('E')\ndef test_e():\n    pass\n")
     code = f"""
 import toeplitzkit._theorems as th
 from toeplitzkit import verify
-T = "tests/symbolic/test_prop_3_3_symbolic.py::"
 th.THEOREMS = (
-    th.Result("A", "s", (), (T + "test_prop_3_3_layer_norms",), "how", th.HOLDS),
-    th.Result("B", "s", (), (T + "test_no_such_test",), "how", th.HOLDS),
-    th.Result("C", "s", (), (), "cited", th.CITED),
+    th.Result("A", "s", (), "how", th.HOLDS),
+    th.Result("B", "s", (), "how", th.HOLDS),
+    th.Result("C", "s", (), "cited", th.CITED),
+    th.Result("D", "s", (), "how", th.HOLDS),
+    th.Result("E", "s", (), "how", th.HOLDS),
 )
-status, failures = verify.run_checks({str(Path(__file__).resolve().parent)!r}, "thorough")
+status, failures = verify.run_checks({str(tests)!r}, "thorough")
 print(sorted(status.items()))
+print(sorted(nid for nid, _ in failures))
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == "[('A', 'pass'), ('B', 'not run'), ('C', 'cited')]"
+    status_line, failures_line = proc.stdout.strip().splitlines()[-2:]
+    # test_b[2] fails: rows A and B both fail; test_unmarked is not run at all
+    assert status_line == "[('A', 'FAIL'), ('B', 'FAIL'), ('C', 'cited'), ('D', 'not run'), ('E', 'FAIL')]"
+    assert failures_line == "['tests/symbolic/test_broken.py', 'tests/test_rows.py::test_b[2]']"
 
 
 def test_bound_architecture_end_to_end():

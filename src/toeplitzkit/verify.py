@@ -1,8 +1,8 @@
 """``toeplitzkit verify``: run the theorem checks and print the theorem map with their outcome.
 
-The checks are the tests named in the theorem map (:mod:`toeplitzkit._theorems`,
-rendered as ``docs/theorems.md``): symbolic (sympy), property-based (hypothesis),
-Monte Carlo and dense comparisons.  They live in the project's ``tests/``
+The checks are the tests marked ``@pytest.mark.thesis(key)`` with a key of the theorem
+map (:mod:`toeplitzkit._theorems`, rendered as ``docs/theorems.md``): symbolic (sympy),
+property-based (hypothesis), Monte Carlo and dense comparisons.  They live in the project's ``tests/``
 directory, which ships with the source tree, not with an installed wheel.
 """
 
@@ -13,11 +13,14 @@ import io
 import os
 import sys
 from pathlib import Path
+from typing import Any
+
+from ._theorems import CITED
 
 __all__ = ["find_tests_dir", "run_checks", "run"]
 
 
-def find_tests_dir(start=None) -> Path | None:
+def find_tests_dir(start: str | Path | None = None) -> Path | None:
     """The project's ``tests/`` directory, or None when it cannot be found.
 
     Looks in ``start`` (default: the working directory) and its parents, then beside
@@ -49,30 +52,30 @@ def find_tests_dir(start=None) -> Path | None:
     return None
 
 
-def _named(nodeid, names):
-    return nodeid in names or nodeid.split("[")[0] in names
-
-
 class _Collector:
-    """pytest plugin: keep only the named tests and record each one's outcome by node id.
+    """pytest plugin: keep only the tests marked ``thesis`` and record each one's keys and outcome by node id.
 
-    The files are passed to pytest and the named tests selected here, so that a name
-    that no longer exists leaves its row 'not run' instead of aborting the session.
+    The files holding marked tests are passed to pytest and the marked tests selected
+    here, so that a file that fails to import fails its rows instead of aborting the session.
     """
 
-    def __init__(self, names=()):
-        self.names = set(names)
-        self.outcomes = {}
-        self.failures = []
+    def __init__(self) -> None:
+        self.keys: dict[str, tuple[str, ...]] = {}
+        self.outcomes: dict[str, str] = {}
+        self.failures: list[tuple[str, list[str]]] = []
 
-    def pytest_collection_modifyitems(self, session, config, items):
-        keep = [it for it in items if _named(it.nodeid, self.names)]
-        drop = [it for it in items if not _named(it.nodeid, self.names)]
+    def pytest_collection_modifyitems(self, session: Any, config: Any, items: list[Any]) -> None:
+        keep, drop = [], []
+        for it in items:
+            keys = tuple(k for m in it.iter_markers("thesis") for k in m.args)
+            (keep if keys else drop).append(it)
+            if keys:
+                self.keys[it.nodeid] = keys
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep
 
-    def pytest_runtest_logreport(self, report):
+    def pytest_runtest_logreport(self, report: Any) -> None:
         if report.when == "call" or report.outcome != "passed":
             prev = self.outcomes.get(report.nodeid)
             if prev != "failed":
@@ -80,14 +83,18 @@ class _Collector:
             if report.outcome == "failed":
                 self.failures.append((report.nodeid, str(report.longrepr).splitlines()[-1:]))
 
-    def pytest_collectreport(self, report):
+    def pytest_collectreport(self, report: Any) -> None:
         if report.outcome == "failed":
             self.outcomes[report.nodeid] = "failed"
             self.failures.append((report.nodeid, str(report.longrepr).splitlines()[-1:]))
 
 
-def run_checks(tests_dir, profile: str = "ci", verbose: bool = False):
-    """Run every test named in the theorem map; return ``{row key: status}`` and the failures.
+def run_checks(tests_dir: str | Path, profile: str = "ci",
+               verbose: bool = False) -> tuple[dict[str, str], list[tuple[str, list[str]]]]:
+    """Run every test marked ``@pytest.mark.thesis``; return ``{row key: status}`` and the failures.
+
+    The marked tests are found by parsing the test files (:func:`toeplitzkit._theorems.marked_tests`);
+    pytest runs only the files that hold them and keeps only the marked tests.
 
     Parameters
     ----------
@@ -111,20 +118,20 @@ def run_checks(tests_dir, profile: str = "ci", verbose: bool = False):
     """
     import pytest
 
-    from ._theorems import THEOREMS
+    from ._theorems import THEOREMS, marked_tests, node_ids_by_key
     from ._validation import check_option
 
     check_option(profile, "profile", ("ci", "thorough"))
     tests_dir = Path(tests_dir).resolve()
     root = tests_dir.parent
-    node_ids = list(dict.fromkeys(t for r in THEOREMS for t in r.tests))
-    args = ["-p", "no:cacheprovider", "--rootdir", str(root), "-q"]
+    marked = marked_tests(tests_dir)
+    expected = node_ids_by_key(marked)
+    files = list(dict.fromkeys(str(t.path) for t in marked))
+    args = ["-p", "no:cacheprovider", "--rootdir", str(root), "-q", "--continue-on-collection-errors"]
     if (root / "pyproject.toml").is_file():
         args += ["-c", str(root / "pyproject.toml")]
-    args += list(dict.fromkeys(str(root / t.split("::")[0]) for t in node_ids if (root / t.split("::")[0]).is_file()))
-    collector = _Collector(node_ids)
-    if not any(a.endswith(".py") for a in args):  # no named file exists: nothing to run
-        node_ids = []
+    args += files
+    collector = _Collector()
     old_env = os.environ.get("HYPOTHESIS_PROFILE")
     old_cwd = os.getcwd()
     os.environ["HYPOTHESIS_PROFILE"] = profile
@@ -135,7 +142,7 @@ def run_checks(tests_dir, profile: str = "ci", verbose: bool = False):
             if not verbose:
                 stack.enter_context(contextlib.redirect_stdout(sink))
                 stack.enter_context(contextlib.redirect_stderr(sink))
-            code = pytest.main(args, plugins=[collector]) if node_ids else 0
+            code = pytest.main(args, plugins=[collector]) if files else 0
     finally:
         os.chdir(old_cwd)
         if old_env is None:
@@ -145,14 +152,20 @@ def run_checks(tests_dir, profile: str = "ci", verbose: bool = False):
     if code not in (0, 1) and not collector.outcomes:
         tail = sink.getvalue().splitlines()[-5:]
         collector.failures.append(("pytest", [f"pytest exited with status {int(code)}", *tail]))
+    # a file that failed to import reports under its own path: its marked tests fail with it
+    by_key: dict[str, list[str]] = {}
+    for nid, outcome in collector.outcomes.items():
+        keys = collector.keys.get(nid) or collector.keys.get(nid.split("[")[0])
+        if keys is None:
+            keys = tuple(k for k, ids in expected.items() for t in ids if t.split("::")[0] == nid)
+        for k in keys:
+            by_key.setdefault(k, []).append(outcome)
     status = {}
     for r in THEOREMS:
-        if not r.tests:
-            status[r.key] = "cited"
-            continue
-        results = [o for nid, o in collector.outcomes.items() for t in r.tests
-                   if nid == t or nid.startswith(t + "[") or nid.startswith(t + "::")]
-        if not results:
+        results = by_key.get(r.key, [])
+        if not results and not expected.get(r.key):
+            status[r.key] = "cited" if r.finding == CITED else "not run"
+        elif not results:
             status[r.key] = "not run"
         elif "failed" in results:
             status[r.key] = "FAIL"
@@ -163,7 +176,7 @@ def run_checks(tests_dir, profile: str = "ci", verbose: bool = False):
     return status, collector.failures
 
 
-def _table(status) -> str:
+def _table(status: dict[str, str]) -> str:
     from ._theorems import THEOREMS
 
     rows = [(r.key, r.statement if len(r.statement) <= 60 else r.statement[:57] + "...", r.finding,
@@ -174,7 +187,7 @@ def _table(status) -> str:
     return "\n".join([fmt(head), "  ".join("-" * w for w in widths), *(fmt(x) for x in rows)])
 
 
-def run(thorough: bool = False, tests_dir=None, verbose: bool = False) -> int:
+def run(thorough: bool = False, tests_dir: str | Path | None = None, verbose: bool = False) -> int:
     """Run the theorem checks, print the theorem map with pass/fail, return the exit status.
 
     Parameters

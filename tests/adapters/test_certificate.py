@@ -94,6 +94,7 @@ def _bn3(c):
     return b
 
 
+@pytest.mark.thesis("Prop 3.2 on a graph")
 @pytest.mark.parametrize("name,build,shape", LINEAR, ids=[c[0] for c in LINEAR])
 def test_linear_models_are_certified_within_one_percent(name, build, shape):
     torch.manual_seed(0)
@@ -130,6 +131,7 @@ NONLINEAR = [
 ]
 
 
+@pytest.mark.thesis("Prop 3.2 on a graph")
 @pytest.mark.parametrize("name,build,shape", NONLINEAR, ids=[c[0] for c in NONLINEAR])
 def test_certificate_is_never_below_the_jacobian_norm(name, build, shape):
     torch.manual_seed(1)
@@ -142,6 +144,7 @@ def test_certificate_is_never_below_the_jacobian_norm(name, build, shape):
     assert len(kinds) > 2  # every node was seen, nothing skipped
 
 
+@pytest.mark.thesis("Prop 3.2 on a graph")
 def test_maxpool_overlap_factor_is_attained():
     # MaxPool2d(3, 2, 1) on 7x7: pixel (1, 1) is read by 2 x 2 windows.
     pool = nn.MaxPool2d(3, 2, 1)
@@ -282,6 +285,7 @@ def _torchvision(name):
     return tvm.get_model(name, weights=None)
 
 
+@pytest.mark.thesis("Prop 3.2 on a graph")
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "vgg11_bn", "mobilenet_v2", "densenet121",
                                   "cifar_resnet18", "small_unet"])

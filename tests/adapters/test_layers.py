@@ -61,6 +61,7 @@ KINDS = ["circ", "dc", "toep", "ldr", "lowrank"]
 SIZES = [(6, 6), (7, 4), (3, 8)]
 
 
+@pytest.mark.thesis("Eq 3.6-3.7")
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("i,o", SIZES)
 def test_forward_matches_dense(kind, i, o, device):
@@ -255,6 +256,7 @@ def test_layer_errors():
         layer(torch.randn(2, 4, dtype=F64))
 
 
+@pytest.mark.thesis("Lemma 4.4")
 def test_lemma_4_4_off_diagonal_covariance_needs_the_random_signs():
     # Erratum: Eq 4.49 keeps only the j = j' terms of E[(Cu)_i (Cu)_i'].  The entry c_k pairs
     # u_j with u_(j + i' - i), and E[u_j u_j'] = E[relu(z)]^2 = 1/(2 pi) != 0 for ReLU outputs,

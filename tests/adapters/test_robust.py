@@ -30,6 +30,7 @@ def small_cnn(seed=0, dtype=F64):
     return net
 
 
+@pytest.mark.thesis("Eq 5.55-5.56")
 def test_regularizer_is_the_sum_of_logs_of_the_layer_bounds():
     net = small_cnn()
     reg = LipschitzRegularizer(net, (2, 6, 6), method="tight")
@@ -99,6 +100,7 @@ def test_regularizer_backpropagates_through_every_structured_layer():
         assert grads and all(g is not None and torch.any(g != 0) for g in grads), type(ly).__name__
 
 
+@pytest.mark.thesis("Eq 5.55-5.56")
 def test_regularizer_gradients_and_lipbound_method():
     net = small_cnn()
     reg = LipschitzRegularizer(net, (2, 6, 6), method="lipbound", samples=16)
@@ -140,6 +142,7 @@ def _linear_model(seed=0):
     return lin
 
 
+@pytest.mark.thesis("Eq 2.56")
 @pytest.mark.parametrize("norm", ["linf", "l2"])
 def test_pgd_finds_the_analytic_worst_case_of_a_linear_two_class_model(norm):
     # For logits W x + b with two classes, the loss grows as the margin (w_y - w_o).x shrinks,
@@ -156,6 +159,7 @@ def test_pgd_finds_the_analytic_worst_case_of_a_linear_two_class_model(norm):
     torch.testing.assert_close(adv - x, best, atol=1e-9, rtol=0)
 
 
+@pytest.mark.thesis("Eq 2.56")
 def test_pgd_stays_in_the_ball_and_in_range_and_restarts_help():
     net = small_cnn()
     net.eval()

@@ -16,6 +16,7 @@ def svals(M):
 
 
 # ------------------------------------------------------------------ Sedghi
+@pytest.mark.thesis("Thm 3.6-3.7")
 @pytest.mark.parametrize("shape,size", [((2, 3, 3, 3), (5, 5)), ((3, 2, 2, 3), (4, 6)),
                                         ((1, 1, 3, 3), (3, 3)), ((2, 2, 4, 4), (3, 3))])
 def test_sedghi_equals_dense_svd_of_circular_conv(shape, size, rng):
@@ -27,6 +28,7 @@ def test_sedghi_equals_dense_svd_of_circular_conv(shape, size, rng):
     assert np.all(np.diff(s) <= 0)
 
 
+@pytest.mark.thesis("Thm 3.6-3.7")
 def test_sedghi_matches_the_circular_conv_operator(rng):
     from toeplitzkit.toeplitz import Conv2dOperator
 
@@ -53,6 +55,7 @@ def test_sedghi_groups_and_1d(rng):
 
 
 # ------------------------------------------------------------------ power methods
+@pytest.mark.thesis("Alg 3.1")
 def test_power_method_is_below_and_converges(rng):
     A = rng.standard_normal((30, 20))
     exact = svals(A)[0]
@@ -95,6 +98,7 @@ def test_power_method_errors():
         power_method(np.eye(3), -1)
 
 
+@pytest.mark.thesis("Alg 3.2")
 @pytest.mark.parametrize("padding", [0, 1])
 def test_conv_power_method_is_below_and_converges(padding, rng):
     K = rng.standard_normal((3, 2, 3, 3))
@@ -125,6 +129,7 @@ def test_conv_power_method_stride_1d_and_errors(rng):
 
 
 # ------------------------------------------------------------------ upper bounds
+@pytest.mark.thesis("Thm 3.8")
 @settings(max_examples=25)
 @given(cout=st.integers(1, 4), cin=st.integers(1, 4), kh=st.integers(1, 4), kw=st.integers(1, 4),
        seed=st.integers(0, 2**32 - 1))
@@ -142,6 +147,7 @@ def test_singla_feizi_and_gram_are_upper_bounds(cout, cin, kh, kw, seed):
     assert gram_iteration_bound(K, (n, n), 5, padding=pad, padding_mode="zeros") >= zero
 
 
+@pytest.mark.thesis("Thm 3.8")
 def test_singla_feizi_exact_for_1x1_and_four_reshapes(rng):
     K = rng.standard_normal((4, 3, 1, 1))
     assert singla_feizi_bound(K) == pytest.approx(svals(K[:, :, 0, 0])[0], rel=1e-12)

@@ -55,6 +55,7 @@ def check_bracket(b, A):
 
 
 # ------------------------------------------------------------------ the compression lemma
+@pytest.mark.thesis("Section 6 (certified bound)")
 def test_zero_padding_is_a_compression_of_the_circular_convolution(rng):
     # A = R C_N E with N = n + 2p: zero-extend the input into the N-periodic
     # padded frame, convolve circularly, keep the first Lo outputs.
@@ -145,6 +146,7 @@ CONFIGS = [
 ]
 
 
+@pytest.mark.thesis("Section 6 (certified bound)")
 @pytest.mark.parametrize("cfg", CONFIGS, ids=[f"{c[-1]}-{i}" for i, c in enumerate(CONFIGS)])
 def test_bracket_every_configuration(cfg, rng):
     cout, cin, k, n, s, p, d, g, mode = cfg
@@ -298,6 +300,7 @@ def test_sup_bound_option_error():
         conv_spectral_norm(np.ones((1, 1, 3, 3)), 8, bound="dense")
 
 
+@pytest.mark.thesis("Section 6 (certified bound)")
 def test_lower_side_converges_to_the_norm(rng):
     # The lower side is a Rayleigh-Ritz value over a Krylov subspace of A^T A:
     # with no tolerance and enough iterations it reaches the dense norm of
@@ -314,6 +317,7 @@ def test_lower_side_converges_to_the_norm(rng):
         assert conv_spectral_norm(w, n, stride=s, padding=k // 2, bound="grid").lower >= exact * (1 - 5e-3)
 
 
+@pytest.mark.thesis("Section 6 (certified bound)")
 def test_single_tap_kernel_is_one_frequency(rng):
     # a 1x1 kernel (any stride) has a constant symbol: one frequency decides
     w = rng.standard_normal((5, 3, 1, 1))
@@ -339,6 +343,7 @@ TAP_CONFIGS = [
 ]
 
 
+@pytest.mark.thesis("Section 6 (certified bound)")
 @pytest.mark.parametrize("cfg", TAP_CONFIGS, ids=[f"{c[-1]}-{i}" for i, c in enumerate(TAP_CONFIGS)])
 def test_gram_from_taps_agrees_with_per_frequency_gram(cfg, rng, monkeypatch):
     # Both ways of forming the Gram matrices give a certified bound on the
@@ -359,6 +364,7 @@ def test_gram_from_taps_agrees_with_per_frequency_gram(cfg, rng, monkeypatch):
     np.testing.assert_allclose(out[True].upper, out[False].upper, rtol=1e-10)
 
 
+@pytest.mark.thesis("Section 6 (certified bound)")
 def test_tap_gram_error_bound_holds(rng):
     # The computed Gram matrices are within the stated spectral-norm error of
     # a reference evaluated in extended precision from the symbol itself.

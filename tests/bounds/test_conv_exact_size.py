@@ -30,6 +30,7 @@ def check_meets(b, exact, tol=TOL):
 
 
 # ------------------------------------------------------------------ the regressions
+@pytest.mark.thesis("Section 6a (the layer's own size)")
 @pytest.mark.parametrize("n", [1, 2])
 @pytest.mark.parametrize("k, padding", [(3, 1), (7, "same"), (4, "same")])
 def test_all_ones_kernel_on_tiny_inputs(n, k, padding):
@@ -41,6 +42,7 @@ def test_all_ones_kernel_on_tiny_inputs(n, k, padding):
     assert conv_spectral_norm(w, n, padding=padding, bound="grid").upper >= exact
 
 
+@pytest.mark.thesis("Section 6a (the layer's own size)")
 def test_centre_tap_of_a_512_channel_layer_on_a_1x1_input():
     w = (np.random.default_rng(0).standard_normal((512, 512, 3, 3)) / 48).astype(np.float32)
     centre = float(np.linalg.norm(w[:, :, 1, 1].astype(np.float64), 2))
@@ -50,6 +52,7 @@ def test_centre_tap_of_a_512_channel_layer_on_a_1x1_input():
     assert conv_spectral_norm(w, (1, 1), padding=1, mode="fast").upper <= centre * (1 + TOL) * (1 + 1e-12)
 
 
+@pytest.mark.thesis("Section 6a (the layer's own size)")
 @pytest.mark.parametrize("steer64", [True, False])
 def test_replicate_identity_lower_side_never_degrades(steer64, monkeypatch):
     # identity 1x1, stride 2, padding 1, replicate, n = 10: the norm is 1; the
@@ -98,6 +101,7 @@ CONFIGS_PADDED = [
 ]
 
 
+@pytest.mark.thesis("Section 6a (the layer's own size)")
 @pytest.mark.parametrize("cfg", CONFIGS_PADDED, ids=[f"{c[-1]}-{i}" for i, c in enumerate(CONFIGS_PADDED)])
 def test_reflect_replicate_within_a_tenth_of_a_percent(cfg, rng):
     cout, cin, k, n, s, p, d, g, mode = cfg
@@ -174,6 +178,7 @@ def test_fast_mode_lower_side_within_one_percent(rng):
 
 
 # ------------------------------------------------------------------ the pieces
+@pytest.mark.thesis("Section 6a (the layer's own size)")
 @pytest.mark.parametrize("cfg", [
     ((4, 3, 3, 3), 5, dict(padding=1)),
     ((4, 3, 3, 3), 6, dict(padding=2, stride=2, padding_mode="replicate")),
@@ -204,6 +209,7 @@ def test_gram_matrices_from_taps_have_the_dense_spectrum(cfg, rng):
             assert e2 <= 1e-9 * np.linalg.norm(ref, 2)
 
 
+@pytest.mark.thesis("Section 6a (the layer's own size)")
 @pytest.mark.parametrize("cfg", [
     ((2, 2, 7, 7), 1, 1, "same", 1), ((2, 2, 3, 3), 2, 2, 3, 1), ((3, 1, 5), 4, 3, 4, 2),
     ((2, 2, 3, 3), 6, 1, 5, 1), ((1, 1, 2, 2, 2), 3, 2, 2, 1),
@@ -223,6 +229,7 @@ def test_reduction_keeps_the_norm(cfg, rng):
     assert np.prod(r.weight.shape) <= np.prod(w.shape)
 
 
+@pytest.mark.thesis("Section 6a (the layer's own size)")
 def test_psd_certificate_is_one_sided(rng):
     M = rng.standard_normal((40, 30))
     G = M.T @ M
@@ -280,6 +287,7 @@ def test_circular_padding_is_not_banded():
     assert finite.band_plan(layer, "in") is None
 
 
+@pytest.mark.thesis("Section 6a (the layer's own size)")
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate"])
 def test_banded_certificate_meets_on_a_larger_input(mode, rng):
     from toeplitzkit.bounds import conv_sigma_max
@@ -311,6 +319,7 @@ def test_band_psd_certificate_is_one_sided(rng):
 
 
 # ------------------------------------------------------------------ the torch path
+@pytest.mark.thesis("Section 6a (the layer's own size)")
 @pytest.mark.parametrize("shape, n, kw", [
     ((3, 2, 3, 3), 1, dict(padding=1)),                                   # centre tap
     ((3, 2, 3, 3), 2, dict(padding=1)),                                   # Gram of the layer

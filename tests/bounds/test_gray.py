@@ -29,6 +29,7 @@ def dense_doubly_block(d, n, m):
 seeds = st.integers(0, 2**32 - 1)
 
 
+@pytest.mark.thesis("Thm 5.1")
 @settings(max_examples=30)
 @given(m=st.integers(1, 9), n=st.integers(1, 9), cplx=st.booleans(), seed=seeds)
 def test_toeplitz_bound_is_above_the_norm_and_the_sup(m, n, cplx, seed):
@@ -69,6 +70,7 @@ def test_toeplitz_bound_operator_batch_and_small_grids(rng):
     assert toeplitz_bound(h) >= np.linalg.norm(scipy.linalg.toeplitz(h), 2)
 
 
+@pytest.mark.thesis("Thm 5.2")
 @settings(max_examples=25)
 @given(n=st.integers(1, 4), p=st.integers(1, 3), q=st.integers(1, 3), seed=seeds)
 def test_block_toeplitz_bound(n, p, q, seed):
@@ -88,6 +90,7 @@ def test_block_toeplitz_bound(n, p, q, seed):
     assert np.linalg.norm(Tb, 2) <= b
 
 
+@pytest.mark.thesis("Thm 5.3")
 @settings(max_examples=25)
 @given(n=st.integers(1, 4), m=st.integers(1, 4), seed=seeds)
 def test_doubly_block_bound(n, m, seed):
@@ -102,6 +105,7 @@ def test_doubly_block_bound(n, m, seed):
     assert b >= np.abs(E1.T @ d @ E2).max()
 
 
+@pytest.mark.thesis("Thm 5.4")
 @settings(max_examples=25)
 @given(c=st.integers(1, 4), n=st.integers(1, 4), seed=seeds)
 def test_stacked_bound_1d_and_2d(c, n, seed):
@@ -137,6 +141,7 @@ def test_block_and_doubly_block_operators(rng):
         assert b[k] == pytest.approx(doubly_block_bound(d[k]), rel=1e-14)
 
 
+@pytest.mark.thesis("Lemma 5.6")
 def test_concat_bound(rng):
     A = [rng.standard_normal((4, k)) for k in (1, 3, 5)]
     assert concat_bound(A) >= np.linalg.norm(np.hstack(A), 2)

@@ -21,6 +21,7 @@ def relu_net(Ws, x):
     return Ws[-1] @ h
 
 
+@pytest.mark.thesis("Prop 3.3")
 def test_prop_3_3_counterexample_values():
     A1, A2 = PROP_3_3_COUNTEREXAMPLE["A"]
     B1, B2 = PROP_3_3_COUNTEREXAMPLE["B"]
@@ -44,6 +45,7 @@ def test_prop_3_3_counterexample_values():
         assert ratio == pytest.approx(lip, rel=1e-12)
 
 
+@pytest.mark.thesis("Prop 3.2")
 @settings(max_examples=30)
 @given(widths=st.lists(st.integers(1, 4), min_size=2, max_size=4), seed=st.integers(0, 2**32 - 1))
 def test_product_bound_is_above_the_network_constant(widths, seed):
@@ -94,6 +96,7 @@ def test_product_bound_errors():
         pattern_bound([np.ones((3, 2)), np.ones((2, 2))])
 
 
+@pytest.mark.thesis("Prop 3.1")
 def test_margin_certificate_is_sound_for_linear_models(rng):
     W = rng.standard_normal((5, 8))
     L = np.linalg.norm(W, 2)

@@ -68,6 +68,7 @@ def test_numba_and_numpy_engines_agree(shape, S, cplx, rng):
     np.testing.assert_allclose(b, a, rtol=1e-12)
 
 
+@pytest.mark.thesis("Eq 5.51-5.52, Alg 5.1")
 def test_single_polynomial_is_algorithm_5_1(rng):
     # Alg 5.1 on one 2-D polynomial: max over the grid of |f|
     c = rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))
@@ -93,6 +94,7 @@ def test_three_d_kernel(rng):
     assert lipbound(K, 16) >= np.sqrt(ref.sum())
 
 
+@pytest.mark.thesis("Eq 5.50")
 def test_kernel_symbol_matches_direct_sum(rng):
     K = rng.standard_normal((3, 2, 3, 2))
     S = 7
@@ -111,6 +113,7 @@ def test_kernel_symbol_matches_direct_sum(rng):
     assert F2[3, 1, 0, 0] == pytest.approx(direct, abs=1e-12)
 
 
+@pytest.mark.thesis("Eq 5.51-5.52, Alg 5.1")
 def test_peak_between_grid_points_needs_the_correction():
     # f(w) = sum_a e^{i a (w1 - pi/S)} e^{i a (w2 - pi/S)} peaks at w = (pi/S, pi/S), mid-cell
     S, k = 8, 3
@@ -136,6 +139,7 @@ def test_certified_lipbound_is_never_below_the_true_sup(cout, cin, kh, kw, extra
     assert polygrid(K, S, engine="numpy").value <= true * (1 + 1e-12)
 
 
+@pytest.mark.thesis("Thm 5.5")
 @pytest.mark.parametrize("padding", [0, 1, 2])
 def test_certified_lipbound_bounds_the_dense_convolution(padding, rng):
     for _ in range(3):
@@ -161,6 +165,7 @@ def test_thesis_value_is_the_grid_value_and_converges(rng):
     assert tight <= fine * (1 + 1e-12) <= np.sqrt(4) * tight * (1 + 1e-12)
 
 
+@pytest.mark.thesis("Eq 5.51-5.52, Alg 5.1")
 def test_grid_correction_values_and_errors():
     assert grid_correction((3, 3), 64) == pytest.approx(1 / math.cos(4 * math.pi / 64), rel=1e-14)
     # at S = 7 only the Bernstein form applies (2 N = 8 >= 7): alpha = pi * 4 / 14

@@ -76,6 +76,7 @@ def _check(w, n, stride, padding, dil, groups, mode, fast, bound="auto"):
     return exact, b
 
 
+@pytest.mark.thesis("Section 6 (certified bound)")
 @pytest.mark.parametrize("block", range(10))
 def test_bracket_on_1000_random_layers(block, monkeypatch):
     rng = np.random.default_rng(1000 + block)

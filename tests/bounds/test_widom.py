@@ -66,6 +66,7 @@ def test_one_level_widom_identity(df, dg, n, cplx, seed):
     np.testing.assert_allclose(R[0] @ R[1], JHftHgJ, atol=1e-13)
 
 
+@pytest.mark.thesis("Lemma 5.5", "Lemma A.1")
 @settings(max_examples=25)
 @given(d=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.integers(0, 2)),
        n=st.integers(1, 4), m=st.integers(1, 4), cplx=st.booleans(), seed=st.integers(0, 2**32 - 1))
@@ -81,6 +82,7 @@ def test_doubly_block_widom_identity(d, n, m, cplx, seed):
     assert sorted(w.terms) == ["IL", "IR", "LI", "LL", "LR", "RI", "RL", "RR"]
 
 
+@pytest.mark.thesis("Lemma A.1")
 def test_mirror_terms_are_reversed_left_terms(rng):
     # the R-side regions are J (L-side region of the reversed symbols) J: the two sums of Eq 5.21
     a, b = rng.standard_normal((3, 5)), rng.standard_normal((5, 3))
@@ -96,6 +98,7 @@ def test_mirror_terms_are_reversed_left_terms(rng):
         np.testing.assert_allclose(L @ R, J @ (Lm @ Rm) @ J, atol=1e-13)
 
 
+@pytest.mark.thesis("Lemma 5.5")
 @pytest.mark.parametrize("shape,n,m", [((5,), 6, None), ((3, 3), 3, 3), ((5, 3), 2, 5), ((5, 5), 4, 2)])
 @pytest.mark.parametrize("cplx", [False, True])
 def test_gram_defect_is_positive_semidefinite(shape, n, m, cplx, rng):

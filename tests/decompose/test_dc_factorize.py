@@ -49,6 +49,7 @@ def _check_structure(op, k):
     assert all(a != b for a, b in zip(op.kinds, op.kinds[1:]))
 
 
+@pytest.mark.thesis("Thm 4.2")
 def test_200_random_trials_all_reconstruct(record_property):
     # Thm 4.2 on random rank-k matrices, n in 8..256 (k | n), real and complex:
     # every trial must give exactly 4k+1 alternating factors and a relative
@@ -76,6 +77,7 @@ def test_200_random_trials_all_reconstruct(record_property):
     print(f"200 trials: {retries} internal retries, worst relative error {worst:.2e}")
 
 
+@pytest.mark.thesis("Thm 4.2")
 @pytest.mark.parametrize("n,k,kp", [(10, 3, 5), (12, 5, 6), (9, 2, 3), (7, 2, 7)])
 def test_rank_not_dividing_n_uses_next_divisor(rng, n, k, kp):
     M = _low_rank(rng, n, k, cplx=False)
@@ -101,6 +103,7 @@ def test_numerical_rank_and_truncation(rng):
     assert op2.truncation_error == pytest.approx(1e-3 / np.linalg.norm(s), rel=1e-6)
 
 
+@pytest.mark.thesis("Thm 4.1")
 def test_full_rank_small_and_zero_matrix(rng):
     M = _low_rank(rng, 4, 4, cplx=True)
     op = dc_factorize(M)

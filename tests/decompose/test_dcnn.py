@@ -30,6 +30,7 @@ def test_complex_relu():
     np.testing.assert_array_equal(complex_relu(np.array([-1.0, 2.0])), [0.0, 2.0])
 
 
+@pytest.mark.thesis("Lemma 4.2, Thm 4.4")
 def test_dc_network_forward_matches_dense(rng):
     p, n = 3, 6
     d, c, b = rng.standard_normal((3, p, n)) + 1j * rng.standard_normal((3, p, n))
@@ -42,6 +43,7 @@ def test_dc_network_forward_matches_dense(rng):
     assert net.num_parameters == 3 * p * n
 
 
+@pytest.mark.thesis("Def 4.1, Lemma 4.1", "Lemma 4.2, Thm 4.4")
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 @pytest.mark.parametrize("n,cplx", [(8, False), (16, False), (8, True)])
 def test_dense_to_dcnn_agrees_on_the_input_set(depth, n, cplx):
@@ -66,6 +68,7 @@ def test_dense_to_dcnn_agrees_on_the_input_set(depth, n, cplx):
     assert got.dtype == want.dtype == (np.complex128 if cplx else np.float64)
 
 
+@pytest.mark.thesis("Def 4.1, Lemma 4.1")
 def test_intermediate_relus_act_as_identity(rng):
     n = 8
     W = [rng.standard_normal((n, 2)) @ rng.standard_normal((2, n)) / 4]
@@ -79,6 +82,7 @@ def test_intermediate_relus_act_as_identity(rng):
         y = z
 
 
+@pytest.mark.thesis("Def 4.1, Lemma 4.1")
 def test_lemma_4_1_printed_bias_recursion_is_wrong(rng):
     # The printed proof sets c_(j+1) = 1 Xi - W_(j+1) c_j; the recursion that gives
     # psi_j o ... o psi_1(x) = W_j...W_1 x + 1 Xi is c_(j+1) = 1 Xi - W_(j+1) 1 Xi.
@@ -111,6 +115,7 @@ def test_dense_to_dcnn_bad_input(rng):
 
 # ------------------------------------------------------------ Lemma 4.3, Prop 4.1, Cor 4.2
 
+@pytest.mark.thesis("Lemma 4.3")
 @pytest.mark.parametrize("cplx", [False, True])
 def test_lemma_4_3_never_violated(cplx):
     rng = np.random.default_rng(43 + cplx)
@@ -130,6 +135,7 @@ def _prop41_instance(rng, n, p, scale):
     return W, b
 
 
+@pytest.mark.thesis("Prop 4.1")
 def test_prop_4_1_never_violated():
     rng = np.random.default_rng(41)
     for trial in range(150):
@@ -148,6 +154,7 @@ def test_prop_4_1_never_violated():
             assert err <= lowrank_network_bound(W, k, R) * (1 + 1e-10) + 1e-12
 
 
+@pytest.mark.thesis("Prop 4.1")
 def test_prop_4_1_needs_R_to_bound_the_input_too():
     # Erratum: with R bounding only the layers' outputs (as printed), the bound can
     # fail when the input is larger than every output; the proof uses ||x^(0)||.
@@ -161,6 +168,7 @@ def test_prop_4_1_needs_R_to_bound_the_input_too():
     assert err <= lowrank_network_bound(W, 3, max(R_outputs, np.linalg.norm(x)))
 
 
+@pytest.mark.thesis("Cor 4.2")
 def test_cor_4_2_dcnn_within_bound(rng):
     n, p, k = 8, 3, 2
     W, b = _prop41_instance(rng, n, p, 1.0)
@@ -190,6 +198,7 @@ def test_dc_init_distribution():
     assert np.all(dc_init(8, 2, rng=0, bias_std=0).biases == 0)
 
 
+@pytest.mark.thesis("Prop 4.2")
 @pytest.mark.parametrize("depth", [1, 10])
 def test_prop_4_2_covariance_monte_carlo(depth):
     # Cov(N(x)) = (2/n) ||x||^2 I at every depth (ReLU on layers 1..p-1, identity last,
@@ -212,6 +221,7 @@ def test_prop_4_2_covariance_monte_carlo(depth):
     assert np.all(np.abs(C - target * np.eye(n)) <= 5 * se)
 
 
+@pytest.mark.thesis("Prop 4.2")
 def test_prop_4_2_at_depth_40_layer_by_layer():
     # At depth 40 the unconditional Monte Carlo estimate is useless: ReLU outputs are
     # nonnegative, so the DC Fourier mode dominates and each layer multiplies ||z||^2 by

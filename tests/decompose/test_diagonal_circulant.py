@@ -19,6 +19,7 @@ def _dense(factors, start):
     return out
 
 
+@pytest.mark.thesis("Eq 3.6-3.7")
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("start", ["diagonal", "circulant"])
 @pytest.mark.parametrize("n,L", [(1, 1), (5, 2), (8, 5), (13, 4)])

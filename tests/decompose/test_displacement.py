@@ -15,6 +15,7 @@ def _Z(n, f):
     return Z
 
 
+@pytest.mark.thesis("Def 2.3, Table 2.1")
 def test_sylvester_and_stein_definitions(rng):
     A, B, M = rng.standard_normal((3, 5, 5))
     np.testing.assert_allclose(sylvester(A, B, M), A @ M - M @ B, atol=1e-13)
@@ -35,6 +36,7 @@ def test_operator_shape_errors():
         stein(np.eye(4), np.eye(3), np.eye(4))
 
 
+@pytest.mark.thesis("Def 2.3, Table 2.1")
 def test_table_pairs_are_the_thesis_operators():
     n = 5
     v = np.arange(1.0, 6.0)
@@ -51,6 +53,7 @@ def test_table_pairs_are_the_thesis_operators():
     assert all(isinstance(p, OperatorPair) and p.kind == "sylvester" for p in OPERATOR_PAIRS.values())
 
 
+@pytest.mark.thesis("Def 2.3, Table 2.1")
 @pytest.mark.parametrize("name", sorted(OPERATOR_PAIRS))
 @given(n=st.integers(6, 24), seed=st.integers(0, 2**32 - 1))
 def test_displacement_rank_of_each_structure(name, n, seed):

@@ -50,6 +50,7 @@ def test_krylov_bad_input():
         krylov(np.ones((3, 4)), np.ones(4))
 
 
+@pytest.mark.thesis("Thm 2.3")
 @pytest.mark.parametrize("f_a,f_b", [(1.0, -1.0), (2.0, 1.0), (1j, 1.0), (0.0, 1.0)])
 @given(n=st.integers(2, 12), seed=st.integers(0, 2**32 - 1))
 def test_krylov_reconstruct_thm_2_3(f_a, f_b, n, seed):
@@ -63,6 +64,7 @@ def test_krylov_reconstruct_thm_2_3(f_a, f_b, n, seed):
     np.testing.assert_allclose(krylov_reconstruct(A, B, G, H), M, atol=1e-9 * np.linalg.norm(M))
 
 
+@pytest.mark.thesis("Thm 2.3")
 def test_krylov_reconstruct_errors(rng):
     n = 4
     G = H = rng.standard_normal((n, 1))
@@ -82,6 +84,7 @@ def test_krylov_reconstruct_errors(rng):
 
 # ---------------------------------------------------------------- Thm 2.4
 
+@pytest.mark.thesis("Thm 2.4")
 @given(n=st.integers(1, 16), r=st.integers(1, 4), seed=st.integers(0, 2**32 - 1), cplx=st.booleans())
 def test_thm_2_4_formula_matches_dense(n, r, seed, cplx):
     # M = 1/2 sum Z_1(g) Z_-1(J h) built densely from scipy.linalg.toeplitz; its
@@ -141,6 +144,7 @@ def _check_from_dense(M, max_rank):
     return r
 
 
+@pytest.mark.thesis("Thm 3.2")
 @given(n=st.integers(2, 32), seed=st.integers(0, 2**32 - 1), cplx=st.booleans())
 def test_thm_3_2_circulant_and_skew_circulant_rank_1(n, seed, cplx):
     # The pair that makes this true is the Toeplitz pair (Z_1, Z_-1) of ToeplitzLike:
@@ -153,6 +157,7 @@ def test_thm_3_2_circulant_and_skew_circulant_rank_1(n, seed, cplx):
     assert _check_from_dense(_Zx(c, -1.0), 1) == 1
 
 
+@pytest.mark.thesis("Thm 3.2")
 @given(n=st.integers(3, 32), seed=st.integers(0, 2**32 - 1))
 def test_thm_3_2_toeplitz_and_inverse_rank_2(n, seed):
     rng = np.random.default_rng(seed)
@@ -161,6 +166,7 @@ def test_thm_3_2_toeplitz_and_inverse_rank_2(n, seed):
     _check_from_dense(np.linalg.inv(T), 2)
 
 
+@pytest.mark.thesis("Thm 3.2")
 @pytest.mark.parametrize("t", [1, 2, 3])
 def test_thm_3_2_products_and_combinations(rng, t):
     n = 20
@@ -175,6 +181,7 @@ def test_thm_3_2_products_and_combinations(rng, t):
     _check_from_dense(0.7 * P - 1.3 * Q, 4 * t)
 
 
+@pytest.mark.thesis("Thm 3.2")
 @pytest.mark.parametrize("cplx", [False, True])
 def test_thm_3_2_any_matrix_rank_n(rng, cplx):
     n = 12

@@ -13,6 +13,7 @@ def _symbols(name, n):
     return list(sp.symbols(f"{name}0:{n}"))
 
 
+@pytest.mark.thesis("Thm 2.1")
 @pytest.mark.parametrize("n", [2, 3, 4])
 def test_thm_2_1_circulant_diagonalization(n):
     # circ(c) = (1/n) U^* diag(U c) U  with U[j, k] = exp(-2 pi i j k / n).
@@ -28,6 +29,7 @@ def test_thm_2_1_circulant_diagonalization(n):
     np.testing.assert_allclose(Circulant(vals).eigvals(), expected, rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.thesis("Eq 2.9-2.19")
 @pytest.mark.parametrize("n", [2, 3, 4])
 def test_eq_2_9_to_2_19_circulant_closure(n):
     # Sum and product of circulants are circulant: circ(x) + circ(y) = circ(x + y) and
@@ -50,6 +52,7 @@ def test_eq_2_9_to_2_19_circulant_closure(n):
     np.testing.assert_allclose(S.c, xv + yv, rtol=0, atol=0)
 
 
+@pytest.mark.thesis("Eq 2.30-2.31")
 def test_eq_2_31_doubly_block_circulant_diagonalization():
     # A doubly-block circulant matrix (circulant blocks arranged circulantly) is
     # diagonalized by U_n (x) U_n: A = (1/n^2) (U (x) U)^* Lambda (U (x) U), with
@@ -68,6 +71,7 @@ def test_eq_2_31_doubly_block_circulant_diagonalization():
     assert is_zero_matrix(A - rhs)
 
 
+@pytest.mark.thesis("Eq 2.30-2.31")
 def test_eq_2_31_library_eigenvalues_match_symbolic():
     # DoublyBlockCirculant.eigvals() is Lambda = (U (x) U) vec(c), entry by entry (n = 2, 3).
     from toeplitzkit.toeplitz import DoublyBlockCirculant

@@ -28,6 +28,7 @@ def _conv_matrix(K, N, p):
     return M
 
 
+@pytest.mark.thesis("Eq 5.50")
 @pytest.mark.parametrize("s, p", [(2, 0), (3, 1), (3, 0)])
 def test_eq_5_50_symbol_is_dft_of_circulant_blocks(s, p):
     N = 4  # e^{2 pi i k / 4} is exact in {1, i, -1, -i}
@@ -49,6 +50,7 @@ def test_eq_5_50_symbol_is_dft_of_circulant_blocks(s, p):
         assert sp.expand(sp.expand_complex(F - phase * F_thesis)) == 0
 
 
+@pytest.mark.thesis("Eq 5.50")
 def test_eq_5_50_multichannel_singular_values():
     # With channels, the (i, j) block of the convolution is the single-channel one of
     # K[i, j]; the singular values of the whole operator are those of the cout x cin
@@ -67,6 +69,7 @@ def test_eq_5_50_multichannel_singular_values():
     np.testing.assert_allclose(sv_dense, sv_symbol, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.thesis("Eq 5.50")
 def test_eq_5_50_library_kernel_symbol():
     # kernel_symbol(K, S)[k1, k2] = sum_ab K[:, :, a, b] e^{i(a w1 + b w2)} at w = 2 pi k / S:
     # compare with the symbolic sum (padding 0), evaluated numerically.

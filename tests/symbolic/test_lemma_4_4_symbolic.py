@@ -37,6 +37,7 @@ def _expectation(expr, gauss, rademacher, variances):
     return sp.simplify(total)
 
 
+@pytest.mark.thesis("Lemma 4.4")
 @pytest.mark.parametrize("n", [2, 3, 4])
 def test_lemma_4_4_covariance(n):
     alpha, alpha_b = sp.symbols("alpha alpha_b", positive=True)
@@ -55,6 +56,7 @@ def test_lemma_4_4_covariance(n):
                 assert cov == 0
 
 
+@pytest.mark.thesis("Lemma 4.4")
 def test_lemma_4_4_relu_second_moment():
     # E[relu(x)^2] = Var(x) / 2 for x ~ N(0, s^2) (a symmetric density).
     x = sp.Symbol("x", real=True)
@@ -63,6 +65,7 @@ def test_lemma_4_4_relu_second_moment():
     assert sp.simplify(sp.integrate(x**2 * pdf, (x, 0, sp.oo)) - s**2 / 2) == 0
 
 
+@pytest.mark.thesis("Prop 4.2")
 def test_prop_4_2_dc_initialization_monte_carlo():
     # Prop 4.2: with alpha^2 = 2/n and no bias, a stack of p relu(D C .) layers keeps
     # E[||y||^2] = ||x||^2 up to Monte Carlo error (the factor 2 cancels the relu's 1/2).

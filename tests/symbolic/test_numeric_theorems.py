@@ -22,6 +22,7 @@ def _truncate(W, k):
     return (U[:, :k] * s[:k]) @ Vh[:k], s
 
 
+@pytest.mark.thesis("Eq 2.22-2.23")
 def test_eq_2_22_toeplitz_index_convention():
     # Eq 2.22 (T[j, k] = a_{j-k}) and Eq 2.26 agree; Eq 2.23 prints a_{k-j}.  The library
     # follows 2.22/2.26: with f(w) = e^{iw} (a_1 = 1), T_n(f) has ones on the subdiagonal.
@@ -30,6 +31,7 @@ def test_eq_2_22_toeplitz_index_convention():
     np.testing.assert_allclose(T, np.eye(n, k=-1), atol=1e-13)
 
 
+@pytest.mark.thesis("Lemma 4.3")
 def test_lemma_4_3_rank_k_perturbation():
     # ||relu(W x + b) - relu(W_k y + b)|| <= s_1 ||x - y|| + s_{k+1} ||x||  (Eq 4.27)
     rng = np.random.default_rng(1)
@@ -44,6 +46,7 @@ def test_lemma_4_3_rank_k_perturbation():
         assert lhs <= s[0] * np.linalg.norm(x - y) + s[k] * np.linalg.norm(x) + 1e-12
 
 
+@pytest.mark.thesis("Prop 4.1", "Cor 4.2")
 @pytest.mark.parametrize("scale", [1.0, 0.7, 1.3])
 def test_prop_4_1_and_cor_4_2_network_error(scale):
     # Prop 4.1: replacing every W by its rank-k SVD approximation changes a depth-p
@@ -73,6 +76,7 @@ def test_prop_4_1_and_cor_4_2_network_error(scale):
         assert np.linalg.norm(h - hdc) <= bound * (1 + 1e-8)
 
 
+@pytest.mark.thesis("Thm 4.2")
 def test_thm_4_2_factor_count_and_first_last_kinds():
     # Thm 4.2 states the 4k+1 factors start and end with a circulant; the constructive
     # proof (and the library) gives a product that starts and ends with a diagonal.
@@ -86,6 +90,7 @@ def test_thm_4_2_factor_count_and_first_last_kinds():
     np.testing.assert_allclose(F.to_dense(), M, atol=1e-9 * np.linalg.norm(M))
 
 
+@pytest.mark.thesis("Lemma 5.1", "Lemma 5.2", "Lemma 5.3", "Lemma 5.4")
 def test_lemma_5_1_to_5_4_doubly_block_toeplitz_facts():
     rng = np.random.default_rng(4)
     n, d = 3, 1
@@ -127,6 +132,7 @@ def _torus_sup(K, grid=48):
     return np.linalg.svd(F, compute_uv=False)[..., 0].max()
 
 
+@pytest.mark.thesis("Thm 5.5")
 def test_lipbound_loose_by_up_to_sqrt_cout():
     # The thesis's LipBound sums the squared row maxima; for multi-output layers it can
     # exceed the true norm by up to sqrt(cout) and never by more.
@@ -143,6 +149,7 @@ def test_lipbound_loose_by_up_to_sqrt_cout():
     assert min(ratios) > 1.5  # markedly loose on random multi-channel kernels
 
 
+@pytest.mark.thesis("Eq 5.51-5.52, Alg 5.1")
 def test_eq_5_52_uncorrected_grid_underestimates():
     # Table 5.1 reports LipBound/true ratios below 1: the grid maximum without the
     # (1 - alpha)^-1 factor of Eq 5.52 (S = 10 for 3x3 kernels) falls below the norm.
@@ -158,6 +165,7 @@ def test_eq_5_52_uncorrected_grid_underestimates():
     assert below >= 1
 
 
+@pytest.mark.thesis("Section 6 (certified bound)")
 @pytest.mark.parametrize("stride, padding, groups", [(1, 1, 1), (2, 1, 1), (1, 0, 2), (2, "same", 1)])
 def test_conv_spectral_norm_is_two_sided(stride, padding, groups):
     # DESIGN section 6: lower <= ||A||_2 <= upper for the zero-padded layer.
@@ -173,6 +181,7 @@ def test_conv_spectral_norm_is_two_sided(stride, padding, groups):
     assert b.lower <= true <= b.upper
 
 
+@pytest.mark.thesis("Eq 5.53-5.54, Fig 5.2")
 def test_eq_5_54_tightness_gap_against_dense():
     # Gamma(n) = LipBound(K) - sigma_1(M(n)) (Eq 5.54): non-negative for every n, with
     # sigma_1 checked against a dense SVD; for one output channel LipBound equals

@@ -8,6 +8,7 @@ Lip(N1) = (1 + sqrt 5)/2 > Lip(N2) = sqrt 2: smaller layer constants, larger net
 import itertools
 
 import numpy as np
+import pytest
 import sympy as sp
 
 A1 = sp.Matrix([[0, -1], [-1, 0]])
@@ -29,6 +30,7 @@ def _lip(W2, W1):
     return max(vals, key=lambda v: float(v))
 
 
+@pytest.mark.thesis("Prop 3.3")
 def test_prop_3_3_layer_norms():
     assert sp.simplify(_norm(A1) - 1) == 0
     assert sp.simplify(_norm(A2) - GOLDEN) == 0  # erratum: printed as sqrt(2)
@@ -36,6 +38,7 @@ def test_prop_3_3_layer_norms():
     assert sp.simplify(_norm(B2) - 2) == 0
 
 
+@pytest.mark.thesis("Prop 3.3")
 def test_prop_3_3_network_constants():
     assert sp.simplify(_lip(A2, A1) - GOLDEN) == 0
     assert sp.simplify(_lip(B2, B1) - sp.sqrt(2)) == 0
@@ -45,6 +48,7 @@ def test_prop_3_3_network_constants():
     assert float(_lip(B2, B1)) < float(_lip(A2, A1))
 
 
+@pytest.mark.thesis("Prop 3.3")
 def test_prop_3_3_attained_by_finite_differences():
     # The pattern (1, 1) of N1 is reachable (x < 0 on both coordinates makes A1 x > 0),
     # so the constant is attained, not only an upper bound.
@@ -58,6 +62,7 @@ def test_prop_3_3_attained_by_finite_differences():
     assert abs(ratio - (1 + np.sqrt(5)) / 2) < 1e-12
 
 
+@pytest.mark.thesis("Prop 3.3")
 def test_prop_3_3_library_pattern_bound():
     from toeplitzkit.bounds.network import pattern_bound
 

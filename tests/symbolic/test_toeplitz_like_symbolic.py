@@ -28,6 +28,7 @@ def _generators(T):
     return D, G, H
 
 
+@pytest.mark.thesis("Thm 2.4")
 @pytest.mark.parametrize("n", [3, 4])
 def test_thm_2_4_toeplitz_displacement_rank_two(n):
     T = _toeplitz(n)
@@ -38,6 +39,7 @@ def test_thm_2_4_toeplitz_displacement_rank_two(n):
     assert all(D[i, j] == 0 for i in range(1, n) for j in range(n - 1))
 
 
+@pytest.mark.thesis("Thm 2.4")
 @pytest.mark.parametrize("n", [3, 4])
 def test_thm_2_4_toeplitz_like_reconstruction(n):
     # M = 1/2 sum_j Z_1(g_j) Z_-1(J h_j)  (Eq 2.38) reconstructs T exactly.
@@ -50,6 +52,7 @@ def test_thm_2_4_toeplitz_like_reconstruction(n):
     assert is_zero_matrix(M / 2 - T)
 
 
+@pytest.mark.thesis("Thm 2.4")
 @pytest.mark.parametrize("n", [3, 4])
 def test_thm_2_4_general_matrix_reconstruction(n):
     # The decomposition holds for any M (Z_1 and Z_-1 have disjoint spectra), with
@@ -63,6 +66,7 @@ def test_thm_2_4_general_matrix_reconstruction(n):
     assert is_zero_matrix(M / 2 - m)
 
 
+@pytest.mark.thesis("Thm 2.4")
 @pytest.mark.parametrize("n", [3, 4])
 def test_thm_2_4_library_matches_symbolic(n):
     # The library's ToeplitzLike(G, H) is the same 1/2 sum of f-circulant products.

@@ -75,6 +75,7 @@ def _part_term(a, b, n, parts, d):
     return F * G
 
 
+@pytest.mark.thesis("Lemma 5.5")
 @pytest.mark.parametrize("n, d", [(3, 1), (4, 1), (4, 2)])
 def test_widom_identity_1d(n, d):
     a, b = _coeffs("a", d, 1), _coeffs("b", d, 1)
@@ -90,6 +91,7 @@ def test_widom_identity_1d(n, d):
     assert sp.expand(lhs - rhs) == sp.zeros(n, n)
 
 
+@pytest.mark.thesis("Lemma 5.5", "Lemma A.1")
 @pytest.mark.parametrize("n", [2, 3])
 def test_widom_identity_2d_eight_parts(n):
     # D(fg) = D(f) D(g) + the eight off-square parts, degree 1 in each variable.
@@ -102,6 +104,7 @@ def test_widom_identity_2d_eight_parts(n):
     assert sp.expand(_D(_product(a, b), n) - rhs) == sp.zeros(n * n, n * n)
 
 
+@pytest.mark.thesis("Lemma A.1")
 def test_widom_2d_parts_pair_under_reflection():
     # The 'hi' parts are the reflections of the 'lo' parts of the reflected symbols:
     # term(hi-ish parts; f, g) = J term(mirrored parts; f~, g~) J with f~(w) = f(-w).
@@ -118,6 +121,7 @@ def test_widom_2d_parts_pair_under_reflection():
         assert sp.expand(lhs - rhs) == sp.zeros(n * n, n * n)
 
 
+@pytest.mark.thesis("Lemma 5.5")
 def test_widom_psd_consequence_used_by_thm_5_4():
     # With g = f and the first factor conj(f): D(|f|^2) - D(f)^H D(f) is a sum of
     # Gram matrices, hence positive semidefinite.  Checked numerically on random
@@ -135,6 +139,7 @@ def test_widom_psd_consequence_used_by_thm_5_4():
         assert np.linalg.eigvalsh(gap).min() >= -1e-12
 
 
+@pytest.mark.thesis("Lemma 5.5")
 @pytest.mark.parametrize("dim", [1, 2])
 def test_widom_library_matches_symbolic(dim):
     # The library's widom_terms: same left side D(fg) and same product D(f) D(g) as the

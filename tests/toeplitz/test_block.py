@@ -37,6 +37,7 @@ def test_block_circulant_batched(rng, dtype):
     check_operator(BlockCirculant(A), dense)
 
 
+@pytest.mark.thesis("Thm 2.2, Eq 2.27-2.29")
 @pytest.mark.parametrize("n,p,q", [(1, 2, 2), (4, 2, 3), (5, 3, 3)])
 def test_theorem_2_2_block_diagonalization(rng, n, p, q):
     A = _rand(rng, (n, p, q), np.complex128)
@@ -128,6 +129,7 @@ def test_block_toeplitz_hermitian_default_and_batch(rng):
     check_operator(BlockToeplitz(cb, rb), dense)
 
 
+@pytest.mark.thesis("Eq 2.32-2.33, Eq 5.5")
 def test_block_toeplitz_symbol_is_eq_2_33(rng):
     m, n, p, q = 4, 3, 2, 3
     c, r = rng.standard_normal((m, p, q)), rng.standard_normal((n, p, q))
@@ -164,6 +166,7 @@ def test_block_toeplitz_errors():
         BlockToeplitz(np.full((2, 1, 1), np.inf))
 
 
+@pytest.mark.thesis("Thm 2.2, Eq 2.27-2.29")
 def test_eq_2_27_text_convention_breaks_theorem_2_2(rng):
     # Eq 2.27's text writes A = (A((k - j) mod n))_{j,k}; the displayed matrix (and this
     # package) has A((j - k) mod n) in block (j, k). Thm 2.2 as stated, with Psi from

@@ -10,6 +10,7 @@ from toeplitzkit.toeplitz import Circulant, FCirculant, SkewCirculant, f_unit_ci
 from tests._helpers import DTYPES, rand as _rand
 
 
+@pytest.mark.thesis("Def 2.1, Eq 2.1")
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [1, 2, 7, 16, 31])
 def test_circulant_matches_scipy(rng, dtype, n, fft_engine):
@@ -24,6 +25,7 @@ def test_circulant_batched(rng, dtype):
     check_operator(Circulant(c), dense)
 
 
+@pytest.mark.thesis("Thm 2.1")
 @given(st.integers(1, 40), st.integers(0, 2**32 - 1))
 def test_circulant_eigenvalues_are_the_dft_of_c(n, seed):
     # Thm 2.1: C = U* diag(U c) U / n, i.e. C v_k = (U c)_k v_k with v_k[j] = exp(2 pi i j k / n).
@@ -38,6 +40,7 @@ def test_circulant_eigenvalues_are_the_dft_of_c(n, seed):
                                atol=1e-10 * (1 + np.abs(c).sum()))
 
 
+@pytest.mark.thesis("Eq 2.9-2.19")
 @given(st.integers(1, 24), st.integers(0, 2**32 - 1))
 def test_circulant_closure(n, seed):
     rng = np.random.default_rng(seed)
@@ -117,6 +120,7 @@ def _fcirc_dense(x, f):
     return np.array([[x[j - k] if j >= k else f * x[n + j - k] for k in range(n)] for j in range(n)])
 
 
+@pytest.mark.thesis("Def 2.2, Eq 2.20-2.21")
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("f", [1.0, -1.0, 0.5, 0.0, 1e-5, 3e3, 2.0 - 1.5j])
 @pytest.mark.parametrize("n", [1, 5, 16])
@@ -134,6 +138,7 @@ def test_fcirculant_batched_f(rng):
     check_operator(FCirculant(x, f), dense)
 
 
+@pytest.mark.thesis("Def 2.2, Eq 2.20-2.21")
 def test_fcirculant_eigvals(rng):
     x = rng.standard_normal(9)
     for f in [2.0, -1.0, 0.3 + 0.4j]:

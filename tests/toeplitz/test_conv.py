@@ -67,6 +67,7 @@ GRID2 = [
 GRID2 = GRID2[::13]
 
 
+@pytest.mark.thesis("Eq 2.27-2.33")
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("cfg", GRID2, ids=lambda c: "-".join(map(str, c.values())))
@@ -105,6 +106,7 @@ def test_conv2d_matches_torch(cfg, dtype, method):
                                atol=tol(dtype) * max(1.0, np.abs(xt.grad.numpy()).max()))
 
 
+@pytest.mark.thesis("Eq 2.27-2.33")
 def test_conv2d_grid_covers_every_option():
     for key, values in [("mode", MODES), ("stride", [1, 2, 3]), ("dilation", [1, 2, 3]), ("groups", [1, 2, 4]),
                         ("padding", [0, 1, 2, "same", "valid"])]:
@@ -333,6 +335,7 @@ def test_conv2d_any_valid_config_matches_torch(cfg, method):
     assert abs(lhs - rhs) <= tol(w.dtype) * 10 * (np.linalg.norm(ref) * np.linalg.norm(y) + 1)
 
 
+@pytest.mark.thesis("Eq 2.27-2.33")
 def test_thesis_section_2_1_3_example_is_a_left_right_flipped_correlation():
     # The doubly-block Toeplitz matrix printed in section 2.1.3 for a 3x3 kernel k0..k8
     # (blocks T(0) on the diagonal, T(1) above, T(2) below; T(0) has k4 on the diagonal,

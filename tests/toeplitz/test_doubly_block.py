@@ -43,6 +43,7 @@ def test_dbc_batched(rng):
     check_operator(DoublyBlockCirculant(c), dense)
 
 
+@pytest.mark.thesis("Eq 2.30-2.31")
 @pytest.mark.parametrize("n1,n2", [(2, 3), (4, 4), (5, 2)])
 def test_dbc_eigendecomposition_eq_2_31(rng, n1, n2):
     c = _rand(rng, (n1, n2), np.complex128)
@@ -115,6 +116,7 @@ def test_dbt_batched_and_blocks_are_toeplitz(rng):
             np.testing.assert_array_equal(D[i * n2:(i + 1) * n2, j * n2:(j + 1) * n2], ref)
 
 
+@pytest.mark.thesis("Eq 2.32-2.33, Eq 5.5")
 def test_dbt_is_D_of_f_eq_5_5(rng):
     # D(f) entries are the 2-D Fourier coefficients (Eq 5.5) of f; computed here by an exact
     # rectangle rule on a grid finer than the degree.

@@ -92,6 +92,7 @@ def test_sum_and_product_of_polynomials():
         a @ b
 
 
+@pytest.mark.thesis("Eq 2.32-2.33, Eq 5.5")
 def test_from_kernel_is_eq_5_50():
     rng = np.random.default_rng(2)
     K = rng.standard_normal((3, 2, 3, 2))

@@ -23,6 +23,7 @@ def _dense_batch(c, r):
 
 # ----------------------------------------------------------------- products
 
+@pytest.mark.thesis("Eq 2.22-2.23")
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mn", [(1, 1), (2, 2), (8, 8), (13, 13), (7, 3), (3, 11), (1, 5), (6, 1)])
 def test_toeplitz_matches_scipy(rng, dtype, mn, fft_engine):
@@ -113,6 +114,7 @@ def test_toeplitz_property_products(m, n, seed, cplx):
 
 # ----------------------------------------------------------------- symbols
 
+@pytest.mark.thesis("Eq 2.24-2.26")
 def test_from_symbol_callable_matches_exact_coefficients():
     # f(w) = 3 + 2 cos w + 4 i sin(2w) = 3 + e^{iw} + e^{-iw} + 2 e^{2iw} - 2 e^{-2iw}
     f = lambda w: 3 + 2 * np.cos(w) + 4j * np.sin(2 * w)  # noqa: E731
@@ -147,6 +149,7 @@ def test_from_symbol_coefficient_array():
         Toeplitz.from_symbol(lambda w: 1.0, 3)
 
 
+@pytest.mark.thesis("Eq 2.24-2.26")
 def test_symbol_roundtrip():
     symbol = pytest.importorskip("toeplitzkit.toeplitz.symbol")
     rng = np.random.default_rng(3)
