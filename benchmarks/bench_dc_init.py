@@ -28,15 +28,22 @@ import time
 import torch
 
 from toeplitzkit.adapters.torch import dc_matmul
-from toeplitzkit.adapters.torch.layers import dc_init
+from toeplitzkit.decompose import dc_init
+
+
+def orthogonal_c(nets, n, gain, dtype):
+    """`nets` orthogonal circulants times sqrt(gain), seeded from torch's generator."""
+    seed = int(torch.randint(0, 2 ** 62, (), dtype=torch.int64))
+    net = dc_init(n, 1, seed, gain=gain, init="orthogonal", bias_std=0.0, size=nets)
+    return torch.from_numpy(net.circulants[:, 0]).to(dtype)
 
 
 def draw_c(kind, nets, n, first, slope, dtype):
     if kind == "orthogonal":
         gain = 2.0 if first else 2.0 / (1 + slope ** 2)
-        return dc_init((nets, 1, n), gain=gain, init="orthogonal", dtype=dtype)[1][:, 0]
+        return orthogonal_c(nets, n, gain, dtype)
     if kind == "orthogonal zero-mean":
-        c = dc_init((nets, 1, n), gain=2.0, init="orthogonal", dtype=dtype)[1][:, 0]
+        c = orthogonal_c(nets, n, 2.0, dtype)
         if first:
             return c
         spec = torch.fft.rfft(c)

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 from toeplitzkit.adapters.torch import (DCNN, CirculantLinear, DiagonalCirculantLinear,  # noqa: E402
                                         LowRankLinear, LowRankOperator, ToeplitzLikeLinear, ToeplitzLinear,
                                         dc_matmul)
-from toeplitzkit.adapters.torch.layers import dc_init  # noqa: E402
+from toeplitzkit import decompose  # noqa: E402
 from toeplitzkit.testing import check_operator  # noqa: E402
 from toeplitzkit.toeplitz import Circulant, FCirculant, Toeplitz  # noqa: E402
 
@@ -151,6 +151,7 @@ def test_low_rank_round_trip():
     layer, dense = make("lowrank", 7, 4)
     op = layer.to_operator()
     assert isinstance(op, LowRankOperator)
+    assert LowRankOperator is decompose.LowRankOperator  # the NumPy operator, re-exported by the adapter
     check_operator(op, dense)
     back = LowRankLinear.from_operator(op, bias=np_(layer.bias))
     x = torch.randn(4, 7, dtype=F64)
@@ -182,8 +183,8 @@ def _prop42_band(p, n=32, M=20000, seed=0):
     x = torch.randn(n, dtype=F64)
     z = x.expand(M, n)
     for i in range(p):
-        d, c = dc_init((M, 1, n), gain=2.0, dtype=F64)
-        z = dc_matmul([d[:, 0], c[:, 0]], z)
+        net = decompose.dc_init(n, 1, rng=1000 * seed + i, bias_std=0.0, size=M)
+        z = dc_matmul([torch.from_numpy(net.diagonals[:, 0]), torch.from_numpy(net.circulants[:, 0])], z)
         if i < p - 1:
             z = torch.relu(z)
     target = float(2.0 / n * x.dot(x))
@@ -208,8 +209,8 @@ def test_prop_4_2_output_covariance(p):
 
 
 def test_prop_4_2_uses_the_layer_initialization():
-    # The Monte Carlo above draws with dc_init, the function reset_parameters uses; the layer's
-    # forward is the same dc_matmul.
+    # The Monte Carlo above draws with toeplitzkit.decompose.dc_init, the function reset_parameters
+    # uses (seeded from torch's generator); the layer's forward is the same dc_matmul.
     torch.manual_seed(3)
     layer = DiagonalCirculantLinear(16, 16, bias=False, dtype=F64)
     x = torch.randn(5, 16, dtype=F64)
@@ -217,9 +218,30 @@ def test_prop_4_2_uses_the_layer_initialization():
     torch.manual_seed(4)
     layer.reset_parameters()
     torch.manual_seed(4)
-    d, c = dc_init((1, 16), dtype=F64)
-    torch.testing.assert_close(layer.d.detach(), d)
-    torch.testing.assert_close(layer.c.detach(), c)
+    net = decompose.dc_init(16, 1, rng=int(torch.randint(0, 2 ** 62, (), dtype=torch.int64)), bias_std=0.0)
+    torch.testing.assert_close(layer.d.detach(), torch.from_numpy(net.diagonals))
+    torch.testing.assert_close(layer.c.detach(), torch.from_numpy(net.circulants))
+
+
+def test_dc_layer_initialization_is_seeded_by_torch_and_scales_only_the_last_pair():
+    # torch.manual_seed fixes the draw; pair 0 (applied last) has c ~ N(0, gain / n), the others
+    # N(0, 1 / n), d is +-1.  300 layers of width 64: 19200 entries per pair, so the sample
+    # variance is within 5 standard errors (about 6%) of its expectation.
+    torch.manual_seed(7)
+    a = DiagonalCirculantLinear(8, n_factors=2, dtype=F64)
+    torch.manual_seed(7)
+    b = DiagonalCirculantLinear(8, n_factors=2, dtype=F64)
+    assert torch.equal(a.c, b.c) and torch.equal(a.d, b.d)
+    n, gain, L = 64, 3.0, 300
+    torch.manual_seed(0)
+    layers = [DiagonalCirculantLinear(n, n_factors=3, bias=False, gain=gain, dtype=F64) for _ in range(L)]
+    c = torch.stack([ly.c.detach() for ly in layers])          # (L, 3, n)
+    d = torch.stack([ly.d.detach() for ly in layers])
+    assert set(d.unique().tolist()) == {-1.0, 1.0}
+    for pair, want in [(0, gain / n), (1, 1 / n), (2, 1 / n)]:
+        var = float((c[:, pair] ** 2).mean())
+        se = want * math.sqrt(2 / (L * n))
+        assert abs(var - want) <= 5 * se, (pair, var, want)
 
 
 def test_wrong_gain_is_detected_by_the_band():

@@ -198,6 +198,34 @@ def test_dc_init_distribution():
     assert np.all(dc_init(8, 2, rng=0, bias_std=0).biases == 0)
 
 
+def test_dc_init_gain_per_layer_and_orthogonal():
+    # gain: c ~ N(0, gain_i / n) per layer; 400 networks x 64 entries per layer, so each sample
+    # variance is within 5 standard errors (sqrt(2 / 25600), about 4.4%) of gain_i / n.
+    net = dc_init(64, 3, rng=2, gain=[3.0, 1.0, 0.5], size=400)
+    for i, g in enumerate([3.0, 1.0, 0.5]):
+        assert abs(net.circulants[:, i].var() / (g / 64) - 1) < 5 * np.sqrt(2 / 25600)
+    # orthogonal: C^T C = gain I for every circulant, odd and even n; d stays +-1
+    for n in (7, 8):
+        orth = dc_init(n, 2, rng=3, gain=[2.0, 1.0], init="orthogonal", size=5, bias_std=0.0)
+        for net_c in orth.circulants:
+            for g, c in zip([2.0, 1.0], net_c):
+                C = sl.circulant(c)
+                np.testing.assert_allclose(C.T @ C, g * np.eye(n), atol=1e-12)
+        assert set(np.unique(orth.diagonals)) == {-1.0, 1.0}
+    # one gain for all layers gives the same draw as that gain repeated
+    np.testing.assert_array_equal(dc_init(16, 3, rng=4, gain=1.5).circulants,
+                                  dc_init(16, 3, rng=4, gain=[1.5] * 3).circulants)
+
+
+def test_dc_init_bad_gain_and_init():
+    with pytest.raises(ValueError, match="'init' must be one of"):
+        dc_init(8, 2, init="uniform")
+    with pytest.raises(ValueError, match="'gain' must be a float or 2 floats"):
+        dc_init(8, 2, gain=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="'gain' must be > 0"):
+        dc_init(8, 2, gain=0.0)
+
+
 @pytest.mark.thesis("Prop 4.2")
 @pytest.mark.parametrize("depth", [1, 10])
 def test_prop_4_2_covariance_monte_carlo(depth):

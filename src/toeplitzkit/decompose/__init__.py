@@ -5,7 +5,7 @@
 (Eq 2.37, Thm 2.3); ``ToeplitzLike`` (Thm 2.4, Thm 3.2);
 ``DiagonalCirculant`` and ``dc_factorize`` (Eq 3.6-3.7, Thm 4.2);
 ``dense_to_dcnn`` and the error bounds of section 4.3 (Lemma 4.1-4.3,
-Prop 4.1-4.2, Thm 4.4, Cor 4.2).
+Prop 4.1-4.2, Thm 4.4, Cor 4.2); ``LowRankOperator`` (Eq 3.1).
 """
 
 from .._lazy import lazy_exports
@@ -41,6 +41,8 @@ _LAZY = {
     "lowrank_layer_bound": "dcnn",
     "lowrank_network_bound": "dcnn",
     "dcnn_error_bound": "dcnn",
+    # lowrank.py: Eq 3.1
+    "LowRankOperator": "lowrank",
 }
 
 __all__ = list(_LAZY)

@@ -8,10 +8,13 @@ and the initialization of section 4.4.1 (Lemma 4.4, Prop 4.2).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from .. import _fft
-from .._validation import as_array, positive_int
+from .._validation import as_array, check_option, positive_int
 from .diagonal_circulant import DiagonalCirculant, dc_factorize
 
 __all__ = ["complex_relu", "DCNetwork", "dense_relu_forward", "dense_to_dcnn", "dc_init",
@@ -423,8 +426,21 @@ def dcnn_error_bound(weights, k: int, R: float) -> float:
     return lowrank_network_bound(weights, k, R)
 
 
-def dc_init(n: int, depth: int, rng=None, *, bias_std: float = 1e-3, size=(), last_activation=True,
-            dtype=np.float64) -> DCNetwork:
+def _orthogonal_circulants(gen: np.random.Generator, shape: tuple[int, ...]) -> NDArray[np.float64]:
+    """First columns (shape ``(..., n)``) of orthogonal real circulants: unit-modulus spectra, random phases."""
+    *batch, n = shape
+    spec = np.exp(1j * gen.uniform(0.0, 2 * np.pi, (*batch, n // 2 + 1)))
+    # The zero (and, for even n, the Nyquist) entry of a real signal's spectrum is real: +-1.
+    spec[..., 0] = gen.choice(np.array([-1.0, 1.0]), batch)
+    if n % 2 == 0:
+        spec[..., -1] = gen.choice(np.array([-1.0, 1.0]), batch)
+    return np.fft.irfft(spec, n)
+
+
+def dc_init(n: int, depth: int, rng: int | np.random.Generator | None = None, *,
+            gain: float | Sequence[float] = 2.0, init: str = "gaussian", bias_std: float = 1e-3,
+            size: int | Sequence[int] = (), last_activation: bool = True,
+            dtype: DTypeLike = np.float64) -> DCNetwork:
     r"""The DC initialization of section 4.4.1: ``c ~ N(0, 2/n)``, ``d`` uniform in ``{-1, +1}``, small bias.
 
     Parameters
@@ -434,6 +450,13 @@ def dc_init(n: int, depth: int, rng=None, *, bias_std: float = 1e-3, size=(), la
     depth : int
         Number of layers.
     rng : int or Generator, optional
+    gain : float or sequence of ``depth`` floats, default 2.0
+        ``c ~ N(0, gain / n)``, one gain for every layer or one per layer
+        (2 for a ReLU network, Prop 4.2; 1 keeps the expected squared norm).
+    init : {'gaussian', 'orthogonal'}, default 'gaussian'
+        ``'orthogonal'``: each ``circ(c)`` is ``sqrt(gain)`` times an orthogonal
+        matrix, its spectrum of constant modulus ``sqrt(gain)`` with random phases
+        (the zero and, for even ``n``, the Nyquist frequency a random sign).
     bias_std : float, default 1e-3
         Standard deviation ``alpha'`` of the biases (``0`` for Prop 4.2).
     size : tuple of int, default ()
@@ -464,15 +487,29 @@ def dc_init(n: int, depth: int, rng=None, *, bias_std: float = 1e-3, size=(), la
     >>> net = dc_init(8, 3, rng=0)
     >>> net.depth, net.width, set(abs(net.diagonals.ravel()))
     (3, 8, {np.float64(1.0)})
+    >>> orth = dc_init(8, 2, rng=0, gain=[2.0, 1.0], init="orthogonal")
+    >>> np.abs(np.fft.fft(orth.circulants)).round(12).min(axis=-1) ** 2
+    array([2., 1.])
     """
     n = positive_int(n, "n")
     depth = positive_int(depth, "depth")
+    check_option(init, "init", ("gaussian", "orthogonal"))
     if not bias_std >= 0:
         raise ValueError(f"'bias_std' must be >= 0, got {bias_std!r}")
+    if np.ndim(gain) and np.shape(gain) != (depth,):
+        raise ValueError(f"'gain' must be a float or {depth} floats (one per layer), got shape {np.shape(gain)}")
+    gains = np.asarray(gain, dtype=np.float64) if np.ndim(gain) else None
+    if not np.all(np.asarray(gain, dtype=np.float64) > 0):
+        raise ValueError(f"'gain' must be > 0, got {gain!r}")
     gen = np.random.default_rng(rng)
     size = (int(size),) if isinstance(size, (int, np.integer)) else tuple(int(v) for v in size)
     shape = size + (depth, n)
-    c = gen.normal(0.0, np.sqrt(2.0 / n), shape).astype(dtype)
+    # one scale for all layers (a scalar) or one per layer (a column broadcast along the width)
+    var = float(np.asarray(gain)) / n if gains is None else (gains / n)[:, None]
+    if init == "gaussian":
+        c = gen.normal(0.0, np.sqrt(var), shape).astype(dtype)
+    else:
+        c = (_orthogonal_circulants(gen, shape) * np.sqrt(var * n)).astype(dtype)
     d = gen.choice(np.array([-1.0, 1.0]), shape).astype(dtype)
     b = (gen.normal(0.0, bias_std, shape) if bias_std > 0 else np.zeros(shape)).astype(dtype)
     return DCNetwork(d, c, b, last_activation=last_activation)

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...toeplitz.base import StructuredOperator
+from ...decompose.dcnn import dc_init
+from ...decompose.lowrank import LowRankOperator  # the NumPy operator, re-exported here for compatibility
 from .functional import (circulant_matmul, dc_matmul, toeplitz_like_matmul,
                          toeplitz_matmul)
 
@@ -29,6 +30,9 @@ __all__ = [
     "LowRankOperator",
     "DCNN",
 ]
+
+
+_SEED_BOUND = 2 ** 62  # NumPy seeds drawn from torch's generator lie in [0, 2^62)
 
 
 def _positive(v, name):
@@ -233,12 +237,19 @@ class DiagonalCirculantLinear(_StructuredLinear):
         self.c = nn.Parameter(torch.empty(k, n, **factory))
         self.reset_parameters()
 
-    def reset_parameters(self):
-        """Draw fresh initial values (Section 4.4.1; see the class docstring)."""
-        d, c = dc_init(self.c.shape, self.gain, self.init, device=self.c.device, dtype=self.c.dtype)
+    def reset_parameters(self) -> None:
+        """Draw fresh initial values (Section 4.4.1; see the class docstring).
+
+        The ``k`` pairs are a depth-``k`` draw of :func:`toeplitzkit.decompose.dc_init` with
+        gains ``(gain, 1, ..., 1)`` and no bias, in float64, seeded from torch's default
+        generator (so that ``torch.manual_seed`` fixes them).
+        """
+        k, n = self.c.shape
+        seed = int(torch.randint(0, _SEED_BOUND, (), dtype=torch.int64))
+        net = dc_init(n, k, seed, gain=[self.gain] + [1.0] * (k - 1), init=self.init, bias_std=0.0)
         with torch.no_grad():
-            self.d.copy_(d)
-            self.c.copy_(c)
+            self.d.copy_(torch.from_numpy(net.diagonals))
+            self.c.copy_(torch.from_numpy(net.circulants))
         self._reset_bias()
 
     def factors(self):
@@ -292,76 +303,6 @@ class DiagonalCirculantLinear(_StructuredLinear):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", n_factors={self.n_factors}"
-
-
-def _signs(shape, device, dtype):
-    return torch.randint(0, 2, shape, device=device).to(dtype) * 2 - 1
-
-
-def _orthogonal_circulants(shape, device, dtype):
-    """First columns (shape ``(..., n)``) of orthogonal real circulants: unit-modulus spectra, random phases."""
-    *batch, n = shape
-    phase = torch.rand(*batch, n // 2 + 1, device=device, dtype=dtype) * (2 * math.pi)
-    spec = torch.polar(torch.ones_like(phase), phase)
-    # The DC (and, for even n, the Nyquist) entry of a real signal's spectrum is real: +-1.
-    spec[..., 0] = _signs(batch, device, dtype).to(spec.dtype)
-    if n % 2 == 0:
-        spec[..., -1] = _signs(batch, device, dtype).to(spec.dtype)
-    return torch.fft.irfft(spec, n)
-
-
-def dc_init(shape, gain=2.0, init="gaussian", *, device=None, dtype=None):
-    r"""Initial ``(d, c)`` of diagonal-circulant layers (Section 4.4.1), batched.
-
-    Parameters
-    ----------
-    shape : (..., k, n) tuple of int
-        ``k`` (diagonal, circulant) pairs of size ``n``; leading dimensions draw
-        independent layers.
-    gain : float, default 2.0
-        Pair 0 (applied last) gets ``c ~ N(0, gain / n)``, the other pairs
-        ``N(0, 1 / n)``.
-    init : {'gaussian', 'orthogonal'}
-        ``'orthogonal'``: each ``circ(c)`` is ``sqrt(gain)`` (resp. 1) times an orthogonal
-        matrix with a random-phase spectrum.
-    device, dtype
-        Factory arguments.
-
-    Returns
-    -------
-    d, c : (..., k, n) Tensor
-        ``d`` uniform in ``{-1, +1}``.
-
-    References
-    ----------
-    Thesis, Section 4.4.1, Lemma 4.4, Proposition 4.2.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from toeplitzkit.adapters.torch.layers import dc_init
-    >>> d, c = dc_init((3, 2, 8), init="orthogonal", dtype=torch.float64)
-    >>> spec = torch.fft.fft(c).abs()
-    >>> bool(torch.allclose(spec[:, 0], torch.full((3, 8), 2 ** 0.5, dtype=torch.float64)))
-    True
-    >>> bool(torch.allclose(spec[:, 1], torch.ones(3, 8, dtype=torch.float64)))
-    True
-    """
-    if init not in ("gaussian", "orthogonal"):
-        raise ValueError(f"'init' must be one of ('gaussian', 'orthogonal'), got {init!r}")
-    shape = tuple(shape)
-    if len(shape) < 2:
-        raise ValueError(f"'shape' must be (..., k, n), got {shape}")
-    dtype = torch.get_default_dtype() if dtype is None else dtype
-    k, n = shape[-2:]
-    gains = torch.ones(k, 1, device=device, dtype=dtype)
-    gains[0] = gain
-    d = _signs(shape, device, dtype)
-    if init == "gaussian":
-        c = torch.randn(shape, device=device, dtype=dtype) * torch.sqrt(gains / n)
-    else:
-        c = _orthogonal_circulants(shape, device, dtype) * torch.sqrt(gains)
-    return d, c
 
 
 class ToeplitzLinear(_StructuredLinear):
@@ -556,52 +497,6 @@ class ToeplitzLikeLinear(_StructuredLinear):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", rank={self.rank}"
-
-
-class LowRankOperator(StructuredOperator):
-    r"""The NumPy operator ``U V`` of rank at most ``r`` (``U`` is ``m x r``, ``V`` is ``r x n``).
-
-    Parameters
-    ----------
-    U : (m, r) array_like
-    V : (r, n) array_like
-
-    Notes
-    -----
-    Products cost ``O(r (m + n))`` per vector.
-
-    References
-    ----------
-    Thesis, Eq 3.1.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from toeplitzkit.adapters.torch import LowRankOperator
-    >>> U, V = np.arange(6.0).reshape(3, 2), np.ones((2, 4))
-    >>> np.allclose(LowRankOperator(U, V).to_dense(), U @ V)
-    True
-    """
-
-    def __init__(self, U, V):
-        U = np.asarray(U)
-        V = np.asarray(V)
-        if U.ndim != 2 or V.ndim != 2 or U.shape[1] != V.shape[0]:
-            raise ValueError(f"'U' of shape {U.shape} and 'V' of shape {V.shape} must be (m, r) and (r, n)")
-        dtype = np.result_type(U.dtype, V.dtype, np.float32)
-        self.U, self.V = U.astype(dtype), V.astype(dtype)
-        self._mn = (U.shape[0], V.shape[1])
-        self._batch_shape = ()
-        self._dtype = dtype
-
-    def _matmat(self, X):
-        return (self.U @ (self.V @ X)).astype(X.dtype, copy=False)
-
-    def _rmatmat(self, X):
-        return (self.V.conj().T @ (self.U.conj().T @ X)).astype(X.dtype, copy=False)
-
-    def _to_dense(self):
-        return self.U @ self.V
 
 
 class LowRankLinear(nn.Module):
