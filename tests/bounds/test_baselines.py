@@ -4,8 +4,10 @@ import scipy.sparse.linalg as spla
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toeplitzkit.bounds import (conv_power_method, gram_iteration_bound, kernel_symbol, power_method,
-                                sedghi_singular_values, singla_feizi_bound)
+import math
+
+from toeplitzkit.bounds import (SpectralNormBound, conv_power_method, gram_iteration_bound, kernel_symbol,
+                                power_method, sedghi_singular_values, singla_feizi_bound)
 from toeplitzkit.toeplitz import Circulant
 
 from ._dense_loops import dense_conv1d, dense_conv2d
@@ -61,7 +63,7 @@ def test_power_method_is_below_and_converges(rng):
     exact = svals(A)[0]
     for k in (1, 3, 10):
         assert power_method(A, k).sigma <= exact * (1 + 1e-13)
-    res = power_method(A, 5000, tol=1e-15)
+    res = power_method(A, 5000, rtol=1e-15)
     assert res.converged
     assert res.sigma == pytest.approx(exact, rel=1e-9)
     np.testing.assert_allclose(A @ res.v, res.sigma * res.u, atol=1e-12 * exact)
@@ -71,19 +73,19 @@ def test_power_method_is_below_and_converges(rng):
 def test_power_method_operator_kinds(rng):
     c = rng.standard_normal((3, 16))  # a batch of 3 circulants
     op = Circulant(c)
-    res = power_method(op, 3000, tol=1e-15)
+    res = power_method(op, 3000, rtol=1e-15)
     exact = np.abs(np.fft.fft(c, axis=-1)).max(axis=-1)
     assert res.sigma.shape == (3,)
     np.testing.assert_allclose(res.sigma, exact, rtol=1e-7)
     assert np.all(res.sigma <= exact * (1 + 1e-13))
     A = rng.standard_normal((12, 9)) + 1j * rng.standard_normal((12, 9))
     L = spla.aslinearoperator(A)
-    assert power_method(L, 2000, tol=1e-15).sigma == pytest.approx(svals(A)[0], rel=1e-8)
+    assert power_method(L, 2000, rtol=1e-15).sigma == pytest.approx(svals(A)[0], rel=1e-8)
     B = rng.standard_normal((8, 5))
-    r = power_method(lambda x: B @ x, 2000, rmatvec=lambda y: B.T @ y, shape=B.shape, tol=1e-15)
+    r = power_method(lambda x: B @ x, 2000, rmatvec=lambda y: B.T @ y, shape=B.shape, rtol=1e-15)
     assert r.sigma == pytest.approx(svals(B)[0], rel=1e-8)
     stack = rng.standard_normal((2, 6, 4))
-    np.testing.assert_allclose(power_method(stack, 3000, tol=1e-15).sigma,
+    np.testing.assert_allclose(power_method(stack, 3000, rtol=1e-15).sigma,
                                [svals(s)[0] for s in stack], rtol=1e-8)
 
 
@@ -94,7 +96,7 @@ def test_power_method_errors():
         power_method(np.eye(3), 3, x0=np.ones(4))
     with pytest.raises(ValueError, match="'op'.*2 dimension"):
         power_method(np.ones(3), 3)
-    with pytest.raises(ValueError, match="'n_iter'"):
+    with pytest.raises(ValueError, match="'maxiter'"):
         power_method(np.eye(3), -1)
 
 
@@ -142,15 +144,15 @@ def test_singla_feizi_and_gram_are_upper_bounds(cout, cin, kh, kw, seed):
     circ = svals(dense_conv2d(K, (n, n), mode="circular"))[0]
     sup = np.linalg.norm(kernel_symbol(K, 64), 2, axis=(-2, -1)).max()
     sf = singla_feizi_bound(K)
-    assert sf >= max(zero, circ, sup)
-    assert gram_iteration_bound(K, (n, n), 5) >= circ
-    assert gram_iteration_bound(K, (n, n), 5, padding=pad, padding_mode="zeros") >= zero
+    assert sf.upper >= max(zero, circ, sup)
+    assert gram_iteration_bound(K, (n, n), 5).upper >= circ
+    assert gram_iteration_bound(K, (n, n), 5, padding=pad, padding_mode="zeros").upper >= zero
 
 
 @pytest.mark.thesis("Thm 3.8")
 def test_singla_feizi_exact_for_1x1_and_four_reshapes(rng):
     K = rng.standard_normal((4, 3, 1, 1))
-    assert singla_feizi_bound(K) == pytest.approx(svals(K[:, :, 0, 0])[0], rel=1e-12)
+    assert singla_feizi_bound(K).upper == pytest.approx(svals(K[:, :, 0, 0])[0], rel=1e-12)
     # each reshape, by hand; the bound is sqrt(kh kw) times the smallest norm
     K = rng.standard_normal((2, 3, 2, 4))
     R = np.block([[K[i, j] for j in range(3)] for i in range(2)])
@@ -158,13 +160,13 @@ def test_singla_feizi_exact_for_1x1_and_four_reshapes(rng):
     T = np.stack([K[i].ravel() for i in range(2)])
     U = np.stack([K[:, j].ravel() for j in range(3)], axis=1)
     want = np.sqrt(8) * min(svals(X)[0] for X in (R, S, T, U))
-    assert singla_feizi_bound(K) == pytest.approx(want, rel=1e-12)
+    assert singla_feizi_bound(K).upper == pytest.approx(want, rel=1e-12)
 
 
 def test_gram_iteration_decreases_to_the_circular_norm(rng):
     K = rng.standard_normal((4, 3, 3, 3))
     circ = sedghi_singular_values(K, (6, 6))[0]
-    vals = [gram_iteration_bound(K, (6, 6), t) for t in range(0, 12)]
+    vals = [gram_iteration_bound(K, (6, 6), t).upper for t in range(0, 12)]
     assert all(b <= a * (1 + 1e-12) for a, b in zip(vals, vals[1:]))
     assert all(v >= circ for v in vals)
     # ||G_t||_F^(2^-t) <= (number of singular values)^(2^-(t+1)) sigma_1: the limit is sigma_1
@@ -175,10 +177,10 @@ def test_gram_iteration_decreases_to_the_circular_norm(rng):
     # groups: the max over groups
     Kg = rng.standard_normal((4, 2, 3, 3))
     per = max(sedghi_singular_values(Kg[:2], 5)[0], sedghi_singular_values(Kg[2:], 5)[0])
-    assert close(gram_iteration_bound(Kg, 5, 12, groups=2), per, 25 * 2, 12)
+    assert close(gram_iteration_bound(Kg, 5, 12, groups=2).upper, per, 25 * 2, 12)
     # 1-D
     K1 = rng.standard_normal((2, 3, 3))
-    assert close(gram_iteration_bound(K1, 9, 12), sedghi_singular_values(K1, 9)[0], 9 * 2, 12)
+    assert close(gram_iteration_bound(K1, 9, 12).upper, sedghi_singular_values(K1, 9)[0], 9 * 2, 12)
 
 
 def test_upper_bound_errors():
@@ -192,3 +194,50 @@ def test_upper_bound_errors():
         singla_feizi_bound(np.ones((2, 2, 2, 2, 2)))
     with pytest.raises(ValueError, match="'weight'.*finite"):
         singla_feizi_bound(np.full((1, 1, 2, 2), np.inf))
+
+
+# ------------------------------------------------------------------ the shared result type
+def test_power_methods_return_an_estimate_from_below(rng):
+    A = rng.standard_normal((7, 5))
+    res = power_method(A, 50)
+    assert isinstance(res, SpectralNormBound)
+    assert res.side == "lower" and not res.certified and res.upper == math.inf
+    assert float(res) == res.lower == res.sigma
+    assert res.lower_iters == 50 and not res.converged
+    lo, hi = res
+    assert (lo, hi) == (res.lower, math.inf)
+    K = rng.standard_normal((2, 3, 3, 3))
+    r = conv_power_method(K, (5, 5), 7, padding=1)
+    assert isinstance(r, SpectralNormBound) and r.side == "lower" and not r.certified
+    assert float(r) == r.lower == r.sigma and r.upper == math.inf
+    assert r.v.shape == (3, 5, 5) and r.u.shape == (2, 5, 5) and r.lower_iters == 7
+    batch = power_method(rng.standard_normal((3, 4, 4)), 20)
+    assert batch.lower.shape == batch.upper.shape == (3,) and np.all(np.isinf(batch.upper))
+    with pytest.raises(TypeError):
+        float(batch)  # a batch has no single value
+
+
+def test_upper_bounds_return_a_certified_upper_side(rng):
+    K = rng.standard_normal((3, 2, 3, 3))
+    for res in (singla_feizi_bound(K), gram_iteration_bound(K, (6, 6))):
+        assert isinstance(res, SpectralNormBound)
+        assert res.side == "upper" and res.certified and res.lower == 0.0
+        assert float(res) == res.upper > 0 and res.gap == 1.0
+        assert res.method
+
+
+def test_renamed_keywords_warn_and_keep_working(rng):
+    A = rng.standard_normal((6, 4))
+    new = power_method(A, 30, rtol=1e-12)
+    with pytest.warns(DeprecationWarning, match="'n_iter' is deprecated.*use 'maxiter'"):
+        old = power_method(A, n_iter=30, rtol=1e-12)
+    assert old.lower == new.lower
+    with pytest.warns(DeprecationWarning, match="'tol' is deprecated.*use 'rtol'"):
+        assert power_method(A, 30, tol=1e-12).lower == new.lower
+    K = rng.standard_normal((2, 2, 3, 3))
+    with pytest.warns(DeprecationWarning, match="conv_power_method.*'n_iter'.*'maxiter'"):
+        assert conv_power_method(K, 5, n_iter=4).lower == conv_power_method(K, 5, maxiter=4).lower
+    with pytest.warns(DeprecationWarning, match="gram_iteration_bound.*'n_iter'.*'maxiter'"):
+        assert gram_iteration_bound(K, 5, n_iter=3).upper == gram_iteration_bound(K, 5, maxiter=3).upper
+    with pytest.raises(TypeError, match="both 'n_iter' and its new name 'maxiter'"):
+        power_method(A, n_iter=3, maxiter=3)

@@ -91,7 +91,7 @@ def test_three_d_kernel(rng):
     F = np.einsum("ijabc,ak,bl,cm->klmij", K, *E)
     ref = np.sum(np.abs(F) ** 2, axis=-1).reshape(-1, 2).max(axis=0)
     np.testing.assert_allclose(polygrid(K, S).channel_max, ref, rtol=1e-12)
-    assert lipbound(K, 16) >= np.sqrt(ref.sum())
+    assert lipbound(K, 16).upper >= np.sqrt(ref.sum())
 
 
 @pytest.mark.thesis("Eq 5.50")
@@ -122,7 +122,7 @@ def test_peak_between_grid_points_needs_the_correction():
     true = k * k
     raw = polygrid(c, S).value
     assert raw < true - 1e-3                       # the grid alone under-estimates
-    assert lipbound(c, S, certified=True) >= true  # the certified value does not
+    assert lipbound(c, S, certified=True).upper >= true  # the certified value does not
 
 
 @settings(max_examples=25)
@@ -134,7 +134,7 @@ def test_certified_lipbound_is_never_below_the_true_sup(cout, cin, kh, kw, extra
     N = kh + kw - 2
     S = int(math.floor(math.pi * N / 2)) + 1 + extra  # from the smallest admissible grid up
     true = np.sqrt(true_channel_sup(K, 128).sum())
-    ub = lipbound(K, S, certified=True, engine="numpy")
+    ub = lipbound(K, S, certified=True, engine="numpy").upper
     assert ub >= true * (1 - 1e-13)
     assert polygrid(K, S, engine="numpy").value <= true * (1 + 1e-12)
 
@@ -144,20 +144,20 @@ def test_certified_lipbound_is_never_below_the_true_sup(cout, cin, kh, kw, extra
 def test_certified_lipbound_bounds_the_dense_convolution(padding, rng):
     for _ in range(3):
         K = rng.standard_normal((3, 2, 3, 3))
-        ub = lipbound(K, 12)
+        ub = lipbound(K, 12).upper
         for mode, n in (("zeros", 5), ("circular", 6)):
             M = dense_conv2d(K, (n, n), padding=padding, mode=mode)
             assert ub >= np.linalg.norm(M, 2)
     K1 = rng.standard_normal((2, 3, 4))
     M1 = dense_conv1d(K1, 9, padding=padding)
-    assert lipbound(K1, 8) >= np.linalg.norm(M1, 2)
+    assert lipbound(K1, 8).upper >= np.linalg.norm(M1, 2)
 
 
 def test_thesis_value_is_the_grid_value_and_converges(rng):
     K = rng.standard_normal((4, 3, 3, 3))
-    assert lipbound(K, 10, certified=False) == pytest.approx(polygrid(K, 10).value, rel=1e-14)
+    assert lipbound(K, 10, certified=False).upper == pytest.approx(polygrid(K, 10).value, rel=1e-14)
     fine = fine_sup(K, 400)
-    c64 = lipbound(K, 64)
+    c64 = lipbound(K, 64).upper
     assert fine <= c64 <= fine * 1.011  # the cosine factor at S = 64 is 1 + 2e-2 on g
     # Thm 5.5 is loose by at most sqrt(cout) against sup ||F(w)||_2 and never below it
     F = kernel_symbol(K, 128)
@@ -174,7 +174,7 @@ def test_grid_correction_values_and_errors():
     with pytest.raises(ValueError, match="'samples'.*samples >= 7"):
         lipbound(np.ones((2, 2, 3, 3)), 6)
     # the uncorrected value is still available at any S
-    assert lipbound(np.ones((2, 2, 3, 3)), 6, certified=False) == pytest.approx(np.sqrt(2 * 2 * 81))
+    assert lipbound(np.ones((2, 2, 3, 3)), 6, certified=False).upper == pytest.approx(np.sqrt(2 * 2 * 81))
 
 
 def test_bad_input():
@@ -197,6 +197,19 @@ def test_bad_input():
 def test_float32_weight_is_exact(rng):
     K = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
     assert lipbound(K, 16) == lipbound(K.astype(np.float64), 16)
+
+
+def test_lipbound_returns_the_shared_result_type(rng):
+    from toeplitzkit.bounds import SpectralNormBound
+
+    K = rng.standard_normal((3, 2, 3, 3))
+    cert, grid = lipbound(K), lipbound(K, 64, certified=False)
+    assert isinstance(cert, SpectralNormBound) and isinstance(grid, SpectralNormBound)
+    # float() is the upper side; only the corrected value is a proven bound; nothing is claimed from below
+    assert float(cert) == cert.upper and cert.certified and cert.lower == 0.0 and cert.side == "upper"
+    assert float(grid) == grid.upper and not grid.certified and grid.factor == 1.0
+    assert cert.factor == grid_correction((3, 3), 64) and cert.grid == (64, 64)
+    assert grid.upper == pytest.approx(polygrid(K, 64).value, rel=1e-14) and grid.upper < cert.upper
 
 
 def test_numba_request_without_numba_falls_back(monkeypatch, rng, caplog):

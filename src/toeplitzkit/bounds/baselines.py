@@ -1,5 +1,9 @@
 r"""Published baselines for the spectral norm of a convolution (thesis section 3.2).
 
+Every estimate returns a :class:`~toeplitzkit.bounds.SpectralNormBound`; ``float()`` of
+it is the side the method promises (the value of the power methods, the upper bound
+of the others).
+
 - :func:`power_method`: Alg 3.1 on any operator (a lower estimate).
 - :func:`conv_power_method`: Alg 3.2 (Farnia et al. 2019), power iteration on a
   convolution and its transpose without forming a matrix (a lower estimate).
@@ -13,13 +17,14 @@ r"""Published baselines for the spectral norm of a convolution (thesis section 3
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse.linalg as _spla
 
 from .. import _fft
+from .._deprecation import renamed_parameters
 from .._validation import as_array, check_option, positive_int
+from ._result import SpectralNormBound, estimate_from_below, upper_bound
 
 __all__ = [
     "PowerMethodResult",
@@ -31,29 +36,9 @@ __all__ = [
 ]
 
 
-class PowerMethodResult(NamedTuple):
-    """Result of :func:`power_method` and :func:`conv_power_method`.
-
-    Attributes
-    ----------
-    sigma : float or ndarray
-        ``||W v||_2`` for the final unit vector ``v``: never above the largest
-        singular value (up to rounding). An array of the batch shape for a batch.
-    v : ndarray
-        Final right vector, unit norm (an image for :func:`conv_power_method`).
-    u : ndarray
-        ``W v / sigma``, the matching left vector.
-    n_iter : int
-        Iterations run.
-    converged : bool
-        Whether the relative change of ``sigma`` fell below ``tol``.
-    """
-
-    sigma: object
-    v: np.ndarray
-    u: np.ndarray
-    n_iter: int
-    converged: bool
+# The power methods returned a named tuple of this name; they return the shared result
+# type now, which keeps ``sigma`` (an alias of ``lower``), ``v`` and ``u``.
+PowerMethodResult = SpectralNormBound
 
 
 def _as_products(op, rmatvec, shape):
@@ -79,8 +64,9 @@ def _norm(x, axes):
     return np.sqrt(np.sum(np.abs(x) ** 2, axis=axes, keepdims=True))
 
 
-def power_method(op, n_iter: int = 100, *, tol: float = 0.0, x0=None, rng=0,
-                 rmatvec=None, shape=None) -> PowerMethodResult:
+@renamed_parameters(n_iter="maxiter", tol="rtol")
+def power_method(op, maxiter: int = 100, *, rtol: float = 0.0, x0=None, rng=0,
+                 rmatvec=None, shape=None) -> SpectralNormBound:
     r"""Largest singular value by power iteration on ``W^* W`` (Alg 3.1).
 
     Parameters
@@ -89,11 +75,11 @@ def power_method(op, n_iter: int = 100, *, tol: float = 0.0, x0=None, rng=0,
         The operator ``W``.  A :class:`~toeplitzkit.toeplitz.StructuredOperator`
         or an array may carry a batch (iterated independently); a callable is a
         matvec and needs ``rmatvec`` and ``shape``.
-    n_iter : int
-        Maximum number of iterations.
-    tol : float
-        Stop when the relative change of ``sigma`` is at most ``tol`` for every
-        batch entry (``0``: run ``n_iter`` iterations).
+    maxiter : int, default 100
+        Maximum number of iterations (formerly ``n_iter``, deprecated).
+    rtol : float, default 0
+        Stop when the relative change of the estimate is at most ``rtol`` for every
+        batch entry (``0``: run ``maxiter`` iterations; formerly ``tol``, deprecated).
     x0 : (..., n) array_like, optional
         Starting vector; random normal (from ``rng``) by default.
     rng : int or Generator
@@ -105,7 +91,12 @@ def power_method(op, n_iter: int = 100, *, tol: float = 0.0, x0=None, rng=0,
 
     Returns
     -------
-    PowerMethodResult
+    SpectralNormBound
+        ``lower = ||W v||`` for the final unit vector ``v`` (an array of the batch
+        shape for a batch), ``upper = inf``, ``certified = False``; ``float()`` gives
+        ``lower`` (also readable as ``sigma``).  ``v`` the final right vector, ``u``
+        the matching left vector ``W v / ||W v||``, ``lower_iters`` the iterations
+        run, ``converged`` whether ``rtol`` stopped them.
 
     Notes
     -----
@@ -122,11 +113,13 @@ def power_method(op, n_iter: int = 100, *, tol: float = 0.0, x0=None, rng=0,
     >>> import numpy as np
     >>> from toeplitzkit.bounds import power_method
     >>> A = np.diag([3.0, 1.0, 0.5]) + 0.1
-    >>> res = power_method(A, 200, tol=1e-14)
-    >>> bool(np.isclose(res.sigma, np.linalg.norm(A, 2), rtol=1e-10))
+    >>> res = power_method(A, 200, rtol=1e-14)
+    >>> bool(np.isclose(res.lower, np.linalg.norm(A, 2), rtol=1e-10))
     True
+    >>> res.upper, res.certified
+    (inf, False)
     """
-    n_iter = positive_int(n_iter, "n_iter", minimum=0)
+    maxiter = positive_int(maxiter, "maxiter", minimum=0)
     mv, rmv, bshape, n, dt = _as_products(op, rmatvec, shape)
     rng = np.random.default_rng(rng)
     if x0 is None:
@@ -141,15 +134,15 @@ def power_method(op, n_iter: int = 100, *, tol: float = 0.0, x0=None, rng=0,
     sigma_old = None
     converged = False
     it = 0
-    for it in range(1, n_iter + 1):
+    for it in range(1, maxiter + 1):
         y = mv(x)
         x = rmv(y)
         nx = _norm(x, -1)
         x = x / np.where(nx == 0, 1, nx)
         sigma = np.linalg.norm(y, axis=-1)
-        if tol > 0 and sigma_old is not None:
+        if rtol > 0 and sigma_old is not None:
             change = np.abs(sigma - sigma_old) / np.maximum(np.abs(sigma), np.finfo(float).tiny)
-            if np.all(change <= tol):
+            if np.all(change <= rtol):
                 converged = True
                 break
         sigma_old = sigma
@@ -157,7 +150,7 @@ def power_method(op, n_iter: int = 100, *, tol: float = 0.0, x0=None, rng=0,
     sigma = np.linalg.norm(y, axis=-1)
     u = y / np.where(sigma == 0, 1, sigma)[..., None]
     sig = float(sigma) if np.ndim(sigma) == 0 else sigma
-    return PowerMethodResult(sig, x, u, it, converged)
+    return estimate_from_below(sig, f"power-method({it} it)", v=x, u=u, lower_iters=it, converged=converged)
 
 
 def _conv_operator(weight, input_size, stride, padding, dilation, groups, padding_mode):
@@ -172,8 +165,9 @@ def _conv_operator(weight, input_size, stride, padding, dilation, groups, paddin
                            groups=groups, padding_mode=padding_mode)
 
 
-def conv_power_method(weight, input_size, n_iter: int = 10, *, stride=1, padding=0, dilation=1,
-                      groups=1, padding_mode="zeros", x0=None, rng=0) -> PowerMethodResult:
+@renamed_parameters(n_iter="maxiter")
+def conv_power_method(weight, input_size, maxiter: int = 10, *, stride=1, padding=0, dilation=1,
+                      groups=1, padding_mode="zeros", x0=None, rng=0) -> SpectralNormBound:
     r"""Convolutional power method (Alg 3.2, Farnia et al. 2019).
 
     Iterates ``x <- f(x) / ||f(x)||``, ``x <- g(x) / ||g(x)||`` with ``f`` the
@@ -186,8 +180,8 @@ def conv_power_method(weight, input_size, n_iter: int = 10, *, stride=1, padding
         A 1-D, 2-D or 3-D kernel (PyTorch layout).
     input_size : int or tuple of int
         Spatial size of the input.
-    n_iter : int, default 10
-        Iterations (the thesis compares with 10).
+    maxiter : int, default 10
+        Iterations (the thesis compares with 10; formerly ``n_iter``, deprecated).
     stride, padding, dilation, groups, padding_mode
         As in :class:`~toeplitzkit.toeplitz.Conv2dOperator` (PyTorch semantics).
     x0 : (cin, *input_size) array_like, optional
@@ -197,9 +191,11 @@ def conv_power_method(weight, input_size, n_iter: int = 10, *, stride=1, padding
 
     Returns
     -------
-    PowerMethodResult
-        ``sigma`` (a lower estimate of the spectral norm), ``v`` the final unit
-        input image, ``u`` the matching unit output image.
+    SpectralNormBound
+        ``lower`` (also ``sigma`` and ``float()``): the estimate from below of the
+        spectral norm; ``upper = inf``, ``certified = False``; ``v`` the final unit
+        input image, ``u`` the matching unit output image, ``lower_iters`` the
+        iterations run.
 
     Notes
     -----
@@ -218,11 +214,11 @@ def conv_power_method(weight, input_size, n_iter: int = 10, *, stride=1, padding
     >>> from toeplitzkit.toeplitz import Conv2dOperator
     >>> w = np.random.default_rng(0).standard_normal((3, 2, 3, 3))
     >>> exact = np.linalg.norm(Conv2dOperator(w, (6, 6), padding=1).to_dense(), 2)
-    >>> res = conv_power_method(w, (6, 6), n_iter=200, padding=1)
-    >>> bool(res.sigma <= exact * (1 + 1e-12) and np.isclose(res.sigma, exact, rtol=1e-6))
+    >>> res = conv_power_method(w, (6, 6), maxiter=200, padding=1)
+    >>> bool(res.lower <= exact * (1 + 1e-12) and np.isclose(float(res), exact, rtol=1e-6))
     True
     """
-    n_iter = positive_int(n_iter, "n_iter", minimum=0)
+    maxiter = positive_int(maxiter, "maxiter", minimum=0)
     op = _conv_operator(weight, input_size, stride, padding, dilation, groups, padding_mode)
     shape_in = (op.in_channels,) + tuple(op.input_size)
     rng = np.random.default_rng(rng)
@@ -233,14 +229,15 @@ def conv_power_method(weight, input_size, n_iter: int = 10, *, stride=1, padding
         if x.shape != shape_in:
             raise ValueError(f"'x0' must have shape {shape_in} (in_channels, *input_size), got {x.shape}")
     x = x / np.linalg.norm(x)
-    for _ in range(n_iter):
+    for _ in range(maxiter):
         y = op.apply(x, check_finite=False)
         y = y / (np.linalg.norm(y) or 1.0)
         x = op.apply_adjoint(y, check_finite=False)
         x = x / (np.linalg.norm(x) or 1.0)
     y = op.apply(x, check_finite=False)
     sigma = float(np.linalg.norm(y))
-    return PowerMethodResult(sigma, x, y / (sigma or 1.0), n_iter, False)
+    return estimate_from_below(sigma, f"conv-power-method({maxiter} it)", v=x, u=y / (sigma or 1.0),
+                               lower_iters=maxiter)
 
 
 def _circular_symbol(K: np.ndarray, grid) -> np.ndarray:
@@ -341,7 +338,7 @@ def sedghi_singular_values(weight, input_size, *, groups: int = 1) -> np.ndarray
     return -np.sort(-s)
 
 
-def singla_feizi_bound(weight) -> float:
+def singla_feizi_bound(weight) -> SpectralNormBound:
     r"""Reshaped-kernel upper bound on the spectral norm of a convolution (Thm 3.8).
 
     ``sqrt(kh kw) * min(||R||_2, ||S||_2, ||T||_2, ||U||_2)`` with the four
@@ -359,9 +356,10 @@ def singla_feizi_bound(weight) -> float:
 
     Returns
     -------
-    float
-        An upper bound on ``sup_w ||F(w)||_2``, hence on the spectral norm of the
-        stride-1 convolution with zero or circular padding on any input size.
+    SpectralNormBound
+        ``upper`` (and ``float()``): an upper bound on ``sup_w ||F(w)||_2``, hence on
+        the spectral norm of the stride-1 convolution with zero or circular padding
+        on any input size, rounding included (``certified = True``); ``lower = 0``.
 
     Notes
     -----
@@ -385,7 +383,7 @@ def singla_feizi_bound(weight) -> float:
     >>> from toeplitzkit.toeplitz import Conv2dOperator
     >>> w = np.random.default_rng(0).standard_normal((3, 2, 3, 3))
     >>> exact = np.linalg.norm(Conv2dOperator(w, (7, 7), padding=1).to_dense(), 2)
-    >>> bool(singla_feizi_bound(w) >= exact)
+    >>> bool(singla_feizi_bound(w).upper >= exact)
     True
     """
     K = _kernel(weight)
@@ -403,11 +401,12 @@ def singla_feizi_bound(weight) -> float:
     best = min(float(np.linalg.norm(M, 2)) for M in mats)
     # rounding of the dense 2-norms is relative ~ dimension * eps; cover it
     slack = 1.0 + 8 * (cout + cin) * kh * kw * np.finfo(float).eps
-    return math.sqrt(kh * kw) * best * slack
+    return upper_bound(math.sqrt(kh * kw) * best * slack, f"singla-feizi(reshaped kernel {kh}x{kw})")
 
 
-def gram_iteration_bound(weight, input_size, n_iter: int = 6, *, padding=0,
-                         padding_mode: str = "circular", groups: int = 1) -> float:
+@renamed_parameters(n_iter="maxiter")
+def gram_iteration_bound(weight, input_size, maxiter: int = 6, *, padding=0,
+                         padding_mode: str = "circular", groups: int = 1) -> SpectralNormBound:
     r"""Gram-iteration upper bound on the spectral norm of a convolution (Delattre et al. 2023).
 
     Parameters
@@ -416,8 +415,9 @@ def gram_iteration_bound(weight, input_size, n_iter: int = 6, *, padding=0,
         A 1-D, 2-D or 3-D kernel.
     input_size : int or tuple of int
         Spatial size of the input.
-    n_iter : int, default 6
-        Gram iterations ``t``; the bound tightens as ``t`` grows.
+    maxiter : int, default 6
+        Gram iterations ``t``; the bound tightens as ``t`` grows (formerly
+        ``n_iter``, deprecated).
     padding : int or tuple of int
         Zero padding per side (``padding_mode='zeros'``).
     padding_mode : {'circular', 'zeros'}
@@ -429,8 +429,9 @@ def gram_iteration_bound(weight, input_size, n_iter: int = 6, *, padding=0,
 
     Returns
     -------
-    float
-        An upper bound on the spectral norm (never below it).
+    SpectralNormBound
+        ``upper`` (and ``float()``): an upper bound on the spectral norm (never below
+        it, rounding included: ``certified = True``); ``lower = 0``.
 
     Notes
     -----
@@ -457,14 +458,14 @@ def gram_iteration_bound(weight, input_size, n_iter: int = 6, *, padding=0,
     >>> from toeplitzkit.toeplitz import Conv2dOperator
     >>> w = np.random.default_rng(0).standard_normal((3, 2, 3, 3))
     >>> circ = np.linalg.norm(Conv2dOperator(w, (8, 8), padding=1, padding_mode="circular").to_dense(), 2)
-    >>> ub = gram_iteration_bound(w, (8, 8), 8)
+    >>> ub = gram_iteration_bound(w, (8, 8), 8).upper
     >>> bool(circ <= ub <= circ * (1 + 1e-9))
     True
     >>> zero = np.linalg.norm(Conv2dOperator(w, (6, 6), padding=1).to_dense(), 2)
-    >>> bool(zero <= gram_iteration_bound(w, (6, 6), 8, padding=1, padding_mode="zeros"))
+    >>> bool(zero <= float(gram_iteration_bound(w, (6, 6), 8, padding=1, padding_mode="zeros")))
     True
     """
-    n_iter = positive_int(n_iter, "n_iter", minimum=0)
+    maxiter = positive_int(maxiter, "maxiter", minimum=0)
     check_option(padding_mode, "padding_mode", ("circular", "zeros"))
     K = _kernel(weight)
     d = K.ndim - 2
@@ -482,13 +483,13 @@ def gram_iteration_bound(weight, input_size, n_iter: int = 6, *, padding=0,
         F = F.reshape((-1,) + F.shape[-2:])
         log_scale = 0.0
         G = F
-        if n_iter >= 1:
+        if maxiter >= 1:
             # first Gram product on the smaller side
             G = (np.conj(np.swapaxes(F, -1, -2)) @ F) if F.shape[-1] <= F.shape[-2] \
                 else (F @ np.conj(np.swapaxes(F, -1, -2)))
             log_scale = 0.0  # sigma(F) = sigma(G)^(1/2), nothing rescaled yet
             weight_exp = 0.5
-            for _ in range(n_iter - 1):
+            for _ in range(maxiter - 1):
                 r = np.sqrt(np.sum(np.abs(G) ** 2))
                 if r == 0:
                     break
@@ -504,4 +505,5 @@ def gram_iteration_bound(weight, input_size, n_iter: int = 6, *, padding=0,
         val = math.exp(log_scale + weight_exp * math.log(fro))
         best = max(best, val)
     c = min(K.shape[0], K.shape[1])
-    return float(best * (1.0 + (2 * n_iter + 8) * c * np.finfo(float).eps))
+    value = float(best * (1.0 + (2 * maxiter + 8) * c * np.finfo(float).eps))
+    return upper_bound(value, f"gram-iteration({maxiter} it, {padding_mode}, grid {grid})")

@@ -13,7 +13,9 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse.linalg as spla
 
+from .._deprecation import renamed_parameters
 from .._validation import as_array, check_option
+from ._result import SpectralNormBound, estimate_from_below
 
 __all__ = ["conv_sigma_max", "tightness_gap", "TightnessGap"]
 
@@ -36,8 +38,10 @@ def _operator(weight, input_size, stride, padding, dilation, groups, padding_mod
                groups=groups, padding_mode=padding_mode)
 
 
+@renamed_parameters(tol="rtol")
 def conv_sigma_max(weight, input_size, stride=1, padding=0, dilation=1, groups=1,
-                   padding_mode="zeros", *, tol=1e-10, maxiter=None, rng=0):
+                   padding_mode="zeros", *, rtol: float = 1e-10, maxiter: int | None = None,
+                   rng=0) -> SpectralNormBound:
     r"""Largest singular value of a convolution layer, by ARPACK on the implicit operator.
 
     Parameters
@@ -48,8 +52,8 @@ def conv_sigma_max(weight, input_size, stride=1, padding=0, dilation=1, groups=1
         Spatial input size.
     stride, padding, dilation, groups, padding_mode
         As :class:`toeplitzkit.toeplitz.Conv2dOperator` (PyTorch semantics).
-    tol : float, default 1e-10
-        ARPACK's relative accuracy for the Ritz value.
+    rtol : float, default 1e-10
+        ARPACK's relative accuracy for the Ritz value (formerly ``tol``, deprecated).
     maxiter : int, optional
         ARPACK's iteration limit.
     rng : int or numpy.random.Generator, default 0
@@ -58,15 +62,19 @@ def conv_sigma_max(weight, input_size, stride=1, padding=0, dilation=1, groups=1
 
     Returns
     -------
-    float
-        ``sigma_1`` of the ``(cout * prod(out), cin * prod(n))`` layer matrix.
+    SpectralNormBound
+        ``lower`` (and ``float()``): ``sigma_1`` of the ``(cout * prod(out),
+        cin * prod(n))`` layer matrix, to about ``rtol`` relative (dense SVD: to
+        rounding); ``upper = inf`` and ``certified = False``, since neither a
+        converged Ritz value nor a computed singular value is a proven bound.
+        ``method`` names the solver (``'arpack(...)'`` or ``'dense-svd(...)'``).
 
     Notes
     -----
     ``svds(k=1)`` runs Lanczos on ``A^T A`` through the operator's fast
     products, ``O(iterations * cost(A))`` time and ``O(ncv * n)`` memory.  The
-    result is accurate to about ``tol`` relative; it is an approximation from
-    below in exact arithmetic (a Ritz value).  Operators with at most 600
+    result is accurate to about ``rtol`` relative; it is an approximation from
+    below in exact arithmetic (a Ritz value), hence ``lower``.  Operators with at most 600
     columns or rows use a dense SVD instead.
 
     References
@@ -81,19 +89,23 @@ def conv_sigma_max(weight, input_size, stride=1, padding=0, dilation=1, groups=1
     >>> w = np.random.default_rng(0).standard_normal((3, 2, 3, 3))
     >>> s = conv_sigma_max(w, (16, 16), padding=1)
     >>> dense = np.linalg.norm(Conv2dOperator(w, (16, 16), padding=1).to_dense(), 2)
-    >>> bool(abs(s - dense) <= 1e-9 * dense)
+    >>> bool(abs(float(s) - dense) <= 1e-9 * dense)
     True
+    >>> s.certified, s.upper
+    (False, inf)
     """
     op = _operator(weight, input_size, stride, padding, dilation, groups, padding_mode)
     m, n = op.shape
     if min(m, n) <= _DENSE_MAX:
-        return float(np.linalg.norm(op.to_dense(), 2))
+        return estimate_from_below(float(np.linalg.norm(op.to_dense(), 2)), f"dense-svd({m}x{n})",
+                                   converged=True)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     v0 = rng.standard_normal(min(m, n))
-    s = spla.svds(op.aslinearoperator(), k=1, tol=tol, maxiter=maxiter, v0=v0,
+    s = spla.svds(op.aslinearoperator(), k=1, tol=rtol, maxiter=maxiter, v0=v0,
                   return_singular_vectors=False)
-    return float(s[0])
+    # svds raises ArpackNoConvergence when it does not converge
+    return estimate_from_below(float(s[0]), f"arpack(k=1, rtol={rtol:g}, {m}x{n})", converged=True)
 
 
 class TightnessGap(NamedTuple):
@@ -105,7 +117,9 @@ class TightnessGap(NamedTuple):
     gap: np.ndarray
 
 
-def tightness_gap(weight, sizes, *, bound="lipbound", padding="same", samples=64, tol=1e-10):
+@renamed_parameters(tol="rtol")
+def tightness_gap(weight, sizes, *, bound: str = "lipbound", padding=0, samples: int = 64,
+                  rtol: float = 1e-10) -> TightnessGap:
     r"""Gap between a bound and the exact norm as the input grows (Eq 5.54, Fig 5.2).
 
     Parameters
@@ -120,13 +134,13 @@ def tightness_gap(weight, sizes, *, bound="lipbound", padding="same", samples=64
         ``'thesis'``: the uncorrected grid value the thesis tabulates;
         ``'grid'``: the certified upper side of
         :func:`toeplitzkit.bounds.conv_spectral_norm` at each ``n``.
-    padding : int or 'same', default 'same'
-        Zero padding of ``M(n)``; ``'same'`` makes each block ``n^2 x n^2`` as
-        in Eq 5.53.
+    padding : int or 'same', default 0
+        Zero padding of ``M(n)`` (0, as every bound in the package; it was
+        ``'same'`` before); ``'same'`` makes each block ``n^2 x n^2`` as in Eq 5.53.
     samples : int, default 64
         Grid points per axis for LipBound.
-    tol : float
-        ARPACK tolerance for the exact values.
+    rtol : float, default 1e-10
+        ARPACK tolerance for the exact values (formerly ``tol``, deprecated).
 
     Returns
     -------
@@ -151,7 +165,7 @@ def tightness_gap(weight, sizes, *, bound="lipbound", padding="same", samples=64
     >>> import numpy as np
     >>> from toeplitzkit.bounds import tightness_gap
     >>> w = np.random.default_rng(1).standard_normal((1, 2, 3, 3))
-    >>> g = tightness_gap(w, [4, 8, 16], bound="grid")
+    >>> g = tightness_gap(w, [4, 8, 16], bound="grid", padding="same")
     >>> bool(np.all(g.gap >= 0)), bool(g.gap[-1] < g.gap[0])
     (True, True)
     """
@@ -165,10 +179,10 @@ def tightness_gap(weight, sizes, *, bound="lipbound", padding="same", samples=64
     if bound != "grid":
         from .polygrid import lipbound
 
-        b0 = float(lipbound(w, samples, certified=bound == "lipbound"))
+        b0 = float(lipbound(w, samples, certified=bound == "lipbound"))  # its upper side
     exact, bvals = [], []
     for n in sz:
-        exact.append(conv_sigma_max(w, (int(n), int(n)), padding=padding, tol=tol))
+        exact.append(float(conv_sigma_max(w, (int(n), int(n)), padding=padding, rtol=rtol)))
         if bound == "grid":
             bvals.append(conv_spectral_norm(w, (int(n), int(n)), padding=padding, bound="grid",
                                             lower_iters=0).upper)

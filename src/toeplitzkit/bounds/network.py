@@ -94,7 +94,7 @@ def _layer_lipschitz(layer, i, samples):
     if 3 <= W.ndim <= 5:
         from .polygrid import lipbound
 
-        return lipbound(W, samples, certified=True)
+        return float(lipbound(W, samples, certified=True))  # its certified upper side
     raise ValueError(f"'layers'[{i}] must be a number, a 2-D weight matrix, a (cout, cin, *kernel) "
                      f"kernel, an operator or a BatchNormSpec; got an array of shape {W.shape}")
 

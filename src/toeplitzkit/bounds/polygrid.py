@@ -24,6 +24,7 @@ import numpy as np
 from .. import _fft
 from .._deps import HAS_NUMBA
 from .._validation import as_array, check_option, positive_int
+from ._result import SpectralNormBound, upper_bound
 
 __all__ = ["polygrid", "lipbound", "kernel_symbol", "PolyGridResult", "grid_correction"]
 
@@ -298,7 +299,7 @@ def _rounding_slack(K: np.ndarray, samples: int, d: int) -> np.ndarray:
 
 
 def lipbound(weight, samples: int = 64, *, certified: bool = True, engine: str = "auto",
-             check_finite: bool = True) -> float:
+             check_finite: bool = True) -> SpectralNormBound:
     r"""LipBound of a convolution kernel (Thm 5.5), certified or as in the thesis.
 
     Parameters
@@ -322,7 +323,13 @@ def lipbound(weight, samples: int = 64, *, certified: bool = True, engine: str =
 
     Returns
     -------
-    float
+    SpectralNormBound
+        ``upper`` (and ``float()``): the value; ``certified`` as asked (with
+        ``certified=False`` the grid value is an estimate, not a bound);
+        ``lower = 0`` (LipBound says nothing from below); ``method`` names the grid
+        and the correction; ``factor`` is the grid correction (1 when uncertified).
+        :func:`toeplitzkit.adapters.torch.lipbound` has the same arguments and
+        defaults and returns the same number as a differentiable tensor.
 
     Raises
     ------
@@ -373,15 +380,18 @@ def lipbound(weight, samples: int = 64, *, certified: bool = True, engine: str =
     >>> T = scipy.linalg.toeplitz(np.r_[c, np.zeros(9)], np.r_[c[0], np.zeros(11)])
     >>> true_sup = np.abs(np.polyval(c[::-1], np.exp(1j * np.linspace(0, 2 * np.pi, 100001)))).max()
     >>> ub = lipbound(c, samples=8)          # certified: never below sup |f|
-    >>> bool(ub >= true_sup >= np.linalg.norm(T, 2))
-    True
-    >>> bool(lipbound(c, samples=8, certified=False) <= true_sup)
+    >>> bool(ub.upper >= true_sup >= np.linalg.norm(T, 2)), ub.certified
+    (True, True)
+    >>> bool(float(lipbound(c, samples=8, certified=False)) <= true_sup)
     True
     """
     samples = positive_int(samples, "samples")
     K, d = _as_kernel(weight, "weight", check_finite)
     cm = _channel_max(K, samples, d, engine)
+    c = 1.0
     if certified:
         c = grid_correction(K.shape[2:], samples)
         cm = cm * c + _rounding_slack(K, samples, d) * c
-    return float(np.sqrt(np.sum(cm)))
+    how = f"grid S={samples}, correction {c:.6g} + rounding" if certified else f"grid S={samples}, uncorrected"
+    return upper_bound(float(np.sqrt(np.sum(cm))), f"lipbound({how})", certified=bool(certified),
+                       factor=c, grid=_axis_samples(K, samples, d))
