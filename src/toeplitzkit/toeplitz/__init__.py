@@ -22,6 +22,8 @@ _LAZY = {
     "Conv1dOperator": "conv",
     "Conv2dOperator": "conv",
     "Conv3dOperator": "conv",
+    "ConvGeometry": "geometry",
+    "ConvLayer": "geometry",
     "TrigPolynomial": "symbol",
     "Vandermonde": "vandermonde",
     "Cauchy": "cauchy",

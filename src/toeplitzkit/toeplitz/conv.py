@@ -17,18 +17,15 @@ size ``(in_channels, *input_size)`` maps ``x.ravel()`` to the ravel of the
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import _fft
-from .._validation import as_array, check_option, positive_int, result_dtype
+from .._validation import as_array, check_option, result_dtype
 from .base import StructuredOperator
+from .geometry import PADDING_MODES, PADDING_STRINGS, ConvGeometry  # noqa: F401  (re-exported names)
 
-__all__ = ["Conv1dOperator", "Conv2dOperator", "Conv3dOperator"]
+__all__ = ["Conv1dOperator", "Conv2dOperator", "Conv3dOperator", "conv_operator"]
 
-PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
-PADDING_STRINGS = ("valid", "same")
 _NUMPY_PAD_MODE = {"circular": "wrap", "reflect": "reflect", "replicate": "edge"}
 
 # A cached kernel spectrum is kept when it is at most this many bytes; larger
@@ -39,57 +36,6 @@ _CHUNK_BYTES = 1 << 22
 _METHODS = ("auto", "fft", "direct")
 # 'auto' evaluates directly when K * prod(output_size) <= _DIRECT_RATIO * prod(fft_shape)
 _DIRECT_RATIO = 12.0
-
-
-def _int_tuple(value, name, nd, *, minimum):
-    """An int or a sequence of ``nd`` ints, each ``>= minimum``, as a tuple."""
-    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
-        values = (int(value),) * nd
-    else:
-        try:
-            values = tuple(value)
-        except TypeError:
-            raise TypeError(f"{name!r} must be an int or a sequence of {nd} ints, got {value!r}") from None
-        if len(values) != nd:
-            raise ValueError(f"{name!r} must be an int or a sequence of {nd} ints, got {value!r}")
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (numbers.Integral, np.integer)):
-            raise TypeError(f"{name!r} must hold integers, got {value!r}")
-        if v < minimum:
-            raise ValueError(f"{name!r} must be >= {minimum} on every axis, got {value!r}")
-        out.append(int(v))
-    return tuple(out)
-
-
-def _resolve_padding(padding, nd, kernel, dilation, stride):
-    """Padding as ``((left, right), ...)`` per spatial axis, following torch's rules."""
-    if isinstance(padding, str):
-        check_option(padding, "padding", PADDING_STRINGS)
-        if padding == "valid":
-            return ((0, 0),) * nd
-        if any(s != 1 for s in stride):
-            raise ValueError(f"padding='same' is not supported for strided convolutions "
-                             f"(torch forbids it); got stride={stride}")
-        # torch: total d*(k-1); the extra element of an odd total goes to the right.
-        out = []
-        for k, d in zip(kernel, dilation):
-            total = d * (k - 1)
-            out.append((total // 2, total - total // 2))
-        return tuple(out)
-    if isinstance(padding, (numbers.Integral, np.integer)) and not isinstance(padding, bool):
-        p = _int_tuple(padding, "padding", nd, minimum=0)
-        return tuple((v, v) for v in p)
-    try:
-        items = tuple(padding)
-    except TypeError:
-        raise TypeError(f"'padding' must be an int, a sequence of {nd} ints or of {nd} (left, right) "
-                        f"pairs, or one of {PADDING_STRINGS}; got {padding!r}") from None
-    if len(items) == nd and all(np.ndim(v) == 1 for v in items):
-        pairs = tuple(_int_tuple(v, "padding", 2, minimum=0) for v in items)
-        return pairs
-    p = _int_tuple(items, "padding", nd, minimum=0)
-    return tuple((v, v) for v in p)
 
 
 class _ConvNdOperator(StructuredOperator):
@@ -106,40 +52,27 @@ class _ConvNdOperator(StructuredOperator):
             raise ValueError(f"'weight' must be {nd + 2}-D {self._weight_axes}, got an array of shape {w.shape}")
         if w.size == 0:
             raise ValueError(f"'weight' must not be empty, got shape {w.shape}")
-        self.groups = positive_int(groups, "groups")
-        cout, cin_g = w.shape[:2]
-        if cout % self.groups:
-            raise ValueError(f"out_channels ({cout}, 'weight' shape {w.shape}) must be divisible by "
-                             f"'groups' ({self.groups})")
+        geom = ConvGeometry.from_args(w.shape, input_size, stride, padding, dilation, groups, padding_mode)
+        self.geometry = geom
         self.weight = w
-        self.kernel_size = tuple(w.shape[2:])
-        self.out_channels = cout
-        self.in_channels = cin_g * self.groups
-        self.input_size = _int_tuple(input_size, "input_size", nd, minimum=1)
-        self.stride = _int_tuple(stride, "stride", nd, minimum=1)
-        self.dilation = _int_tuple(dilation, "dilation", nd, minimum=1)
-        self.padding_mode = check_option(padding_mode, "padding_mode", PADDING_MODES)
-        self.padding = _resolve_padding(padding, nd, self.kernel_size, self.dilation, self.stride)
-        for ax, ((pl, pr), L) in enumerate(zip(self.padding, self.input_size)):
-            if padding_mode == "reflect" and max(pl, pr) >= L:
-                raise ValueError(f"padding_mode='reflect' needs padding < input size on every axis "
-                                 f"(torch's rule); axis {ax} has padding {(pl, pr)} and "
-                                 f"'input_size' {self.input_size}")
-            if padding_mode == "circular" and max(pl, pr) > L:
-                raise ValueError(f"padding_mode='circular' needs padding <= input size on every axis "
-                                 f"(torch's rule); axis {ax} has padding {(pl, pr)} and "
-                                 f"'input_size' {self.input_size}")
-        padded = tuple(L + pl + pr for L, (pl, pr) in zip(self.input_size, self.padding))
-        span = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation))
-        if any(P < s for P, s in zip(padded, span)):
-            raise ValueError(f"'input_size' {self.input_size} (padded to {padded}) is smaller than the "
-                             f"dilated kernel {span} (kernel_size {self.kernel_size}, dilation {self.dilation})")
+        self.groups = geom.groups
+        self.kernel_size = geom.kernel_size
+        self.out_channels = geom.out_channels
+        self.in_channels = geom.in_channels
+        self.input_size = geom.input_size
+        self.stride = geom.stride
+        self.dilation = geom.dilation
+        self.padding_mode = geom.padding_mode
+        self.padding = geom.pads
+        padded = geom.padded_size
+        span = geom.effective_kernel
+        cout, cin_g = w.shape[:2]
         self._padded = padded
         self._full = tuple(P - s + 1 for P, s in zip(padded, span))  # stride-1 output size
-        self.output_size = tuple((f - 1) // s + 1 for f, s in zip(self._full, self.stride))
+        self.output_size = geom.output_size
         # Zero padding is folded into the FFT (zero extension) and a phase; the other
         # modes pad explicitly, then correlate the padded image without offset.
-        zeros = padding_mode == "zeros"
+        zeros = self.padding_mode == "zeros"
         self._in_fft = self.input_size if zeros else padded
         offsets = tuple(-pl if zeros else 0 for pl, _ in self.padding)
         self._fft_shape = tuple(_fft.next_fast_len(P) for P in padded)
@@ -797,3 +730,60 @@ class Conv3dOperator(_ConvNdOperator):
     """
     _nd = 3
     _weight_axes = "(out_channels, in_channels / groups, kd, kh, kw)"
+
+
+def conv_operator(weight, geometry, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", *,
+                  dtype=None, real: bool = False, method: str = "auto",
+                  check_finite: bool = True) -> Conv1dOperator | Conv2dOperator | Conv3dOperator:
+    """The operator of a 1-, 2- or 3-D convolution layer, its class chosen by the weight's shape.
+
+    Parameters
+    ----------
+    weight : (out_channels, in_channels / groups, *kernel_size) array_like
+        PyTorch layout, 1 to 3 kernel axes.
+    geometry : ConvGeometry, or int or tuple of ints
+        The layer's geometry (:class:`~toeplitzkit.toeplitz.ConvGeometry`,
+        whose weight shape must be the weight's), or the input size, read with
+        ``stride``, ``padding``, ``dilation``, ``groups``, ``padding_mode``
+        (PyTorch semantics).
+    dtype : dtype, optional
+        Cast the weight to this dtype first (float32 weights are exact in float64).
+    real : bool, default False
+        Reject complex weights.
+    method, check_finite
+        As :class:`Conv2dOperator`.
+
+    Returns
+    -------
+    Conv1dOperator, Conv2dOperator or Conv3dOperator
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toeplitzkit.toeplitz import ConvGeometry
+    >>> from toeplitzkit.toeplitz.conv import conv_operator
+    >>> w = np.ones((2, 1, 3, 3))
+    >>> conv_operator(w, ConvGeometry.from_args(w.shape, 5, padding=1)).shape
+    (50, 25)
+    >>> conv_operator(w[..., 0], 5, stride=2).shape  # a 1-D kernel
+    (4, 5)
+    """
+    w = as_array(weight, "weight", check_finite=check_finite)
+    if w.ndim not in _CLASSES:
+        raise ValueError("'weight' must be 3-D (Conv1d), 4-D (Conv2d) or 5-D (Conv3d): "
+                         f"(out_channels, in_channels/groups, *kernel_size), got shape {w.shape}")
+    if real and w.dtype.kind == "c":
+        raise TypeError(f"'weight' must be real, got dtype {w.dtype}")
+    if dtype is not None:
+        w = w.astype(dtype)
+    if isinstance(geometry, ConvGeometry):
+        if geometry.weight_shape != w.shape:
+            raise ValueError(f"'weight' has shape {w.shape}, but 'geometry' expects {geometry.weight_shape}")
+        input_size, kwargs = geometry.input_size, geometry.conv_kwargs()
+    else:
+        input_size = geometry
+        kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode)
+    return _CLASSES[w.ndim](w, input_size, method=method, check_finite=check_finite, **kwargs)
+
+
+_CLASSES = {3: Conv1dOperator, 4: Conv2dOperator, 5: Conv3dOperator}
