@@ -19,6 +19,6 @@ def fft_engine(request):
     import toeplitzkit as tk
 
     if request.param not in tk.available_backends():
-        pytest.skip(f"{request.param} not installed")
+        pytest.fail(f"fft backend {request.param!r} is not available (the test extra installs it)")
     with tk.fft_backend(request.param):
         yield request.param

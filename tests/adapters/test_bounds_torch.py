@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-torch = pytest.importorskip("torch")
+import torch
 
 from toeplitzkit.adapters.torch import conv_spectral_norm_bound, lipbound  # noqa: E402
 

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 from torch import nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
@@ -281,7 +281,8 @@ def test_torchscript_models_get_the_same_certificate():
 
 
 def _torchvision(name):
-    tvm = pytest.importorskip("torchvision.models")
+    import torchvision.models as tvm
+
     return tvm.get_model(name, weights=None)
 
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from toeplitzkit.adapters.torch import gram_spectral_norm_bound  # noqa: E402
 from toeplitzkit.bounds import conv_sigma_max  # noqa: E402

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 from torch import nn  # noqa: E402
 
 from toeplitzkit.adapters.torch import (GroupSort, LipschitzRegularizer, MaxMin, OrthogonalConv2d,  # noqa: E402
@@ -217,7 +217,6 @@ def _example():
 
 
 def test_digits_example_certified_accuracy_never_exceeds_pgd_accuracy():
-    pytest.importorskip("sklearn")
     out = _example().run(epochs=3, pgd_steps=5, verbose=False)
     assert out["lipschitz"] <= 1.0 + 1e-6
     assert out["clean"] > 0.3  # chance is 0.1

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 from torch import nn  # noqa: E402
 
 from toeplitzkit.adapters.torch import (DCNN, LipschitzRegularizer, adversarial_training_step,  # noqa: E402

@@ -63,7 +63,6 @@ def test_tightness_gap_grid_bound_closes(rng):
 
 
 def test_tightness_gap_lipbound(rng):
-    pytest.importorskip("toeplitzkit.bounds.polygrid")
     # single output channel: LipBound is the supremum of |F|, so the gap
     # decreases towards 0 (Fig 5.2); several outputs: it stays positive.
     w = rng.standard_normal((1, 3, 3, 3))

@@ -7,13 +7,10 @@ import scipy.optimize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toeplitzkit._deps import HAS_NUMBA
 from toeplitzkit.bounds import kernel_symbol, lipbound, polygrid
 from toeplitzkit.bounds.polygrid import grid_correction
 
 from ._dense_loops import dense_conv1d, dense_conv2d, fine_sup
-
-needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")
 
 
 def direct_grid(K, S):
@@ -54,7 +51,6 @@ def test_polygrid_matches_direct_evaluation(shape, S, rng):
     assert res.value == pytest.approx(np.sqrt(ref.sum()), rel=1e-12)
 
 
-@needs_numba
 @pytest.mark.parametrize("shape", [(4, 3, 3, 3), (5, 2, 4, 2), (3, 2, 5), (1, 1, 7, 7), (6, 4, 1, 1),
                                    (2, 3, 1, 4), (2, 3, 4, 1)])
 @pytest.mark.parametrize("S", [3, 10, 64])

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import scipy.linalg as sl
 
-from toeplitzkit._deps import HAS_NUMBA
 from toeplitzkit.decompose import DiagonalCirculant, dc_factorize
 
 try:  # keep BLAS single-threaded: the SVDs here are small and threads only contend
@@ -134,7 +133,6 @@ def test_full_rank_up_to_32(rng):
     assert np.linalg.norm(_dense_product(op) - M) <= 1e-8 * np.linalg.norm(M)
 
 
-@pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")
 def test_numpy_and_numba_engines_agree(rng):
     M = _low_rank(rng, 32, 4, cplx=True)
     a = dc_factorize(M, engine="numba")
