@@ -154,15 +154,9 @@ def power_method(op, maxiter: int = 100, *, rtol: float = 0.0, x0=None, rng=0,
 
 
 def _conv_operator(weight, input_size, stride, padding, dilation, groups, padding_mode):
-    from ..toeplitz import conv as _conv
+    from ..toeplitz.conv import conv_operator
 
-    w = as_array(weight, "weight", allow_empty=False)
-    classes = {3: _conv.Conv1dOperator, 4: _conv.Conv2dOperator, 5: _conv.Conv3dOperator}
-    if w.ndim not in classes:
-        raise ValueError(f"'weight' must be (cout, cin / groups, *kernel) with 1 to 3 kernel axes, "
-                         f"got an array of shape {w.shape}")
-    return classes[w.ndim](w, input_size, stride=stride, padding=padding, dilation=dilation,
-                           groups=groups, padding_mode=padding_mode)
+    return conv_operator(weight, input_size, stride, padding, dilation, groups, padding_mode)
 
 
 @renamed_parameters(n_iter="maxiter")

@@ -24,18 +24,11 @@ _DENSE_MAX = 600
 
 
 def _operator(weight, input_size, stride, padding, dilation, groups, padding_mode):
-    from ..toeplitz.conv import Conv1dOperator, Conv2dOperator, Conv3dOperator
+    from ..toeplitz.conv import conv_operator
 
-    w = as_array(weight, "weight")
-    if w.ndim not in (3, 4, 5):
-        raise ValueError("'weight' must be 3-D, 4-D or 5-D (out_channels, in_channels/groups, "
-                         f"*kernel_size), got shape {w.shape}")
-    if w.dtype.kind == "c":
-        raise TypeError(f"'weight' must be real, got dtype {w.dtype}")
-    cls = {3: Conv1dOperator, 4: Conv2dOperator, 5: Conv3dOperator}[w.ndim]
     # float32 weights are exact in float64; the ground truth is computed in float64.
-    return cls(w.astype(np.float64), input_size, stride=stride, padding=padding, dilation=dilation,
-               groups=groups, padding_mode=padding_mode)
+    return conv_operator(weight, input_size, stride, padding, dilation, groups, padding_mode,
+                         dtype=np.float64, real=True)
 
 
 @renamed_parameters(tol="rtol")
