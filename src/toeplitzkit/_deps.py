@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from types import ModuleType
 
 __all__ = ["HAS_NUMBA", "HAS_PYFFTW", "HAS_TORCH", "require"]
 
@@ -35,7 +36,7 @@ HAS_PYFFTW = _available("pyfftw")
 HAS_TORCH = _available("torch")
 
 
-def require(name: str, feature: str = ""):
+def require(name: str, feature: str = "") -> ModuleType:
     """Import and return the optional package ``name`` or raise an ImportError with a hint.
 
     Parameters
