@@ -32,9 +32,74 @@ def test_lipbound_matches_numpy_thesis_value():
     from toeplitzkit.bounds import lipbound as np_lipbound
 
     w = randn(4, 3, 3, 3, seed=3)
-    ours = float(lipbound(w, samples=16))
+    ours = float(lipbound(w, samples=16, certified=False))
     ref = np_lipbound(w.numpy(), samples=16, certified=False)
-    assert ours == pytest.approx(ref, rel=1e-12)
+    assert ours == pytest.approx(ref.upper, rel=1e-12)
+
+
+def _shared_defaults(f, g):
+    import inspect
+
+    a, b = inspect.signature(f).parameters, inspect.signature(g).parameters
+    shared = [n for n in a if n in b and n != "weight" and n != "input_size"]
+    return shared, {n: (a[n].default, b[n].default) for n in shared}
+
+
+def test_numpy_and_torch_namesakes_share_their_defaults():
+    from toeplitzkit import bounds
+
+    shared, defaults = _shared_defaults(bounds.lipbound, lipbound)
+    assert shared == ["samples", "certified"]
+    assert defaults == {"samples": (64, 64), "certified": (True, True)}
+    shared, defaults = _shared_defaults(bounds.conv_spectral_norm, conv_spectral_norm_bound)
+    assert shared == ["stride", "padding", "dilation", "groups", "padding_mode"]
+    assert all(x == y for x, y in defaults.values()), defaults
+
+
+@settings(max_examples=30, deadline=None)
+@given(cout=st.integers(1, 5), cin=st.integers(1, 4), kh=st.integers(1, 6), kw=st.integers(1, 6),
+       samples=st.integers(1, 70), certified=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_lipbound_agrees_with_numpy_to_float64_rounding(cout, cin, kh, kw, samples, certified, seed):
+    import numpy as np
+
+    from toeplitzkit import bounds
+
+    w = np.random.default_rng(seed).standard_normal((cout, cin, kh, kw))
+    try:
+        ref = bounds.lipbound(w, samples, certified=certified)
+    except ValueError as exc:  # a grid too small to certify: both say so, naming 'samples'
+        assert "'samples'" in str(exc)
+        with pytest.raises(ValueError, match="'samples'"):
+            lipbound(torch.tensor(w), samples, certified=certified)
+        return
+    ours = lipbound(torch.tensor(w), samples, certified=certified)
+    assert ours.dtype == torch.float64 and ours.ndim == 0
+    # two FFTs (or Numba's direct sum) and two summation orders: a few units of rounding
+    assert float(ours) == pytest.approx(ref.upper, rel=1e-13, abs=0)
+    if certified:  # the default call too
+        assert float(lipbound(torch.tensor(w))) == pytest.approx(bounds.lipbound(w).upper, rel=1e-13, abs=0)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 2, 2, 3, 3), (3, 2, 9, 2)])
+def test_lipbound_1d_3d_and_long_kernels_agree_with_numpy(shape):
+    import numpy as np
+
+    from toeplitzkit import bounds
+
+    w = np.random.default_rng(len(shape)).standard_normal(shape)
+    for samples, certified in ((4, False), (32, True), (64, True)):
+        ref = bounds.lipbound(w, samples, certified=certified).upper
+        assert float(lipbound(torch.tensor(w), samples, certified=certified)) == pytest.approx(ref, rel=1e-13)
+
+
+def test_lipbound_float32_certified_is_rounded_up():
+    from toeplitzkit import bounds
+
+    w = randn(4, 3, 3, 3, seed=5, dtype=torch.float32)
+    ours = lipbound(w)
+    assert ours.dtype == torch.float32
+    ref = bounds.lipbound(w.numpy()).upper  # float64, from the same float32 taps
+    assert ref <= float(ours) <= ref * (1 + 2.0 ** -22)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
@@ -75,6 +140,20 @@ def test_conv_bound_is_above_exact_norm_and_close_to_numpy(cfg, device):
 
         ref = conv_spectral_norm(w.numpy(), size, **cfg)
         assert ref.lower * (1 - 1e-9) <= bound
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c) for c in CONFIGS])
+def test_conv_bound_agrees_with_numpy_on_small_layers(cfg):
+    # Both compute the layer's own norm here (small layers): the float64 tensor lies in the
+    # certified bracket of conv_spectral_norm, which is 1e-10 wide.
+    from toeplitzkit.bounds import conv_spectral_norm
+
+    groups = cfg.get("groups", 1)
+    w = randn(4, 4 // groups, 3, 3, seed=len(str(cfg)))
+    ours = float(conv_spectral_norm_bound(w, (7, 6), **cfg))
+    ref = conv_spectral_norm(w.numpy(), (7, 6), tol=1e-10, **cfg)
+    assert ref.certified and ref.upper <= ref.lower * (1 + 1e-10)
+    assert ref.lower * (1 - 1e-13) <= ours <= ref.upper * (1 + 1e-13)
 
 
 def test_conv_bound_float32_and_device_preserved(device):

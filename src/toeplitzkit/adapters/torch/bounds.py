@@ -1,9 +1,11 @@
 """Differentiable spectral-norm bounds for convolution kernels (Thm 5.5 and the DFT-grid bound).
 
 Both are functions of a ``torch`` kernel that return a scalar tensor with a gradient
-(through the maximizing frequency), for use as regularizers; they are also exported
-by :mod:`toeplitzkit.adapters.torch.functional`.  The certified float64 two-sided
-bound for reporting is :func:`toeplitzkit.bounds.conv_spectral_norm`.
+(through the maximizing frequency), for use as regularizers, not the
+:class:`~toeplitzkit.bounds.SpectralNormBound` of their NumPy namesakes; they are also
+exported by :mod:`toeplitzkit.adapters.torch.functional`.  :func:`lipbound` has the
+arguments and defaults of :func:`toeplitzkit.bounds.lipbound` and gives its number.  The
+certified float64 two-sided bound for reporting is :func:`toeplitzkit.bounds.conv_spectral_norm`.
 """
 
 from __future__ import annotations
@@ -34,36 +36,57 @@ def _check_weight(weight):
         raise TypeError(f"'weight' has dtype {weight.dtype}; allowed dtypes are float32, float64")
 
 
-def lipbound(weight: torch.Tensor, samples: int = 10, certified: bool = False) -> torch.Tensor:
-    r"""LipBound of Theorem 5.5 for a convolution kernel, differentiable.
+def _fold(w: torch.Tensor, samples: tuple) -> torch.Tensor:
+    """Alias the taps modulo ``S`` per spatial axis (``e^{i a w_k} = e^{i (a mod S) w_k}`` on the grid)."""
+    for ax, S in zip(range(2, w.ndim), samples):
+        k = w.shape[ax]
+        if k > S:
+            m = -(-k // S)
+            pad = [0, 0] * (w.ndim - ax - 1) + [0, m * S - k]
+            wp = torch.nn.functional.pad(w, pad)
+            w = wp.reshape(wp.shape[:ax] + (m, S) + wp.shape[ax + 1:]).sum(dim=ax)
+    return w
+
+
+def lipbound(weight: torch.Tensor, samples: int = 64, certified: bool = True) -> torch.Tensor:
+    r"""LipBound of Theorem 5.5 for a convolution kernel, as a differentiable tensor.
+
+    The same value as :func:`toeplitzkit.bounds.lipbound` (same arguments, same
+    defaults, equal up to float64 rounding for float64 weights), but a tensor with a
+    gradient for training: it does not return a
+    :class:`~toeplitzkit.bounds.SpectralNormBound`.
 
     Parameters
     ----------
-    weight : (cout, cin, kh, kw) Tensor
-        Real kernel.
-    samples : int, default 10
-        Grid size ``S`` per frequency axis (Eq 5.51; the thesis uses 10 for 3x3 kernels);
-        must be at least ``max(kh, kw)``.  Memory and time grow as ``cout cin S^2``.
-    certified : bool, default False
-        Multiply the grid maximum of ``q_i = sum_j |F_ij|^2`` by the Bernstein
-        correction ``1 / (1 - pi (kh + kw - 2) / S)`` so that the result is never below
-        the continuous LipBound (needs ``S > pi (kh + kw - 2)``).
+    weight : (cout, cin, *kernel) Tensor
+        Real kernel with 1 to 3 kernel axes (float32 or float64).
+    samples : int, default 64
+        Grid size ``S`` per frequency axis (Eq 5.51; the thesis uses 10 for 3x3 kernels).
+        Kernels longer than ``S`` are folded modulo ``S`` (grid values unchanged).
+        Memory and time grow as ``cout cin S^d``.
+    certified : bool, default True
+        ``True``: multiply each output channel's grid maximum of
+        ``q_i = sum_j |F_ij|^2`` (plus a floating-point slack) by the proven factor of
+        :func:`toeplitzkit.bounds.polygrid.grid_correction`, so that the result is never
+        below the continuous LipBound (raises ``ValueError`` naming ``samples`` when
+        ``S`` is too small); computed in float64 and rounded up for float32 weights.
+        ``False``: the thesis's grid value, in the weight's dtype (the regularizers
+        pass ``certified=False`` with ``S = 10``).
 
     Returns
     -------
     bound : () Tensor
-        ``sqrt(sum_i max_w sum_j |F_ij(w)|^2)`` over the ``S x S`` grid, with ``F`` the
-        symbol of Eq 5.50.  The gradient flows through the maximizing frequency of each
-        output channel.
+        ``sqrt(sum_i max_w sum_j |F_ij(w)|^2)`` over the ``S^d`` grid, with ``F`` the
+        symbol of Eq 5.50, in the weight's dtype.  The gradient flows through the
+        maximizing frequency of each output channel.
 
     Notes
     -----
-    One real 2-D FFT of the kernel zero-padded to ``S x S``: ``O(cout cin S^2 log S)``.
-    The thesis's Eq 5.52 correction is stated for one variable; the correction used
-    here is proven for the 2-D case: ``q`` has degree ``kh - 1`` and ``kw - 1`` in the
-    two variables, so by Bernstein's inequality ``|dq/dw_t| <= deg_t max q``, and every
-    point lies within ``pi / S`` of the grid in each coordinate.  The thesis bound is
-    loose by up to ``sqrt(cout)``; :func:`conv_spectral_norm_bound` is the tight one.
+    One real FFT of the kernel zero-padded to ``S^d``: ``O(cout cin S^d log S)``.  An
+    axis of extent 1 is constant and takes one sample, as in
+    :func:`toeplitzkit.bounds.lipbound`.  The correction and its proof are in that
+    function's Notes.  The thesis bound is loose by up to ``sqrt(cout)``;
+    :func:`conv_spectral_norm_bound` is the tight one.
 
     References
     ----------
@@ -75,22 +98,45 @@ def lipbound(weight: torch.Tensor, samples: int = 10, certified: bool = False) -
     >>> from toeplitzkit.adapters.torch import lipbound
     >>> w = torch.randn(4, 3, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     >>> fine = torch.fft.fft2(w, s=(256, 256)).abs().pow(2).sum(1).amax((-2, -1)).sum().sqrt()
-    >>> bool(lipbound(w, samples=32, certified=True) >= fine)
+    >>> bool(lipbound(w, samples=32) >= fine)
+    True
+    >>> import toeplitzkit.bounds
+    >>> bool(torch.isclose(lipbound(w), torch.tensor(float(toeplitzkit.bounds.lipbound(w.numpy()))),
+    ...                    rtol=1e-13, atol=0))
     True
     """
-    _check_weight(weight)
-    kh, kw = weight.shape[-2:]
-    if not isinstance(samples, int) or samples < max(kh, kw):
-        raise ValueError(f"'samples' must be an int >= max(kh, kw) = {max(kh, kw)}, got {samples!r}")
-    q = torch.fft.rfft2(weight, s=(samples, samples)).abs().pow(2).sum(dim=1)  # (cout, S, S//2+1)
-    total = q.flatten(1).amax(dim=1).sum()
-    if certified:
-        a = math.pi * (kh + kw - 2) / samples
-        if a >= 1:
-            raise ValueError(f"'samples' = {samples} is too small to certify a {kh}x{kw} kernel: "
-                             f"need samples > pi (kh + kw - 2) = {math.pi * (kh + kw - 2):.2f}")
-        total = total / (1 - a)
-    return total.sqrt()
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"'weight' must be a torch.Tensor, got {type(weight).__name__}")
+    if not 3 <= weight.ndim <= 5:
+        raise ValueError(f"'weight' must have shape (cout, cin, *kernel) with 1 to 3 kernel axes, "
+                         f"got {tuple(weight.shape)}")
+    if weight.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"'weight' has dtype {weight.dtype}; allowed dtypes are float32, float64")
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"'samples' must be a positive int, got {samples!r}")
+    from ...bounds.polygrid import grid_correction
+
+    ksize = tuple(weight.shape[2:])
+    d = len(ksize)
+    c = grid_correction(ksize, samples) if certified else 1.0  # raises for a too small S
+    w0 = weight.double() if certified else weight
+    s = tuple(1 if k == 1 else samples for k in ksize)  # an axis of extent 1 is constant
+    w = _fold(w0, s)
+    dims = tuple(range(2, 2 + d))
+    q = torch.fft.rfftn(w, s=s, dim=dims).abs().pow(2).sum(dim=1)  # (cout, *grid)
+    cm = q.flatten(1).amax(dim=1)
+    if not certified:
+        return cm.sum().sqrt()
+    # floating-point slack of the grid maxima, as toeplitzkit.bounds.lipbound charges it
+    A = w0.abs().flatten(2).sum(dim=2)  # sum_a |K_ija| >= |F_ij|, on the taps before folding
+    B = A.pow(2).sum(dim=1)
+    terms = math.prod(ksize) + w0.shape[1] + 2 * d * max(1, math.ceil(math.log2(samples))) + 8
+    cm = cm * c + (4.0 * terms * torch.finfo(torch.float64).eps) * B * c
+    value = cm.sum().sqrt()
+    if weight.dtype == torch.float64:
+        return value
+    # rounding to float32 to nearest after raising by 2 units of float32 rounding stays above
+    return (value * (1 + 2.0 ** -23)).to(weight.dtype)
 
 
 def _resolve_padding(padding, ksize, dilation):
@@ -223,6 +269,9 @@ def conv_spectral_norm_bound(weight: torch.Tensor, input_size, stride=1, padding
     Returns
     -------
     bound : () Tensor
+        A differentiable tensor for training (not a
+        :class:`~toeplitzkit.bounds.SpectralNormBound`; the float64 two-sided result of
+        :func:`toeplitzkit.bounds.conv_spectral_norm` brackets it).
         Where the layer is small or a matrix in disguise, its norm at this input
         size (as :func:`toeplitzkit.bounds.conv_spectral_norm` certifies it; see
         Notes), raised by ``8 sqrt(order) eps`` for the eigensolver's rounding.

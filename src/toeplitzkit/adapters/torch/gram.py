@@ -16,6 +16,7 @@ import math
 
 import torch
 
+from ..._deprecation import renamed_parameters
 from .bounds import _pad_map_norm
 
 __all__ = ["gram_spectral_norm_bound"]
@@ -166,9 +167,10 @@ def _schur(a):
 
 
 # ------------------------------------------------------------------ the bound
+@renamed_parameters(iters="maxiter")
 def gram_spectral_norm_bound(weight: torch.Tensor, input_size=None, stride=1, padding=0, dilation=1,
                              groups: int = 1, padding_mode: str = "zeros", *, rtol: float = 1e-3,
-                             iters: int | None = None, state: dict | None = None,
+                             maxiter: int | None = None, state: dict | None = None,
                              precision: str = "auto") -> torch.Tensor:
     r"""Certified, differentiable upper bound on the spectral norm of a convolution or linear layer.
 
@@ -186,9 +188,9 @@ def gram_spectral_norm_bound(weight: torch.Tensor, input_size=None, stride=1, pa
         The certified value is at most ``(1 + rtol)`` times the grid maximum (plus the
         rounding margins, about ``1e-4`` relative in float32).  Smaller values cost more
         power iterations.
-    iters : int, optional
+    maxiter : int, optional
         Power iterations per frequency before certifying (default 30, or 4 when ``state``
-        holds vectors from a previous call).
+        holds vectors from a previous call; formerly ``iters``, deprecated).
     state : dict, optional
         Warm start: the function stores its vectors in it and starts from them next time
         (the regularizer keeps one per layer).
@@ -202,7 +204,8 @@ def gram_spectral_norm_bound(weight: torch.Tensor, input_size=None, stride=1, pa
     Returns
     -------
     bound : () Tensor
-        ``B >= ||layer||_2``, with a gradient: ``B`` times ``d s / s``, where ``s`` is the
+        ``B >= ||layer||_2``, a differentiable tensor for training (not a
+        :class:`~toeplitzkit.bounds.SpectralNormBound`), with a gradient: ``B`` times ``d s / s``, where ``s`` is the
         norm of the symbol at the maximizing frequency along the computed top singular
         vector (the gradient of the largest singular value, Eq 5.50).
 
@@ -262,8 +265,9 @@ def gram_spectral_norm_bound(weight: torch.Tensor, input_size=None, stride=1, pa
         raise ValueError(f"'rtol' must be a float in (0, 1), got {rtol!r}")
     if precision not in ("auto", "weight"):
         raise ValueError(f"'precision' must be one of ('auto', 'weight'), got {precision!r}")
-    if iters is not None and (not isinstance(iters, int) or iters < 1):
-        raise ValueError(f"'iters' must be a positive int, got {iters!r}")
+    if maxiter is not None and (not isinstance(maxiter, int) or maxiter < 1):
+        raise ValueError(f"'maxiter' must be a positive int, got {maxiter!r}")
+    iters = maxiter
     if weight.numel() == 0:
         raise ValueError(f"'weight' is empty, shape {tuple(weight.shape)}")
     if not torch.isfinite(weight).all():
