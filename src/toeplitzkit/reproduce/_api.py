@@ -3,12 +3,12 @@
 Each helper turns one public function of :mod:`toeplitzkit.bounds` into a number
 for a weight ``K`` of shape (cout, cin, k, k) acting on an ``n`` x ``n`` input
 with zero padding ``p`` and stride 1, the setting of the thesis's Table 5.1 and
-Fig 5.2.
+Fig 5.2.  Every estimate returns a :class:`~toeplitzkit.bounds.SpectralNormBound`
+whose ``float()`` is the side it promises (the upper bound of a bound, the value of
+an estimate from below), so each helper is one call.
 """
 
 from __future__ import annotations
-
-import inspect
 
 import numpy as np
 
@@ -18,77 +18,55 @@ __all__ = ["exact", "lipbound_grid", "lipbound_certified", "ours", "ours_bound",
            "conv_pm", "gram", "tightness_gap"]
 
 
-def _kw(fn, **kw):
-    """Keep the keyword arguments ``fn`` accepts (the bounds differ in what they need)."""
-    params = inspect.signature(fn).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return kw
-    return {k: v for k, v in kw.items() if k in params}
-
-
-def _value(out):
-    """A float from a bound's return value (a float, an array, or an object with ``upper``)."""
-    if hasattr(out, "upper"):
-        return float(out.upper)
-    if isinstance(out, tuple):
-        out = out[0]
-    return float(np.max(np.abs(np.asarray(out))))
-
-
-def exact(K, n, p):
+def exact(K: np.ndarray, n: int, p: int) -> float:
     """Largest singular value of the zero-padded convolution (ARPACK on the implicit operator)."""
-    f = bounds.conv_sigma_max
-    return _value(f(K, (n, n), **_kw(f, padding=p)))
+    return float(bounds.conv_sigma_max(K, (n, n), padding=p))
 
 
-def lipbound_grid(K, samples=10):
+def lipbound_grid(K: np.ndarray, samples: int = 10) -> float:
     """The thesis's LipBound (Thm 5.5) with the bare PolyGrid maximum on an S x S grid, as in its tables."""
-    f = bounds.lipbound
-    return _value(f(K, **_kw(f, samples=samples, certified=False)))
+    return float(bounds.lipbound(K, samples, certified=False))
 
 
-def lipbound_certified(K, samples=10):
+def lipbound_certified(K: np.ndarray, samples: int = 10) -> float:
     """The thesis's LipBound with a proven correction of the grid maximum (never below the sup)."""
-    f = bounds.lipbound
-    return _value(f(K, **_kw(f, samples=samples, certified=True)))
+    return float(bounds.lipbound(K, samples, certified=True))
 
 
-def ours_bound(K, n, p):
+def ours_bound(K: np.ndarray, n: int, p: int) -> bounds.SpectralNormBound:
     """``conv_spectral_norm``: the certified two-sided bound of section 6 of the design."""
-    f = bounds.conv_spectral_norm
-    return f(K, (n, n), **_kw(f, padding=p))
+    return bounds.conv_spectral_norm(K, (n, n), padding=p)
 
 
-def ours(K, n, p):
+def ours(K: np.ndarray, n: int, p: int) -> float:
     """Upper end of :func:`ours_bound`."""
-    return float(ours_bound(K, n, p).upper)
+    return float(ours_bound(K, n, p))
 
 
-def sedghi(K, n):
+def sedghi(K: np.ndarray, n: int) -> float:
     """Largest singular value of the circular convolution (Sedghi et al.)."""
-    f = bounds.sedghi_singular_values
-    return _value(f(K, (n, n)))
+    return float(bounds.sedghi_singular_values(K, (n, n))[0])
 
 
-def singla_feizi(K):
+def singla_feizi(K: np.ndarray) -> float:
     """Singla & Feizi's bound from reshaped kernels (Thm 3.8)."""
-    return _value(bounds.singla_feizi_bound(K))
+    return float(bounds.singla_feizi_bound(K))
 
 
-def conv_pm(K, n, p, n_iter=10, seed=0):
-    """Power method on the convolution (Alg 3.2, Farnia et al.) with ``n_iter`` iterations."""
-    f = bounds.conv_power_method
-    return _value(f(K, (n, n), **_kw(f, padding=p, n_iter=n_iter, rng=seed)))
+def conv_pm(K: np.ndarray, n: int, p: int, maxiter: int = 10, seed: int = 0) -> float:
+    """Power method on the convolution (Alg 3.2, Farnia et al.) with ``maxiter`` iterations."""
+    return float(bounds.conv_power_method(K, (n, n), maxiter, padding=p, rng=seed))
 
 
-def gram(K, n, p):
-    """Gram iteration (Delattre et al. 2023)."""
-    f = bounds.gram_iteration_bound
-    return _value(f(K, (n, n), **_kw(f, padding=p, padding_mode="zeros")))
+def gram(K: np.ndarray, n: int, p: int) -> float:
+    """Gram iteration (Delattre et al. 2023) on the zero-padded convolution."""
+    return float(bounds.gram_iteration_bound(K, (n, n), padding=p, padding_mode="zeros"))
 
 
-def tightness_gap(K, n, p=None):
-    """Gamma(n) of Eq 5.54: LipBound minus the exact largest singular value at input size n."""
-    f = bounds.tightness_gap
-    kw = {} if p is None else {"padding": p}
-    return _value(f(K, n, **_kw(f, **kw)))
+def tightness_gap(K: np.ndarray, n, p=0) -> float:
+    """Gamma(n) of Eq 5.54: LipBound minus the exact largest singular value at input size(s) n.
+
+    The largest gap over the sizes ``n`` (one int or a sequence of ints).
+    """
+    sizes = [n] if np.ndim(n) == 0 else list(n)
+    return float(np.max(np.abs(bounds.tightness_gap(K, sizes, padding=p).gap)))

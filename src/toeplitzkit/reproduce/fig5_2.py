@@ -37,7 +37,7 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
     for cin, k in shapes:
         K = rng.standard_normal((1, cin, k, k)) / np.sqrt(cin * k * k)
         shape = f"{cin}x{k}x{k}"
-        curve = bounds.tightness_gap(K, sizes, bound="lipbound", samples=64)
+        curve = bounds.tightness_gap(K, sizes, bound="lipbound", padding="same", samples=64)
         grid64 = _api.lipbound_grid(K, samples=64)
         for n, lip, sigma, gap in zip(curve.sizes, curve.bound, curve.exact, curve.gap):
             ours = _api.ours(K, int(n), k // 2)

@@ -69,7 +69,7 @@ def _torch_methods(n, p, device):
         return call
 
     return {
-        f"LipBound (torch {dev.type}, grid S=10)": timed(lambda w: tkt.lipbound(w, samples=10)),
+        f"LipBound (torch {dev.type}, grid S=10)": timed(lambda w: tkt.lipbound(w, samples=10, certified=False)),
         f"ours (torch {dev.type}, conv_spectral_norm_bound)":
             timed(lambda w: tkt.conv_spectral_norm_bound(w, (n, n), padding=p)),
     }
@@ -79,7 +79,7 @@ def _methods(n, p):
     return {
         "Sedghi et al.": lambda K: _api.sedghi(K, n),
         "Singla & Feizi": _api.singla_feizi,
-        "Farnia et al. (PM, 10 it)": lambda K: _api.conv_pm(K, n, p, n_iter=10),
+        "Farnia et al. (PM, 10 it)": lambda K: _api.conv_pm(K, n, p, maxiter=10),
         "LipBound (grid S=10)": lambda K: _api.lipbound_grid(K, 10),
         "LipBound (certified S=10)": lambda K: _api.lipbound_certified(K, 10),
         "Gram iteration": lambda K: _api.gram(K, n, p),

@@ -44,7 +44,7 @@ def _cnn(nn):
     )
 
 
-def _power_method_regularizer(torch, model, input_shape, n_iter=10):
+def _power_method_regularizer(torch, model, input_shape, maxiter=10):
     """Eq 5.56's Lipschitz term with sigma from a 10-step power method per conv (Farnia et al., AT+PM).
 
     Input sizes come from one traced forward pass; each conv keeps its power-iteration vector
@@ -74,7 +74,7 @@ def _power_method_regularizer(torch, model, input_shape, n_iter=10):
         for m in convs:
             x = state[m]
             with torch.no_grad():
-                for _ in range(n_iter):
+                for _ in range(maxiter):
                     y = conv(m, x)
                     x = _adjoint(m, y, x)
                     x = x / x.norm()
