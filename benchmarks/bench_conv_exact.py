@@ -114,7 +114,7 @@ def reference(w, n, stride, padding, dil, groups, mode, dense_max):
     m, c = op.shape
     if min(m, c) <= dense_max and max(m, c) <= 8 * dense_max:
         return float(np.linalg.norm(op.to_dense(), 2)), "dense", 1e-12
-    return conv_sigma_max(w, n, stride, padding, dil, groups, mode, tol=1e-10), "arpack", 1e-9
+    return float(conv_sigma_max(w, n, stride, padding, dil, groups, mode, rtol=1e-10)), "arpack", 1e-9
 
 
 def route(method):

@@ -79,10 +79,10 @@ def bench_resnet(repeat, n_iter=10, quick=False):
     for w, s in zip(weights, specs):
         t, sig = median_time(lambda: conv_power_method(w, s.input_size, n_iter, stride=s.stride,
                                                        padding=s.padding, dilation=s.dilation,
-                                                       groups=s.groups).sigma, 1)
+                                                       groups=s.groups).lower, 1)
         t_pm += t
         for label, S, cert in variants:
-            t, ub = median_time(lambda: lipbound(w, S, certified=cert), repeat)
+            t, ub = median_time(lambda: float(lipbound(w, S, certified=cert)), repeat)
             t_lb[label] += t
             below[label] += ub < sig
     print(f"ResNet-50 ({len(specs)} convolutions, random weights), conv power method "

@@ -270,8 +270,8 @@ def exact_conv_norm(m, size, tol=1e-4):
     from toeplitzkit.bounds import conv_sigma_max, conv_spectral_norm
 
     if m.in_channels * size[0] * size[1] <= 16384:  # small enough for ARPACK to converge: the exact value
-        ex = conv_sigma_max(m.weight.detach().double().cpu().numpy(), tuple(size), m.stride, m.padding, m.dilation,
-                            m.groups, m.padding_mode, tol=1e-10)
+        ex = float(conv_sigma_max(m.weight.detach().double().cpu().numpy(), tuple(size), m.stride, m.padding,
+                                  m.dilation, m.groups, m.padding_mode, rtol=1e-10))
         return ex, ex
     res = conv_spectral_norm(m.weight.detach().double().cpu().numpy(), tuple(size), m.stride, m.padding,
                              m.dilation, m.groups, m.padding_mode, tol=tol, rng=0)
