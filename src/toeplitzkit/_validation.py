@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import cmath
 import numbers
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = [
     "as_array",
@@ -62,9 +63,9 @@ def check_finite(a: np.ndarray, name: str) -> np.ndarray:
     return a
 
 
-def as_array(x, name: str, *, min_ndim: int = 0, ndim: int | None = None,
+def as_array(x: Any, name: str, *, min_ndim: int = 0, ndim: int | None = None,
              check_finite: bool = True, inexact: bool = True, allow_empty: bool = True,
-             dtype=None) -> np.ndarray:
+             dtype: DTypeLike | None = None) -> np.ndarray:
     """Convert ``x`` to an ndarray and validate it.
 
     Parameters
@@ -103,7 +104,7 @@ def as_array(x, name: str, *, min_ndim: int = 0, ndim: int | None = None,
 _check_finite = check_finite
 
 
-def as_vector_batch(x, n: int, name: str = "x", *, check_finite: bool = True) -> np.ndarray:
+def as_vector_batch(x: ArrayLike, n: int, name: str = "x", *, check_finite: bool = True) -> np.ndarray:
     """Validate a vector (or a stack of vectors) whose last axis must have length ``n``."""
     a = as_array(x, name, min_ndim=1, check_finite=check_finite)
     if a.shape[-1] != n:
@@ -112,7 +113,8 @@ def as_vector_batch(x, n: int, name: str = "x", *, check_finite: bool = True) ->
     return a
 
 
-def as_column_row(c, r, default, *, check_finite: bool = True, copy: bool = False):
+def as_column_row(c: Any, r: Any, default: Callable[..., Any], *, check_finite: bool = True,
+                  copy: bool = False) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], np.dtype]:
     """Validate the first column ``c`` (..., m) and row ``r`` (..., n) of a Toeplitz-type matrix.
 
     ``r=None`` takes ``default(c)``.  Returns ``(c, r, batch_shape, dtype)`` with both
@@ -141,7 +143,7 @@ def check_square(a: np.ndarray, name: str) -> None:
                          f"got shape {a.shape}")
 
 
-def check_option(value, name: str, allowed: Iterable):
+def check_option(value: Any, name: str, allowed: Iterable) -> Any:
     """Raise ``ValueError`` unless ``value`` is one of ``allowed``; return it."""
     allowed = tuple(allowed)
     if value not in allowed:
@@ -149,7 +151,7 @@ def check_option(value, name: str, allowed: Iterable):
     return value
 
 
-def positive_int(value, name: str, *, minimum: int = 1) -> int:
+def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name!r} must be an integer, got {type(value).__name__}")
     if value < minimum:
@@ -157,7 +159,7 @@ def positive_int(value, name: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
-def result_dtype(*dtypes) -> np.dtype:
+def result_dtype(*dtypes: DTypeLike) -> np.dtype:
     """Result dtype of a product: float32 stays float32, integers become float64.
 
     Unlike ``np.result_type`` with Python scalars, integer inputs never widen a

@@ -22,8 +22,10 @@ operator's type: float32 for a float32 operator, never a wider one.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 import scipy.sparse.linalg as _spla
 
 from .._validation import as_array, check_finite as _check_finite, result_dtype
@@ -110,7 +112,7 @@ class StructuredOperator:
         return f"<{shape} {type(self).__name__} with dtype={self.dtype}>"
 
     # ------------------------------------------------------------ products
-    def _prepare(self, x, name, rows, as_matrix, check_finite):
+    def _prepare(self, x: Any, name: str, rows: int, as_matrix: bool, check_finite: bool | None) -> np.ndarray:
         if check_finite is None:
             check_finite = self.check_finite
         if type(x) is np.ndarray and x.dtype.kind in "fc" and x.ndim >= 1 + as_matrix:
@@ -136,30 +138,30 @@ class StructuredOperator:
             dt = _RESULT_DTYPES[key] = result_dtype(*key)
         return x if x.dtype == dt else x.astype(dt)
 
-    def matvec(self, x, *, check_finite=None) -> np.ndarray:
+    def matvec(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """Return ``A @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., m)``."""
         x = self._prepare(x, "x", self._mn[1], False, check_finite)
         return self._matmat(x[..., None])[..., 0]
 
-    def rmatvec(self, x, *, check_finite=None) -> np.ndarray:
+    def rmatvec(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """Return ``A^H @ x`` for ``x`` of shape ``(..., m)``; the result is ``(..., n)``."""
         x = self._prepare(x, "x", self._mn[0], False, check_finite)
         return self._rmatmat(x[..., None])[..., 0]
 
-    def matmat(self, X, *, check_finite=None) -> np.ndarray:
+    def matmat(self, X: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """Return ``A @ X`` for ``X`` of shape ``(..., n, k)``."""
         X = self._prepare(X, "X", self._mn[1], True, check_finite)
         return self._matmat(X)
 
-    def rmatmat(self, X, *, check_finite=None) -> np.ndarray:
+    def rmatmat(self, X: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """Return ``A^H @ X`` for ``X`` of shape ``(..., m, k)``."""
         X = self._prepare(X, "X", self._mn[0], True, check_finite)
         return self._rmatmat(X)
 
-    def dot(self, x):
+    def dot(self, x: ArrayLike) -> Any:
         return self @ x
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: Any) -> Any:
         if isinstance(other, StructuredOperator):
             return _ProductOperator(self, other)
         if isinstance(other, _spla.LinearOperator):
@@ -178,7 +180,7 @@ class StructuredOperator:
             self.__dict__["_transpose_cache"] = T
         return T
 
-    def __rmatmul__(self, other):
+    def __rmatmul__(self, other: ArrayLike) -> np.ndarray:
         x = np.asarray(other)
         if x.ndim == 0:
             raise ValueError("matmul with a scalar is not allowed; use '*' instead")
@@ -187,29 +189,29 @@ class StructuredOperator:
         return np.swapaxes(self._cached_transpose().matmat(np.swapaxes(x, -1, -2)), -1, -2)
 
     # ------------------------------------------------------------ algebra
-    def __add__(self, other):
+    def __add__(self, other: Any) -> StructuredOperator:
         if isinstance(other, StructuredOperator):
             return _SumOperator(self, other)
         return NotImplemented
 
-    def __sub__(self, other):
+    def __sub__(self, other: Any) -> StructuredOperator:
         if isinstance(other, StructuredOperator):
             return _SumOperator(self, -other)
         return NotImplemented
 
-    def __neg__(self):
+    def __neg__(self) -> StructuredOperator:
         return self * -1
 
-    def __mul__(self, alpha):
+    def __mul__(self, alpha: Any) -> StructuredOperator:
         if isinstance(alpha, numbers.Number) or (np.ndim(alpha) == 0 and not isinstance(alpha, StructuredOperator)):
             return _ScaledOperator(self, alpha)
         return NotImplemented
 
     __rmul__ = __mul__
 
-    def __truediv__(self, alpha):
+    def __truediv__(self, alpha: Any) -> StructuredOperator:
         if isinstance(alpha, numbers.Number):
-            return self * (1.0 / alpha)
+            return self * (1.0 / alpha)  # type: ignore[operator]  # a Number here
         return NotImplemented
 
     def transpose(self) -> "StructuredOperator":
@@ -224,11 +226,11 @@ class StructuredOperator:
         return self.adjoint().transpose()
 
     @property
-    def T(self):
+    def T(self) -> StructuredOperator:
         return self.transpose()
 
     @property
-    def H(self):
+    def H(self) -> StructuredOperator:
         return self.adjoint()
 
     # ------------------------------------------------------------ conversion
@@ -237,10 +239,10 @@ class StructuredOperator:
         dense = self._to_dense()
         return np.array(np.broadcast_to(dense, self.shape), dtype=self.dtype)
 
-    def toarray(self):
+    def toarray(self) -> np.ndarray:
         return self.to_dense()
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         a = self.to_dense()
         return a if dtype is None else a.astype(dtype)
 
@@ -266,7 +268,7 @@ class StructuredOperator:
         )
 
 
-def aslinearoperator(op) -> _spla.LinearOperator:
+def aslinearoperator(op: Any) -> _spla.LinearOperator:
     """Convert a :class:`StructuredOperator` (or anything SciPy accepts) to a LinearOperator.
 
     Examples

@@ -17,13 +17,17 @@ displayed matrices agree with Thm 2.2 and with ``T_n(F_B) = B`` (Eq 2.26,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _fft
 from .._validation import as_array, positive_int, result_dtype
 from .base import StructuredOperator
+
+if TYPE_CHECKING:
+    from .symbol import TrigPolynomial
 
 __all__ = ["BlockCirculant", "BlockToeplitz"]
 
@@ -90,7 +94,7 @@ class BlockCirculant(StructuredOperator):
     True
     """
 
-    def __init__(self, blocks, *, check_finite: bool = True):
+    def __init__(self, blocks: ArrayLike, *, check_finite: bool = True) -> None:
         b = as_array(blocks, "blocks", min_ndim=3, check_finite=check_finite)
         if 0 in b.shape[-3:]:
             raise ValueError(f"'blocks' must be (..., n, p, q) with n, p, q >= 1, got shape {b.shape}")
@@ -202,7 +206,7 @@ class BlockCirculant(StructuredOperator):
             b = b.real
         return BlockCirculant(b.astype(self.dtype, copy=False), check_finite=False)
 
-    def solve(self, b, *, lstsq: bool = False, check_finite=None) -> np.ndarray:
+    def solve(self, b: ArrayLike, *, lstsq: bool = False, check_finite: bool | None = None) -> np.ndarray:
         """Solve ``A x = b`` block-wise in the Fourier domain (``b``: ``(n p,)`` or ``(..., n p, k)``).
 
         Raises ``numpy.linalg.LinAlgError`` when a block ``Psi(f)`` is singular,
@@ -222,7 +226,7 @@ class BlockCirculant(StructuredOperator):
         X = X.reshape(X.shape[:-3] + (n * p, k)).astype(B.dtype, copy=False)
         return X[..., 0] if vec else X
 
-    def logdet(self):
+    def logdet(self) -> Any:
         """``log det A = sum_f log det Psi(f)``: real when ``det > 0``, complex otherwise."""
         self._inv_spectrum()  # raises LinAlgError when singular
         sign, logabs = np.linalg.slogdet(self.block_spectrum())
@@ -281,7 +285,7 @@ class BlockToeplitz(StructuredOperator):
     True
     """
 
-    def __init__(self, c, r=None, *, check_finite: bool = True):
+    def __init__(self, c: ArrayLike, r: ArrayLike | None = None, *, check_finite: bool = True) -> None:
         c = as_array(c, "c", min_ndim=3, check_finite=check_finite)
         if 0 in c.shape[-3:]:
             raise ValueError(f"'c' must be (..., m, p, q) with m, p, q >= 1, got shape {c.shape}")
@@ -289,7 +293,7 @@ class BlockToeplitz(StructuredOperator):
             if c.shape[-1] != c.shape[-2]:
                 raise ValueError(f"without 'r' the blocks must be square (Hermitian block Toeplitz); "
                                  f"'c' has blocks of shape {c.shape[-2:]}")
-            r = np.conj(np.swapaxes(c, -1, -2))
+            r = np.asarray(np.conj(np.swapaxes(c, -1, -2)))
         else:
             r = as_array(r, "r", min_ndim=3, check_finite=check_finite)
             if r.shape[-2:] != c.shape[-2:] or r.shape[-3] == 0:
@@ -381,7 +385,7 @@ class BlockToeplitz(StructuredOperator):
         return BlockToeplitz(np.conj(t.c), np.conj(t.r), check_finite=False)
 
     # ---------------------------------------------------------------- symbols
-    def symbol(self):
+    def symbol(self) -> TrigPolynomial:
         """The generating function ``F_B(w) = sum_h B(h) e^{i h w}`` (Eq 2.33).
 
         A matrix :class:`TrigPolynomial` with ``lead_shape`` ``(*batch, p, q)``,
@@ -394,7 +398,7 @@ class BlockToeplitz(StructuredOperator):
         return TrigPolynomial(np.moveaxis(full, -3, -1), origin=-(n - 1), ndim=1, check_finite=False)
 
     @classmethod
-    def from_symbol(cls, f, n: int, *, m: int | None = None, check_finite: bool = True) -> "BlockToeplitz":
+    def from_symbol(cls, f: Any, n: int, *, m: int | None = None, check_finite: bool = True) -> "BlockToeplitz":
         """``T_n(F)``: the block Toeplitz matrix with blocks ``B(h)`` = the coefficients of ``F`` (Eq 2.33).
 
         Parameters

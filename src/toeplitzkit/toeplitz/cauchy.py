@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import as_array
 from .base import StructuredOperator
@@ -49,7 +50,7 @@ class Cauchy(StructuredOperator):
     True
     """
 
-    def __init__(self, s, t, *, check_finite: bool = True):
+    def __init__(self, s: ArrayLike, t: ArrayLike, *, check_finite: bool = True) -> None:
         s = as_array(s, "s", min_ndim=1, check_finite=check_finite, allow_empty=False)
         t = as_array(t, "t", min_ndim=1, check_finite=check_finite, allow_empty=False)
         try:

@@ -6,6 +6,7 @@ import cmath
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _fft
 from .._validation import as_array, check_finite as _check_finite
@@ -139,7 +140,7 @@ class Circulant(StructuredOperator):
     True
     """
 
-    def __init__(self, c, *, check_finite: bool = True):
+    def __init__(self, c: ArrayLike, *, check_finite: bool = True) -> None:
         c = as_array(c, "c", min_ndim=1, check_finite=check_finite, allow_empty=False)
         self.c = c
         n = c.shape[-1]
@@ -218,19 +219,19 @@ class Circulant(StructuredOperator):
             Y = Y.astype(X.dtype)
         return Y[..., 0] if vector else Y
 
-    def matvec(self, x, *, check_finite=None) -> np.ndarray:
+    def matvec(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """Return ``C @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., n)``."""
         return self._product(x, "x", False, True, check_finite)
 
-    def rmatvec(self, x, *, check_finite=None) -> np.ndarray:
+    def rmatvec(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """Return ``C^H @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., n)``."""
         return self._product(x, "x", True, True, check_finite)
 
-    def matmat(self, X, *, check_finite=None) -> np.ndarray:
+    def matmat(self, X: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """Return ``C @ X`` for ``X`` of shape ``(..., n, k)``."""
         return self._product(X, "X", False, False, check_finite)
 
-    def rmatmat(self, X, *, check_finite=None) -> np.ndarray:
+    def rmatmat(self, X: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """Return ``C^H @ X`` for ``X`` of shape ``(..., n, k)``."""
         return self._product(X, "X", True, False, check_finite)
 
@@ -247,17 +248,17 @@ class Circulant(StructuredOperator):
     def adjoint(self) -> "Circulant":
         return Circulant(np.conj(np.roll(self.c[..., ::-1], 1, axis=-1)), check_finite=False)
 
-    def __add__(self, other):
+    def __add__(self, other: Any) -> StructuredOperator:
         if isinstance(other, Circulant) and other.n == self.n:
             return Circulant(self.c + other.c, check_finite=False)
         return super().__add__(other)
 
-    def __sub__(self, other):
+    def __sub__(self, other: Any) -> StructuredOperator:
         if isinstance(other, Circulant) and other.n == self.n:
             return Circulant(self.c - other.c, check_finite=False)
         return super().__sub__(other)
 
-    def __mul__(self, alpha):
+    def __mul__(self, alpha: Any) -> Circulant:
         if np.ndim(alpha) == 0 and not isinstance(alpha, StructuredOperator):
             c = self.c * alpha
             if np.isrealobj(alpha):
@@ -267,10 +268,10 @@ class Circulant(StructuredOperator):
 
     __rmul__ = __mul__
 
-    def __neg__(self):
+    def __neg__(self) -> Circulant:
         return Circulant(-self.c, check_finite=False)
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: Any) -> Any:
         if type(other) is np.ndarray and other.ndim:
             return self._product(other, "x" if other.ndim == 1 else "X", False, other.ndim == 1, None)
         if isinstance(other, Circulant) and other.n == self.n:
@@ -305,7 +306,7 @@ class Circulant(StructuredOperator):
         self._spec_cache[("eig", lstsq)] = (lam, small)
         return lam, small
 
-    def solve(self, b, *, lstsq: bool = False, check_finite=None) -> np.ndarray:
+    def solve(self, b: ArrayLike, *, lstsq: bool = False, check_finite: bool | None = None) -> np.ndarray:
         """Solve ``C x = b`` exactly through the eigenvalues (``O(n log n)``).
 
         ``b`` follows ``numpy.linalg.solve``: a 1-D ``(n,)`` vector, or a stack of
@@ -348,7 +349,7 @@ class Circulant(StructuredOperator):
             c = c.real
         return Circulant(c.astype(self.dtype, copy=False), check_finite=False)
 
-    def slogdet(self):
+    def slogdet(self) -> tuple[np.ndarray, np.ndarray]:
         """``(sign, logabsdet)`` as in ``numpy.linalg.slogdet``, from the eigenvalues."""
         lam = self.eigvals()
         with np.errstate(divide="ignore"):
@@ -360,7 +361,7 @@ class Circulant(StructuredOperator):
             phase = np.where(phase == 0, 0.0, np.sign(phase))
         return phase, absdet
 
-    def logdet(self):
+    def logdet(self) -> Any:
         """Natural logarithm of the determinant: real when ``det > 0``, complex otherwise.
 
         Raises ``numpy.linalg.LinAlgError`` when the matrix is singular.

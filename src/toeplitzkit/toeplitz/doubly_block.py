@@ -15,13 +15,17 @@ block.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _fft
 from .._validation import as_array, positive_int
 from .base import StructuredOperator
+
+if TYPE_CHECKING:
+    from .symbol import TrigPolynomial
 
 __all__ = ["DoublyBlockCirculant", "DoublyBlockToeplitz"]
 
@@ -78,7 +82,7 @@ class DoublyBlockCirculant(StructuredOperator):
     True
     """
 
-    def __init__(self, c2d, *, check_finite: bool = True):
+    def __init__(self, c2d: ArrayLike, *, check_finite: bool = True) -> None:
         c = as_array(c2d, "c2d", min_ndim=2, check_finite=check_finite)
         if 0 in c.shape[-2:]:
             raise ValueError(f"'c2d' must be (..., n1, n2) with n1, n2 >= 1, got shape {c.shape}")
@@ -163,7 +167,7 @@ class DoublyBlockCirculant(StructuredOperator):
         lam, small = self._checked_eigvals(lstsq)
         return np.where(small, 0, 1.0 / np.where(small, 1, lam))
 
-    def solve(self, b, *, lstsq: bool = False, check_finite=None) -> np.ndarray:
+    def solve(self, b: ArrayLike, *, lstsq: bool = False, check_finite: bool | None = None) -> np.ndarray:
         """Solve ``A x = b`` through the eigenvalues (``b``: ``(n1 n2,)`` or ``(..., n1 n2, k)``).
 
         Raises ``numpy.linalg.LinAlgError`` for a singular matrix unless
@@ -187,7 +191,7 @@ class DoublyBlockCirculant(StructuredOperator):
             c = c.real
         return DoublyBlockCirculant(c.astype(self.dtype, copy=False), check_finite=False)
 
-    def logdet(self):
+    def logdet(self) -> Any:
         """``sum log lambda``: real when ``det > 0``, complex otherwise; LinAlgError when singular."""
         lam = self._checked_eigvals()[0].reshape(self.batch_shape + (-1,))
         absdet = np.sum(np.log(np.abs(lam)), axis=-1)
@@ -243,7 +247,7 @@ class DoublyBlockToeplitz(StructuredOperator):
     True
     """
 
-    def __init__(self, coeffs, *, check_finite: bool = True):
+    def __init__(self, coeffs: ArrayLike, *, check_finite: bool = True) -> None:
         c = as_array(coeffs, "coeffs", min_ndim=2, check_finite=check_finite)
         K1, K2 = c.shape[-2:]
         if K1 % 2 == 0 or K2 % 2 == 0:
@@ -313,7 +317,7 @@ class DoublyBlockToeplitz(StructuredOperator):
         return DoublyBlockToeplitz(np.conj(self.coeffs[..., ::-1, ::-1]), check_finite=False)
 
     # ---------------------------------------------------------------- symbols
-    def symbol(self):
+    def symbol(self) -> TrigPolynomial:
         """``f(w1, w2) = sum d[h1, h2] e^{i (h1 w1 + h2 w2)}`` as a :class:`TrigPolynomial` (Eq 5.6).
 
         Coefficients ``coeffs`` with ``origin = (-(n1-1), -(n2-1))``; a batch
@@ -325,7 +329,7 @@ class DoublyBlockToeplitz(StructuredOperator):
         return TrigPolynomial(self.coeffs, origin=(-(n1 - 1), -(n2 - 1)), ndim=2, check_finite=False)
 
     @classmethod
-    def from_symbol(cls, f, n, *, check_finite: bool = True) -> "DoublyBlockToeplitz":
+    def from_symbol(cls, f: Any, n: int | tuple[int, int], *, check_finite: bool = True) -> "DoublyBlockToeplitz":
         """``D(f)`` of size ``n1 n2`` for a 2-variable :class:`TrigPolynomial` ``f`` (Eq 5.5).
 
         ``n`` is an int (``n1 = n2 = n``) or a pair.  Coefficients of ``f``
@@ -336,9 +340,8 @@ class DoublyBlockToeplitz(StructuredOperator):
 
         if not isinstance(f, TrigPolynomial) or f.ndim != 2:
             raise ValueError("'f' must be a TrigPolynomial of two variables")
-        if np.ndim(n) == 0:
-            n = (n, n)
-        n1, n2 = (positive_int(v, "n") for v in n)
+        pair: Any = (n, n) if np.ndim(n) == 0 else n
+        n1, n2 = (positive_int(v, "n") for v in pair)
         out = np.zeros(f.lead_shape + (2 * n1 - 1, 2 * n2 - 1), dtype=f.dtype)
         (o1, o2), (K1, K2) = f.origin, f.freq_shape
         # stored index of exponent h in f: h - o; in out: h + n - 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .. import _fft
 from .._validation import as_array, result_dtype
@@ -68,7 +69,7 @@ class FCirculant(StructuredOperator):
     True
     """
 
-    def __init__(self, x, f=1.0, *, check_finite: bool = True):
+    def __init__(self, x: ArrayLike, f: ArrayLike = 1.0, *, check_finite: bool = True) -> None:
         x = as_array(x, "x", min_ndim=1, check_finite=check_finite, allow_empty=False)
         f_in = f
         f = as_array(f, "f", check_finite=True)
@@ -192,11 +193,11 @@ class SkewCirculant(FCirculant):
            [ 2.,  1.]])
     """
 
-    def __init__(self, x, *, check_finite: bool = True):
+    def __init__(self, x: ArrayLike, *, check_finite: bool = True) -> None:
         super().__init__(x, -1.0, check_finite=check_finite)
 
 
-def f_unit_circulant(n: int, f=1.0, dtype=np.float64) -> FCirculant:
+def f_unit_circulant(n: int, f: complex = 1.0, dtype: DTypeLike = np.float64) -> FCirculant:
     """The f-unit-circulant ``Z_f`` (Eq 2.21): ``Z_f x = (f x[n-1], x[0], ..., x[n-2])``.
 
     Examples

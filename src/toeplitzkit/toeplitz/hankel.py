@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import as_column_row
 from .base import StructuredOperator
@@ -58,7 +59,7 @@ class Hankel(StructuredOperator):
     True
     """
 
-    def __init__(self, c, r=None, *, check_finite: bool = True):
+    def __init__(self, c: ArrayLike, r: ArrayLike | None = None, *, check_finite: bool = True) -> None:
         c, r, batch, dtype = as_column_row(c, r, np.zeros_like, check_finite=check_finite)
         m, n = c.shape[-1], r.shape[-1]
         self.h = np.concatenate([c, r[..., 1:]], axis=-1)
@@ -99,6 +100,6 @@ class Hankel(StructuredOperator):
         n = self._mn[1]
         return Hankel(np.conj(self.h[..., :n]), np.conj(self.h[..., n - 1:]), check_finite=False)
 
-    def __neg__(self):
+    def __neg__(self) -> Hankel:
         m = self._mn[0]
         return Hankel(-self.h[..., :m], -self.h[..., m - 1:], check_finite=False)

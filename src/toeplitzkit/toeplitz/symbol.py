@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numbers
 import string
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _fft
 from .._validation import as_array, positive_int
@@ -94,7 +97,8 @@ class TrigPolynomial:
     True
     """
 
-    def __init__(self, coeffs, origin=0, ndim=None, *, check_finite: bool = True):
+    def __init__(self, coeffs: ArrayLike, origin: int | Sequence[int] = 0, ndim: int | None = None, *,
+                 check_finite: bool = True) -> None:
         c = as_array(coeffs, "coeffs", min_ndim=1, check_finite=check_finite, allow_empty=False)
         if ndim is None:
             ndim = c.ndim
@@ -142,12 +146,12 @@ class TrigPolynomial:
             out.append(int(np.max(np.abs(e[used]))) if np.any(used) else 0)
         return tuple(out)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"TrigPolynomial(ndim={self.ndim}, lead_shape={self.lead_shape}, "
                 f"freq_shape={self.freq_shape}, origin={self.origin}, dtype={self.dtype})")
 
     # ---------------------------------------------------------------- evaluation
-    def __call__(self, w) -> np.ndarray:
+    def __call__(self, w: ArrayLike) -> np.ndarray:
         """Values at points ``w``: ``(P..., ndim)`` angles (or ``(P...)`` when ``ndim == 1``).
 
         Returns ``(P..., *lead_shape)``, complex.
@@ -184,7 +188,7 @@ class TrigPolynomial:
             c = np.moveaxis(out, 0, axis)
         return c
 
-    def on_grid(self, samples):
+    def on_grid(self, samples: int | Sequence[int]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         """Values on the uniform grid ``w_k = 2 pi k / S`` by FFT.
 
         Parameters
@@ -198,9 +202,9 @@ class TrigPolynomial:
         grid : tuple of d (S_k,) ndarrays
             The angles per axis; ``values[k] == p((grid[0][k_0], ...))``.
         """
-        if isinstance(samples, (numbers.Integral, np.integer)) and not isinstance(samples, bool):
-            samples = (samples,) * self.ndim
-        samples = tuple(positive_int(s, "samples") for s in samples)
+        one = isinstance(samples, (numbers.Integral, np.integer)) and not isinstance(samples, bool)
+        per_axis: Any = (samples,) * self.ndim if one else samples
+        samples = tuple(positive_int(s, "samples") for s in per_axis)
         if len(samples) != self.ndim:
             raise ValueError(f"'samples' must be an int or {self.ndim} ints, got {samples}")
         c = self._folded(samples)
@@ -212,7 +216,7 @@ class TrigPolynomial:
         grid = tuple(2 * np.pi * np.arange(S) / S for S in samples)
         return vals, grid
 
-    def max_modulus(self, samples) -> float:
+    def max_modulus(self, samples: int | Sequence[int]) -> float:
         """``max |p(w)|`` over the uniform grid of :meth:`on_grid` (scalar polynomials only).
 
         A grid maximum is a lower bound of ``sup |p|``; the bounds in
@@ -260,19 +264,19 @@ class TrigPolynomial:
 
         return embed(self), embed(other), lo
 
-    def __add__(self, other):
+    def __add__(self, other: Any) -> TrigPolynomial:
         if isinstance(other, TrigPolynomial):
             self._check_same_ndim(other, "+")
             a, b, lo = self._aligned(other)
             return self._new(a + b, lo)
         return NotImplemented
 
-    def __sub__(self, other):
+    def __sub__(self, other: Any) -> TrigPolynomial:
         if isinstance(other, TrigPolynomial):
             return self + (-1) * other
         return NotImplemented
 
-    def __neg__(self):
+    def __neg__(self) -> TrigPolynomial:
         return (-1) * self
 
     def _convolve(self, other, contract: bool):
@@ -291,7 +295,7 @@ class TrigPolynomial:
         c = c.astype(np.result_type(self.dtype, other.dtype), copy=False)
         return self._new(c, tuple(a + b for a, b in zip(self.origin, other.origin)))
 
-    def __mul__(self, other):
+    def __mul__(self, other: Any) -> TrigPolynomial:
         """Pointwise product with a scalar or another polynomial (leading shapes broadcast)."""
         if isinstance(other, TrigPolynomial):
             self._check_same_ndim(other, "*")
@@ -302,7 +306,7 @@ class TrigPolynomial:
 
     __rmul__ = __mul__
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: Any) -> TrigPolynomial:
         """Pointwise matrix product ``p(w) @ q(w)`` of matrix polynomials."""
         if isinstance(other, TrigPolynomial):
             self._check_same_ndim(other, "@")
@@ -320,7 +324,7 @@ class TrigPolynomial:
 
     # ---------------------------------------------------------------- constructors
     @classmethod
-    def from_kernel(cls, weight, *, check_finite: bool = True) -> "TrigPolynomial":
+    def from_kernel(cls, weight: ArrayLike, *, check_finite: bool = True) -> "TrigPolynomial":
         r"""The matrix symbol of a convolution kernel (Eq 5.50).
 
         ``F(w)[i, j] = sum_a K[i, j, a] exp(i <a, w>)`` with ``a`` running over the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _fft
 from .._validation import as_array, positive_int
@@ -54,7 +55,7 @@ class Vandermonde(StructuredOperator):
     True
     """
 
-    def __init__(self, nodes, n=None, *, check_finite: bool = True):
+    def __init__(self, nodes: ArrayLike, n: int | None = None, *, check_finite: bool = True) -> None:
         nodes = as_array(nodes, "nodes", min_ndim=1, check_finite=check_finite, allow_empty=False)
         m = nodes.shape[-1]
         n = m if n is None else positive_int(n, "n")
