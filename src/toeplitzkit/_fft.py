@@ -27,10 +27,11 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import scipy.fft as _sfft
+from numpy.typing import ArrayLike
 
 from ._deps import HAS_PYFFTW
 from ._validation import check_option
@@ -152,7 +153,7 @@ def set_fft_backend(name: str, threads: int | None = None) -> None:
 
 
 @contextlib.contextmanager
-def fft_backend(name: str, threads: int | None = None):
+def fft_backend(name: str, threads: int | None = None) -> Iterator[None]:
     """Context manager that switches the FFT engine inside a ``with`` block.
 
     The previous engine is restored on exit, also when the block raises.
@@ -325,37 +326,37 @@ def _run1(kind, x, n, axis):
     return _ENGINES[name](kind, x, (n,), (axis,), threads)
 
 
-def fftn(x, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)):
+def fftn(x: ArrayLike, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)) -> np.ndarray:
     """Complex forward transform over ``axes`` (zero-padded or cropped to ``s``)."""
     return _run("fft", x, s, axes)
 
 
-def ifftn(x, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)):
+def ifftn(x: ArrayLike, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)) -> np.ndarray:
     """Complex inverse transform over ``axes`` (``1/N`` normalization)."""
     return _run("ifft", x, s, axes)
 
 
-def rfftn(x, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)):
+def rfftn(x: ArrayLike, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)) -> np.ndarray:
     """Real-input forward transform; the last of ``axes`` is halved."""
     return _run("rfft", x, s, axes)
 
 
-def irfftn(x, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)):
+def irfftn(x: ArrayLike, s: Sequence[int] | None = None, axes: Sequence[int] = (-1,)) -> np.ndarray:
     """Inverse of :func:`rfftn`; ``s`` gives the real output lengths."""
     return _run("irfft", x, s, axes)
 
 
-def fft(x, n: int | None = None, axis: int = -1):
+def fft(x: ArrayLike, n: int | None = None, axis: int = -1) -> np.ndarray:
     return _run1("fft", x, n, axis)
 
 
-def ifft(x, n: int | None = None, axis: int = -1):
+def ifft(x: ArrayLike, n: int | None = None, axis: int = -1) -> np.ndarray:
     return _run1("ifft", x, n, axis)
 
 
-def rfft(x, n: int | None = None, axis: int = -1):
+def rfft(x: ArrayLike, n: int | None = None, axis: int = -1) -> np.ndarray:
     return _run1("rfft", x, n, axis)
 
 
-def irfft(x, n: int | None = None, axis: int = -1):
+def irfft(x: ArrayLike, n: int | None = None, axis: int = -1) -> np.ndarray:
     return _run1("irfft", x, n, axis)

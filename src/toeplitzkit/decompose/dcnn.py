@@ -9,9 +9,10 @@ and the initialization of section 4.4.1 (Lemma 4.4, Prop 4.2).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from numpy.typing import DTypeLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import _fft
 from .._validation import as_array, check_option, positive_int
@@ -21,7 +22,7 @@ __all__ = ["complex_relu", "DCNetwork", "dense_relu_forward", "dense_to_dcnn", "
            "lowrank_layer_bound", "lowrank_network_bound", "dcnn_error_bound"]
 
 
-def complex_relu(z) -> np.ndarray:
+def complex_relu(z: ArrayLike) -> np.ndarray:
     r"""The complex ReLU ``rho(z) = max(0, Re z) + i max(0, Im z)`` (Def 4.1); the ReLU for real ``z``.
 
     Parameters
@@ -94,7 +95,13 @@ class DCNetwork:
     True
     """
 
-    def __init__(self, diagonals, circulants, biases, *, last_activation: bool = True):
+    # set by dense_to_dcnn on the networks it builds
+    shift: list[float]
+    ranks: list[int]
+    total_rank: int
+
+    def __init__(self, diagonals: ArrayLike, circulants: ArrayLike, biases: ArrayLike, *,
+                 last_activation: bool = True) -> None:
         d = as_array(diagonals, "diagonals", min_ndim=2, allow_empty=False)
         c = as_array(circulants, "circulants", min_ndim=2, allow_empty=False)
         b = as_array(biases, "biases", min_ndim=2, allow_empty=False)
@@ -122,7 +129,7 @@ class DCNetwork:
         """Layer ``j``'s linear map ``diag(d_j) circ(c_j)`` as an operator."""
         return DiagonalCirculant([self.diagonals[..., j, :], self.circulants[..., j, :]])
 
-    def forward(self, x) -> np.ndarray:
+    def forward(self, x: ArrayLike) -> np.ndarray:
         """Apply the network to ``x`` of shape ``(..., n)`` (leading dimensions broadcast with the batch)."""
         x = as_array(x, "x", min_ndim=1)
         if x.shape[-1] != self.width:
@@ -144,7 +151,7 @@ class DCNetwork:
     __call__ = forward
 
 
-def _check_network(weights, biases):
+def _check_network(weights: Any, biases: Any) -> tuple[list[np.ndarray], list[np.ndarray], int]:
     weights = [as_array(W, f"weights[{i}]", ndim=2, allow_empty=False) for i, W in enumerate(weights)]
     biases = [as_array(b, f"biases[{i}]", ndim=1, allow_empty=False) for i, b in enumerate(biases)]
     if not weights:
@@ -161,7 +168,7 @@ def _check_network(weights, biases):
     return weights, biases, n
 
 
-def dense_relu_forward(weights, biases, x) -> np.ndarray:
+def dense_relu_forward(weights: Sequence[ArrayLike], biases: Sequence[ArrayLike], x: ArrayLike) -> np.ndarray:
     r"""The dense network ``rho(W_p ... rho(W_1 x + b_1) ... + b_p)`` of Def 4.2 (complex ReLU).
 
     Parameters
@@ -186,9 +193,9 @@ def dense_relu_forward(weights, biases, x) -> np.ndarray:
     >>> dense_relu_forward([W], [b], np.array([1.0, 2.0]))
     array([0., 1.])
     """
-    weights, biases, n = _check_network(weights, biases)
+    Ws, bs, n = _check_network(weights, biases)
     y = as_array(x, "x", min_ndim=1)
-    for W, b in zip(weights, biases):
+    for W, b in zip(Ws, bs):
         y = complex_relu(np.einsum("ij,...j->...i", W, y) + b)
     return y
 
@@ -204,7 +211,9 @@ def _dc_layers_of(op: DiagonalCirculant):
     return pairs[::-1]
 
 
-def dense_to_dcnn(weights, biases, input_bound, *, ranks=None, tol=None, rng=None, margin=0.01):
+def dense_to_dcnn(weights: Sequence[ArrayLike], biases: Sequence[ArrayLike], input_bound: float, *,
+                  ranks: Sequence[int] | None = None, tol: float | None = None,
+                  rng: int | np.random.Generator | None = None, margin: float = 0.01) -> DCNetwork:
     r"""A DC network computing a dense ReLU network exactly on a bounded input set (Lemma 4.1, Thm 4.4).
 
     Each weight matrix of rank ``k_i`` is factored by :func:`dc_factorize` into
@@ -270,7 +279,7 @@ def dense_to_dcnn(weights, biases, input_bound, *, ranks=None, tol=None, rng=Non
     >>> bool(np.allclose(net(x), dense_relu_forward(W, b, x), atol=1e-8))
     True
     """
-    weights, biases, n = _check_network(weights, biases)
+    Ws, bs, n = _check_network(weights, biases)
     B = float(input_bound)
     if not (np.isfinite(B) and B >= 0):
         raise ValueError(f"'input_bound' must be a finite number >= 0, got {input_bound!r}")
@@ -280,7 +289,7 @@ def dense_to_dcnn(weights, biases, input_bound, *, ranks=None, tol=None, rng=Non
             raise ValueError(f"'ranks' has {len(ranks)} entries; expected one per layer ({len(weights)})")
     gen = np.random.default_rng(rng)
     D, C, Bs, shifts, used, requested = [], [], [], [], [], []
-    for i, (W, b) in enumerate(zip(weights, biases)):
+    for i, (W, b) in enumerate(zip(Ws, bs)):
         op = dc_factorize(W, None if ranks is None else ranks[i], tol=tol, rng=gen)
         used.append(op.rank)
         requested.append(op.requested_rank)
@@ -307,14 +316,14 @@ def dense_to_dcnn(weights, biases, input_bound, *, ranks=None, tol=None, rng=Non
             Bs.append(np.broadcast_to(bias, (n,)).astype(np.complex128))
         B = np.linalg.norm(W, 2) * B + np.linalg.norm(b)
     net = DCNetwork(np.array(D), np.array(C), np.array(Bs))
-    net.real_output = all(np.isrealobj(W) for W in weights) and all(np.isrealobj(b) for b in biases)
+    net.real_output = all(np.isrealobj(W) for W in Ws) and all(np.isrealobj(b) for b in bs)
     net.shift = shifts
     net.ranks = used
     net.total_rank = int(sum(requested))
     return net
 
 
-def lowrank_layer_bound(W, k: int, x, y) -> float:
+def lowrank_layer_bound(W: ArrayLike, k: int, x: ArrayLike, y: ArrayLike) -> float:
     r"""Lemma 4.3: ``||rho(W x + b) - rho(W_k y + b)|| <= sigma_1 ||x - y|| + sigma_(k+1) ||x||``.
 
     ``W_k`` is the rank-``k`` truncated SVD of ``W``; the bound holds for every
@@ -357,7 +366,7 @@ def lowrank_layer_bound(W, k: int, x, y) -> float:
     return float(s[0] * np.linalg.norm(x - y) + sk1 * np.linalg.norm(x))
 
 
-def lowrank_network_bound(weights, k: int, R: float) -> float:
+def lowrank_network_bound(weights: Sequence[ArrayLike], k: int, R: float) -> float:
     r"""Prop 4.1: error of replacing every layer by its rank-``k`` truncated SVD.
 
     ``p R s_(k+1)`` when ``s_1 = 1`` and ``(s_1^p - 1) R s_(k+1) / (s_1 - 1)``
@@ -393,10 +402,10 @@ def lowrank_network_bound(weights, k: int, R: float) -> float:
     >>> lowrank_network_bound([np.diag([1.0, 0.5])] * 3, 1, 2.0)
     3.0
     """
-    weights = [as_array(W, f"weights[{i}]", ndim=2) for i, W in enumerate(weights)]
+    Ws = [as_array(W, f"weights[{i}]", ndim=2) for i, W in enumerate(weights)]
     k = positive_int(k, "k", minimum=0)
-    p = len(weights)
-    svs = [np.linalg.svd(W, compute_uv=False) for W in weights]
+    p = len(Ws)
+    svs = [np.linalg.svd(W, compute_uv=False) for W in Ws]
     s1 = max(s[0] for s in svs)
     sk1 = max((s[k] if k < len(s) else 0.0) for s in svs)
     if s1 == 1:
@@ -404,7 +413,7 @@ def lowrank_network_bound(weights, k: int, R: float) -> float:
     return float((s1 ** p - 1) * R * sk1 / (s1 - 1))
 
 
-def dcnn_error_bound(weights, k: int, R: float) -> float:
+def dcnn_error_bound(weights: Sequence[ArrayLike], k: int, R: float) -> float:
     r"""Cor 4.2: error of the DC network of depth ``(4k+1) p`` built from the rank-``k`` truncations.
 
     The DC network of :func:`dense_to_dcnn` with ``ranks=[k] * p`` computes

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import logging
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _fft
 from .._deps import HAS_NUMBA
@@ -81,9 +84,16 @@ class DiagonalCirculant(StructuredOperator):
     True
     """
 
-    info: dict[str, Any]  # diagnostics, set on the results of dc_factorize
+    # diagnostics, set on the results of dc_factorize
+    info: dict[str, Any]
+    rank: int
+    requested_rank: int
+    reconstruction_error: float
+    probe_error: float
+    retries: int
+    truncation_error: float
 
-    def __init__(self, factors, start: str = "diagonal", *, check_finite: bool = True):
+    def __init__(self, factors: Sequence[ArrayLike], start: str = "diagonal", *, check_finite: bool = True) -> None:
         check_option(start, "start", _KINDS)
         if isinstance(factors, np.ndarray):
             if factors.ndim < 2:
@@ -437,8 +447,9 @@ def _smallest_divisor_at_least(n, k):
     return n
 
 
-def dc_factorize(M, rank=None, *, tol=None, rank_tol=None, max_retries=8, rng=None,
-                 engine=None, check_finite=True) -> DiagonalCirculant:
+def dc_factorize(M: ArrayLike, rank: int | None = None, *, tol: float | None = None, rank_tol: float | None = None,
+                 max_retries: int = 8, rng: int | np.random.Generator | None = None,
+                 engine: str | None = None, check_finite: bool = True) -> DiagonalCirculant:
     r"""Factor a matrix of rank ``k`` into ``4k + 1`` alternating diagonal and circulant factors (Thm 4.2).
 
     Parameters

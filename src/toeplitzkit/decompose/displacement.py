@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import as_array, check_option, positive_int
 
@@ -22,7 +23,7 @@ def _shift(n: int, f=0.0, dtype=np.float64) -> np.ndarray:
     return Z
 
 
-def _operands(A, B, M):
+def _operands(A: Any, B: Any, M: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     M = as_array(M, "M", min_ndim=2)
     A = as_array(A, "A", min_ndim=2)
     B = as_array(B, "B", min_ndim=2)
@@ -34,7 +35,7 @@ def _operands(A, B, M):
     return A, B, M
 
 
-def sylvester(A, B, M) -> np.ndarray:
+def sylvester(A: ArrayLike, B: ArrayLike, M: ArrayLike) -> np.ndarray:
     r"""Sylvester displacement ``A M - M B`` (Eq 2.34).
 
     Parameters
@@ -72,7 +73,7 @@ def sylvester(A, B, M) -> np.ndarray:
     return A @ M - M @ B
 
 
-def stein(A, B, M) -> np.ndarray:
+def stein(A: ArrayLike, B: ArrayLike, M: ArrayLike) -> np.ndarray:
     r"""Stein displacement ``M - A M B`` (Eq 2.35).
 
     Parameters
@@ -149,7 +150,7 @@ class OperatorPair:
     operators: Callable
     sample: Callable
 
-    def displacement_matrix(self, M, **params) -> np.ndarray:
+    def displacement_matrix(self, M: ArrayLike, **params: Any) -> np.ndarray:
         """The displacement of ``M`` under this pair."""
         return displacement_matrix(M, self, **params)
 
@@ -255,7 +256,7 @@ OPERATOR_PAIRS: dict[str, OperatorPair] = {
 }
 
 
-def _resolve(M, structure, params):
+def _resolve(M: Any, structure: Any, params: Any) -> tuple[np.ndarray, OperatorPair, np.ndarray, np.ndarray]:
     M = as_array(M, "M", min_ndim=2, allow_empty=False)
     m, n = M.shape[-2:]
     if isinstance(structure, OperatorPair):
@@ -276,7 +277,7 @@ def _resolve(M, structure, params):
     return M, pair, A, B
 
 
-def displacement_matrix(M, structure, **params) -> np.ndarray:
+def displacement_matrix(M: ArrayLike, structure: str | OperatorPair, **params: Any) -> np.ndarray:
     """The displacement of ``M`` under a Table 2.1 pair (see :func:`displacement_rank`).
 
     Examples
@@ -299,7 +300,7 @@ def _default_tol(M, A, B, kind, sv_max):
     return 8 * n * np.finfo(np.result_type(M.dtype, np.float64)).eps * np.maximum(scale, sv_max)
 
 
-def displacement_rank(M, structure, *, tol=None, **params):
+def displacement_rank(M: ArrayLike, structure: str | OperatorPair, *, tol: float | None = None, **params: Any) -> Any:
     r"""The displacement rank ``rank(A M - M B)`` of ``M`` for a Table 2.1 structure (Def 2.4).
 
     Parameters
@@ -353,7 +354,8 @@ def displacement_rank(M, structure, *, tol=None, **params):
     return int(r) if np.ndim(r) == 0 else r
 
 
-def generators(M, structure, rank=None, *, tol=None, **params):
+def generators(M: ArrayLike, structure: str | OperatorPair, rank: int | None = None, *, tol: float | None = None,
+               **params: Any) -> tuple[np.ndarray, np.ndarray]:
     r"""Displacement generators ``(G, H)`` with ``A M - M B = G H^T`` (Def 2.4, Thm 2.3-2.4).
 
     Parameters

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import as_array, check_option, positive_int
 from ..toeplitz.base import StructuredOperator
@@ -19,7 +22,7 @@ def _as_square(A, name):
     return A
 
 
-def krylov(A, v, m=None) -> np.ndarray:
+def krylov(A: Any, v: ArrayLike, m: int | None = None) -> np.ndarray:
     r"""The Krylov matrix ``K(A, v) = [v, A v, A^2 v, ..., A^(m-1) v]`` (Eq 2.37).
 
     Parameters
@@ -86,7 +89,8 @@ def _power_scalar(A, name, tol):
     return a
 
 
-def krylov_reconstruct(A, B, G, H, *, displacement=None, tol=1e-10) -> np.ndarray:
+def krylov_reconstruct(A: Any, B: Any, G: ArrayLike, H: ArrayLike, *, displacement: str | None = None,
+                       tol: float = 1e-10) -> np.ndarray:
     r"""Rebuild ``M`` from its Stein displacement ``M - A M B = G H^T`` (Thm 2.3).
 
     ``M = 1 / (1 - a b) sum_j K(A, g_j) K(B^T, h_j)^T`` when ``A^n = a I`` and

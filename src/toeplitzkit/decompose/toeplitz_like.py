@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _fft
 from .._validation import as_array, result_dtype
@@ -68,7 +69,7 @@ class ToeplitzLike(StructuredOperator):
 
     truncation_error: float  # set by from_dense when it truncates the displacement rank
 
-    def __init__(self, G, H, *, check_finite: bool = True):
+    def __init__(self, G: ArrayLike, H: ArrayLike, *, check_finite: bool = True) -> None:
         G = as_array(G, "G", min_ndim=2, check_finite=check_finite, allow_empty=False)
         H = as_array(H, "H", min_ndim=2, check_finite=check_finite, allow_empty=False)
         if G.shape[-2:] != H.shape[-2:]:
@@ -97,7 +98,7 @@ class ToeplitzLike(StructuredOperator):
         return self.generators[0].shape[-1]
 
     @classmethod
-    def from_dense(cls, M, rank=None, *, tol=None) -> "ToeplitzLike":
+    def from_dense(cls, M: ArrayLike, rank: int | None = None, *, tol: float | None = None) -> "ToeplitzLike":
         """The Toeplitz-like operator of a dense ``M`` from its generators.
 
         ``rank=None`` uses the displacement rank of ``M`` for the pair
@@ -128,7 +129,8 @@ class ToeplitzLike(StructuredOperator):
                               f"has relative Frobenius error {err:.3g}", RuntimeWarning, stacklevel=2)
         return out
 
-    def solve(self, b, *, on_singular: str = "raise", return_info: bool = False, check_finite=None):
+    def solve(self, b: ArrayLike, *, on_singular: str = "raise", return_info: bool = False,
+              check_finite: bool | None = None) -> Any:
         r"""Solve ``M x = b`` by GKO elimination on the generators, ``O(n^2 (r + k))``.
 
         Parameters

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from ..toeplitz.base import StructuredOperator
 
 __all__ = ["check_operator", "dot_test", "default_tolerance"]
 
 
-def default_tolerance(dtype) -> float:
+def default_tolerance(dtype: DTypeLike) -> float:
     """Relative tolerance for comparing a fast product with the dense one.
 
     FFT-based products carry an error of a few ``eps * log2(n)`` relative to the
@@ -44,7 +47,7 @@ def _close(actual, desired, rtol, what):
         raise AssertionError(f"{what}: max abs error {err:.3g} exceeds {rtol:.1g} * {scale:.3g}")
 
 
-def dot_test(op, rng=None, rtol=None) -> float:
+def dot_test(op: StructuredOperator, rng: int | np.random.Generator | None = None, rtol: float | None = None) -> float:
     """The adjoint test ``<A u, v> == <u, A^H v>``; returns the relative mismatch.
 
     Raises ``AssertionError`` when the mismatch exceeds ``rtol``.
@@ -71,7 +74,8 @@ def dot_test(op, rng=None, rtol=None) -> float:
     return err
 
 
-def check_operator(op, dense=None, *, rtol=None, rng=0, batch=True) -> None:
+def check_operator(op: StructuredOperator, dense: ArrayLike | None = None, *, rtol: float | None = None,
+                   rng: int | np.random.Generator | None = 0, batch: bool = True) -> None:
     """Check a structured operator against its dense matrix.
 
     Checks, in order: ``shape``/``dtype`` consistency; ``to_dense()`` against
@@ -114,7 +118,7 @@ def check_operator(op, dense=None, *, rtol=None, rng=0, batch=True) -> None:
     if tuple(op.shape) != tuple(bshape) + (m, n):
         raise AssertionError(f"shape {op.shape} is not batch_shape {bshape} + (m, n)")
     tol = default_tolerance(op.dtype) if rtol is None else rtol
-    A = op.to_dense()
+    A: np.ndarray = op.to_dense()
     if A.shape != tuple(op.shape):
         raise AssertionError(f"to_dense() has shape {A.shape}, expected {op.shape}")
     if A.dtype != op.dtype:
@@ -161,7 +165,7 @@ def check_operator(op, dense=None, *, rtol=None, rng=0, batch=True) -> None:
         raise AssertionError(f"integer input gave dtype {out_int.dtype}")
 
     if batch and bshape:
-        flatA = A.reshape((-1, m, n))
+        flatA: np.ndarray = A.reshape((-1, m, n))
         flatx = x.reshape((-1, n))
         got = op.matvec(x).reshape((-1, m))
         for i in range(flatA.shape[0]):
