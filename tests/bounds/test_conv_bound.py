@@ -351,14 +351,14 @@ TAP_CONFIGS = [
 def test_gram_from_taps_agrees_with_per_frequency_gram(cfg, rng, monkeypatch):
     # Both ways of forming the Gram matrices give a certified bound on the
     # dense norm, and the same grid maximum up to their rounding margins.
-    from toeplitzkit.bounds import conv
+    from toeplitzkit.bounds.conv import _grid
 
     cout, cin, k, n, s, p, d, g, mode = cfg
     w = rng.standard_normal((cout, cin // g) + k)
     A = dense_torch(w, n, s, p, d, g, mode)
     out = {}
     for taps in (True, False):
-        monkeypatch.setattr(conv, "_GRAM_FROM_TAPS", taps)
+        monkeypatch.setattr(_grid, "_GRAM_FROM_TAPS", taps)
         out[taps] = b = conv_spectral_norm(w, n, s, p, d, g, mode, bound="grid")
         exact = check_bracket(b, A)
         assert b.lower >= exact * (1 - 2e-3)
@@ -371,12 +371,12 @@ def test_gram_from_taps_agrees_with_per_frequency_gram(cfg, rng, monkeypatch):
 def test_tap_gram_error_bound_holds(rng):
     # The computed Gram matrices are within the stated spectral-norm error of
     # a reference evaluated in extended precision from the symbol itself.
-    from toeplitzkit.bounds import conv
+    from toeplitzkit.bounds.conv import _symbol
 
     for m, c, U, grid in [(5, 8, (3, 3), (7, 6)), (8, 5, (2, 3), (5, 8)), (4, 4, (4,), (9,))]:
         Wg = rng.standard_normal((m, c) + U) * rng.uniform(0.1, 10)
-        tg = conv._TapGram(Wg, U, grid)
-        pts = conv._half_grid(grid)
+        tg = _symbol.TapGram(Wg, U, grid)
+        pts = _symbol.half_grid(grid)
         got = tg.at(pts)
         # reference: F(w) = sum_u W_u e^{2 pi i w.u / N} in long double, conj of the smaller Gram
         wl = Wg.astype(np.longdouble)

@@ -8,8 +8,7 @@ sides are meant to meet, ``upper <= exact (1 + tol)`` is asserted too.
 import numpy as np
 import pytest
 
-from toeplitzkit.bounds import _conv_finite as finite
-from toeplitzkit.bounds import conv as conv_module
+from toeplitzkit.bounds.conv import _finite as finite, _layer, _lower
 from toeplitzkit.bounds import conv_spectral_norm
 from toeplitzkit.toeplitz import Conv1dOperator, Conv2dOperator, Conv3dOperator
 
@@ -57,7 +56,7 @@ def test_centre_tap_of_a_512_channel_layer_on_a_1x1_input():
 def test_replicate_identity_lower_side_never_degrades(steer64, monkeypatch):
     # identity 1x1, stride 2, padding 1, replicate, n = 10: the norm is 1; the
     # grid route's Krylov lower side must not lose it with more iterations
-    monkeypatch.setattr(conv_module, "_LOWER_FLOAT64_MAX", 1 << 30 if steer64 else 0)
+    monkeypatch.setattr(_lower, "_LOWER_FLOAT64_MAX", 1 << 30 if steer64 else 0)
     w = np.eye(3, dtype=np.float32).reshape(3, 3, 1, 1)
     exact = dense_norm(w, 10, stride=2, padding=1, padding_mode="replicate")
     assert abs(exact - 1) < 1e-12
@@ -73,7 +72,7 @@ def test_replicate_identity_lower_side_never_degrades(steer64, monkeypatch):
 
 def test_grid_lower_side_is_monotone_in_iterations(monkeypatch):
     # float32 steering on a small non-normal layer: more iterations never return less
-    monkeypatch.setattr(conv_module, "_LOWER_FLOAT64_MAX", 0)
+    monkeypatch.setattr(_lower, "_LOWER_FLOAT64_MAX", 0)
     rng = np.random.default_rng(3)
     for mode in ("zeros", "reflect", "replicate"):
         w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
@@ -191,13 +190,13 @@ def test_gram_matrices_from_taps_have_the_dense_spectrum(cfg, rng):
     shape, n, kw = cfg
     w = rng.standard_normal(shape)
     A = OPS[len(shape)](w, n, **kw).to_dense()
-    layer = conv_module._layer_from(w, n, kw.get("stride", 1), kw.get("padding", 0),
+    layer = _layer.prepare_layer(w, n, kw.get("stride", 1), kw.get("padding", 0),
                                     kw.get("dilation", 1), kw.get("groups", 1),
                                     kw.get("padding_mode", "zeros"), None, True)
     G = layer.groups
     ci = layer.weight.shape[1] * int(np.prod(layer.input_size))
     co = layer.cout // G * int(np.prod(layer.output_size))
-    abs_b = conv_module._abs_bound(layer)
+    abs_b = _layer.abs_bound(layer)
     assert abs_b >= np.linalg.norm(np.abs(A), 2)  # the Schur bound on |A|
     for side in ("in", "out"):
         (_, grams, e2), = list(finite.layer_grams(layer, abs_b, side))
@@ -217,8 +216,8 @@ def test_gram_matrices_from_taps_have_the_dense_spectrum(cfg, rng):
 def test_reduction_keeps_the_norm(cfg, rng):
     shape, n, s, p, d = cfg
     w = rng.standard_normal(shape)
-    layer = conv_module._layer_from(w, n, s, p, d, 1, "zeros", None, True)
-    red = finite.reduce_layer(layer)
+    layer = _layer.prepare_layer(w, n, s, p, d, 1, "zeros", None, True)
+    red = _layer.reduce_layer(layer)
     exact = dense_norm(w, n, stride=s, padding=p, dilation=d)
     if red.zero:
         assert exact == 0.0
@@ -264,10 +263,10 @@ def test_certify_grams_falls_back_when_the_eigenvector_is_poor(monkeypatch, rng)
 def test_banded_gram_equals_the_dense_one_in_its_band(cfg, rng):
     shape, n, kw = cfg
     w = rng.standard_normal(shape)
-    layer = conv_module._layer_from(w, n, kw.get("stride", 1), kw.get("padding", 0),
+    layer = _layer.prepare_layer(w, n, kw.get("stride", 1), kw.get("padding", 0),
                                     kw.get("dilation", 1), kw.get("groups", 1),
                                     kw.get("padding_mode", "zeros"), None, True)
-    abs_b = conv_module._abs_bound(layer)
+    abs_b = _layer.abs_bound(layer)
     for side in ("in", "out"):
         (_, dense, e2d), = list(finite.layer_grams(layer, abs_b, side))
         plan = finite.band_plan(layer, side)
@@ -283,7 +282,7 @@ def test_banded_gram_equals_the_dense_one_in_its_band(cfg, rng):
 
 
 def test_circular_padding_is_not_banded():
-    layer = conv_module._layer_from(np.ones((1, 1, 3, 3)), 8, 1, 1, 1, 1, "circular", None, True)
+    layer = _layer.prepare_layer(np.ones((1, 1, 3, 3)), 8, 1, 1, 1, 1, "circular", None, True)
     assert finite.band_plan(layer, "in") is None
 
 

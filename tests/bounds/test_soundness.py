@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from toeplitzkit.bounds import conv as conv_module, conv_spectral_norm
+from toeplitzkit.bounds import conv_spectral_norm
+from toeplitzkit.bounds.conv import _grid
 from toeplitzkit.toeplitz import Conv2dOperator
 
 # the ground truth's own rounding (dense SVD), the only slack in the inequalities
@@ -85,7 +86,7 @@ def test_bracket_on_1000_random_layers(block, monkeypatch):
         cfg = _draw(rng)
         # half the layers on the DFT grid (each way of forming its Gram
         # matrices), half at their own size
-        monkeypatch.setattr(conv_module, "_GRAM_FROM_TAPS", bool(i % 4 == 1))
+        monkeypatch.setattr(_grid, "_GRAM_FROM_TAPS", bool(i % 4 == 1))
         _check(*cfg, fast=bool(i % 3 == 2), bound="grid" if i % 2 else "auto")
         seen.add((cfg[6], cfg[2], cfg[4], "same" if cfg[3] == "same" else "int"))
     # each block covers a spread of padding modes and strides

@@ -14,19 +14,12 @@ import math
 
 import torch
 
+from ...toeplitz.geometry import ConvGeometry
+
 __all__ = ["lipbound", "conv_spectral_norm_bound"]
 
 
 # ------------------------------------------------------------------ bounds
-def _pair(v, name):
-    if isinstance(v, int):
-        return (v, v)
-    v = tuple(v)
-    if len(v) != 2 or not all(isinstance(t, int) for t in v):
-        raise ValueError(f"'{name}' must be an int or a pair of ints, got {v!r}")
-    return v
-
-
 def _check_weight(weight):
     if not isinstance(weight, torch.Tensor):
         raise TypeError(f"'weight' must be a torch.Tensor, got {type(weight).__name__}")
@@ -139,19 +132,6 @@ def lipbound(weight: torch.Tensor, samples: int = 64, certified: bool = True) ->
     return (value * (1 + 2.0 ** -23)).to(weight.dtype)
 
 
-def _resolve_padding(padding, ksize, dilation):
-    """Per-axis (left, right) zero padding from an int, a pair, or 'same'/'valid'."""
-    ext = [d * (k - 1) + 1 for k, d in zip(ksize, dilation)]
-    if isinstance(padding, str):
-        if padding == "valid":
-            return [(0, 0), (0, 0)]
-        if padding == "same":
-            return [((e - 1) // 2, e - 1 - (e - 1) // 2) for e in ext]
-        raise ValueError(f"'padding' must be an int, a pair of ints, 'same' or 'valid', got {padding!r}")
-    p = _pair(padding, "padding")
-    return [(p[0], p[0]), (p[1], p[1])]
-
-
 def _pad_map_norm(n, left, right, mode):
     """Exact norm of the 1-D padding map (a selection matrix): sqrt of the largest multiplicity."""
     if mode in ("zeros",) or (left == 0 and right == 0):
@@ -178,11 +158,11 @@ _FINITE_COLUMNS = 2048
 _FINITE_FLOPS = 4e9
 
 
-def _finite_norm(weight, size, stride, pads, dil, groups, padding_mode):
+def _finite_norm(weight, geometry):
     """The norm of the layer at this input size where it is cheap: ``(tensor, None)``.
 
     Otherwise ``(None, reduced)`` with the layer's dead taps, zero rows and
-    zero columns removed (``None`` when nothing was), for the grid bound.
+    zero columns removed (``(weight, geometry)``, ``None`` when nothing was), for the grid bound.
     A single tap: ``max_g ||W_g||_2 sqrt(m)`` (``m`` the largest number of
     outputs reading one input); zero padding with disjoint windows: the
     largest norm of the per-clipping-class blocks; a small layer: the
@@ -191,13 +171,13 @@ def _finite_norm(weight, size, stride, pads, dil, groups, padding_mode):
     """
     import numpy as np
 
-    from ...bounds import _conv_finite as fin
-    from ...bounds.conv import _Layer
+    from ...bounds.conv import _finite as fin, _layer
+    from ...toeplitz.geometry import ConvLayer
 
     F = torch.nn.functional
-    layer = _Layer(weight.detach().cpu().double().numpy(), tuple(size), tuple(stride),
-                   tuple(tuple(p) for p in pads), tuple(dil), groups, padding_mode)
-    red = fin.reduce_layer(layer)
+    groups = geometry.groups
+    layer = ConvLayer("", geometry, weight.detach().cpu().double().numpy())
+    red = _layer.reduce_layer(layer)
     if red.zero:
         return (weight * 0).sum(), None
     L = red.layer
@@ -209,7 +189,7 @@ def _finite_norm(weight, size, stride, pads, dil, groups, padding_mode):
     cout, cin_g = w.shape[:2]
     co_g = cout // groups
     k = tuple(w.shape[2:])
-    Rs = [fin.read_map(n, lo, hi, s, d, kk, L.padding_mode) for n, (lo, hi), s, d, kk in
+    Rs = [_layer.read_map(n, lo, hi, s, d, kk, L.padding_mode) for n, (lo, hi), s, d, kk in
           zip(L.input_size, L.pads, L.stride, L.dilation, k)]
     wg = w.reshape(groups, co_g, cin_g, *k)
     eps = torch.finfo(w.dtype).eps
@@ -222,7 +202,7 @@ def _finite_norm(weight, size, stride, pads, dil, groups, padding_mode):
     if k == (1, 1):
         m = 1
         for R, n in zip(Rs, L.input_size):
-            m *= fin.max_multiplicity(R, n)
+            m *= _layer.max_multiplicity(R, n)
         return up(torch.linalg.matrix_norm(wg[..., 0, 0], ord=2).amax() * math.sqrt(m), max(co_g, cin_g)), None
     blocks = fin.matrix_blocks(L)
     if blocks is not None:  # disjoint windows: one block per group and clipping class
@@ -247,8 +227,8 @@ def _finite_norm(weight, size, stride, pads, dil, groups, padding_mode):
         At = F.conv2d(X, w, stride=L.stride, dilation=L.dilation, groups=groups).reshape(cols, -1)
         gram = At @ At.T if cols <= rows else At.T @ At
         return up(torch.linalg.eigvalsh(gram)[-1].clamp_min(0).sqrt(), max(cols, rows)), None
-    if red.taps and (w.shape != weight.shape or n != tuple(size) or not red.mask.all()):
-        return None, (w, n, [tuple(p) for p in L.pads], tuple(L.stride), tuple(L.dilation))
+    if red.taps and (w.shape != weight.shape or n != geometry.input_size or not red.mask.all()):
+        return None, (w, L.geometry)
     return None, None
 
 
@@ -339,35 +319,18 @@ def conv_spectral_norm_bound(weight: torch.Tensor, input_size, stride=1, padding
     cout, cin_g, kh, kw = weight.shape
     if not isinstance(groups, int) or groups < 1 or cout % groups:
         raise ValueError(f"'groups' must be a positive int dividing cout = {cout}, got {groups!r}")
-    size = _pair(input_size, "input_size")
-    if min(size) < 1:
-        raise ValueError(f"'input_size' must be positive, got {size}")
-    s = _pair(stride, "stride")
-    dil = _pair(dilation, "dilation")
-    if min(s) < 1 or min(dil) < 1:
-        raise ValueError(f"'stride' and 'dilation' must be positive, got stride={s}, dilation={dil}")
-    if isinstance(padding, str) and padding == "same" and max(s) > 1:
-        raise ValueError("padding='same' is not supported with 'stride' > 1 (as in torch.nn.Conv2d)")
-    pads = _resolve_padding(padding, (kh, kw), dil)
-    if padding_mode not in ("zeros", "circular", "reflect", "replicate"):
-        raise ValueError("'padding_mode' must be one of ('zeros', 'circular', 'reflect', 'replicate'), "
-                         f"got {padding_mode!r}")
+    geometry = ConvGeometry.from_args(tuple(weight.shape), input_size, stride, padding, dilation, groups,
+                                      padding_mode)
     pad_norm = 1.0
-    for n_ax, (lft, rgt) in zip(size, pads):
+    for n_ax, (lft, rgt) in zip(geometry.input_size, geometry.pads):
         pad_norm *= _pad_map_norm(n_ax, lft, rgt, padding_mode)
-    ext = [d * (k - 1) + 1 for k, d in zip((kh, kw), dil)]
-    padded = [n + lft + rgt for n, (lft, rgt) in zip(size, pads)]
-    if padded[0] < ext[0] or padded[1] < ext[1]:
-        raise ValueError(f"the padded input {tuple(padded)} is smaller than the dilated kernel {tuple(ext)}")
 
-    exact, reduced = _finite_norm(weight, size, s, pads, dil, groups, padding_mode)
+    exact, reduced = _finite_norm(weight, geometry)
     if exact is not None:
         return exact
     if reduced is not None:  # taps, rows and columns that never touch the input dropped
-        weight, size, pads, s, dil = reduced
-        kh, kw = weight.shape[-2:]
-        ext = [d * (k - 1) + 1 for k, d in zip((kh, kw), dil)]
-        padded = [n + lft + rgt for n, (lft, rgt) in zip(size, pads)]
+        weight, geometry = reduced
+    s, dil, ext, padded = geometry.stride, geometry.dilation, geometry.effective_kernel, geometry.padded_size
 
     # Dilated kernel, then zero-extend each axis to a multiple of the stride.
     wd = weight.new_zeros(cout, cin_g, ext[0], ext[1])

@@ -1,12 +1,11 @@
 """Certificates for the finite operator a convolution layer computes at its own input size.
 
-The DFT-grid bound of :mod:`toeplitzkit.bounds.conv` holds for every input
+The DFT-grid bound (:mod:`toeplitzkit.bounds.conv._grid`) holds for every input
 size at once; at small sizes it is far above the norm of the layer that runs
-(DESIGN section 6a).  Here the operator ``A`` itself is certified:
+(DESIGN section 6a).  Here the operator ``A`` itself is certified, after
+:func:`~toeplitzkit.bounds.conv._layer.reduce_layer` dropped what never
+touches the input; :func:`finite_bound` chooses the certificate:
 
-* :func:`reduce_layer` drops what never touches the input: taps whose every
-  read lands in zero padding, outputs that read only padding (zero rows) and
-  inputs no output reads (zero columns).  The norm is unchanged.
 * :func:`matrix_blocks` recognises layers that are matrices in disguise: a
   single tap (a 1x1 kernel, at any stride, in any padding mode: ``A = W (x) R``
   with ``R`` a row selection, ``||A|| = ||W|| sqrt(max multiplicity)``), and
@@ -21,15 +20,22 @@ size at once; at small sizes it is far above the norm of the layer that runs
   side is a Rayleigh quotient of an eigenvector estimate with its rounding
   charged, the upper side ``t = lower (1 + tol)`` proven by a Cholesky
   factorization of ``t^2 I - G_j`` with Rump's shift (the sides meet).
+* :func:`band_plan`, :func:`layer_gram_bands` and :func:`band_psd_certificate`
+  do the same with ``G`` in band storage for larger inputs (:func:`band_bound`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg.lapack import dpotrf as _dpotrf
+
+from ...toeplitz.geometry import ConvLayer
+from . import _grid
+from ._layer import abs_bound, max_multiplicity, read_map
+from ._lower import lower_bound
 
 _EPS = float(np.finfo(np.float64).eps)
 # Below this order a Gram matrix's eigenvectors come from a dense (batched)
@@ -40,105 +46,18 @@ _DENSE_EIG = 256
 _MANY = 16
 # Gram matrices (entries) assembled at once.
 _CHUNK_ENTRIES = 1 << 24
-
-
-# --------------------------------------------------------------------- read maps
-def read_map(n, lo, hi, s, d, k, mode):
-    """Input index read by tap ``t`` at output ``o`` along one axis: ``(k, Lo)``, -1 for zero padding."""
-    L = n + lo + hi
-    Lo = (L - d * (k - 1) - 1) // s + 1
-    p = s * np.arange(Lo)[None, :] + d * np.arange(k)[:, None]  # padded coordinate
-    i = p - lo
-    if mode == "zeros":
-        return np.where((i >= 0) & (i < n), i, -1)
-    if mode == "reflect":
-        i = np.abs(i)
-        return np.where(i > n - 1, 2 * (n - 1) - i, i)
-    if mode == "replicate":
-        return np.clip(i, 0, n - 1)
-    return np.mod(i, n)  # circular
-
-
-def max_multiplicity(R, n):
-    """Largest number of outputs of one tap reading the same input entry (the norm^2 of the selection)."""
-    return int(max(np.bincount(r[r >= 0], minlength=n).max(initial=0) for r in R))
-
-
-# --------------------------------------------------------------------- reduction
-@dataclass
-class Reduction:
-    layer: object        # the reduced layer (a conv._Layer)
-    zero: bool           # the operator is zero
-    dropped_taps: int    # taps removed or zeroed
-    note: str
-    taps: tuple = ()     # per axis, the slice of the kernel kept (empty: unchanged)
-    mask: object = None  # boolean (k'...) mask of the live taps in the kept kernel
-
-
-def reduce_layer(layer) -> Reduction:
-    """The same operator norm on a smaller layer: dead taps, zero rows and zero columns removed.
-
-    Only zero padding (or no padding, in any mode, which is the same map) is
-    reduced: other modes read the input from every tap.  Per axis, tap ``t``
-    is dead when every read ``s o + d t`` of every output lands in padding;
-    the kernel is trimmed to its live span (interior dead taps are zeroed),
-    the outputs that read only padding at either end are dropped (zero rows)
-    and the inputs that no remaining read reaches are cropped (zero columns).
-    Taps whose weights are all zero are dead too.
-    """
-    D = layer.ndim
-    # without padding every mode is the same map (circular only wraps when it
-    # pads; a single tap keeps 'circular', whose grid is then exact)
-    single = all(d * (k - 1) == 0 for d, k in zip(layer.dilation, layer.weight.shape[2:]))
-    if all(lo == 0 and hi == 0 for lo, hi in layer.pads) and layer.padding_mode != "zeros" and not (
-            layer.padding_mode == "circular" and single):
-        layer = replace(layer, padding_mode="zeros")
-    if layer.padding_mode != "zeros":
-        return Reduction(layer, False, 0, "")
-    w = layer.weight
-    k = w.shape[2:]
-    live_w = np.abs(w).reshape(w.shape[0] * w.shape[1], -1).max(0).reshape(k) > 0
-    sizes, strides, pads, dils, slices = [], [], [], [], []
-    live_axes = []
-    for a in range(D):
-        n, (lo, hi), s, d = layer.input_size[a], layer.pads[a], layer.stride[a], layer.dilation[a]
-        R = read_map(n, lo, hi, s, d, k[a], "zeros")
-        other = tuple(b for b in range(D) if b != a)
-        tap_has_w = live_w.any(axis=other) if other else live_w
-        live_t = (R >= 0).any(axis=1) & tap_has_w
-        if not live_t.any():
-            return Reduction(layer, True, int(np.prod(k)), "zero operator")
-        live_o = (R[live_t] >= 0).any(axis=0)
-        t_idx = np.flatnonzero(live_t)
-        o_idx = np.flatnonzero(live_o)
-        t0, t1 = int(t_idx[0]), int(t_idx[-1])
-        o0, o1 = int(o_idx[0]), int(o_idx[-1])
-        kk, Lo = t1 - t0 + 1, o1 - o0 + 1
-        dd = d if kk > 1 else 1
-        first = lo - s * o0 - d * t0  # input start in the new padded coordinates
-        E = s * (Lo - 1) + dd * (kk - 1)  # last padded coordinate read
-        i0, i1 = max(0, -first), min(n, E - first + 1)
-        nn = i1 - i0
-        lo2 = first + i0
-        hi2 = E + 1 - lo2 - nn
-        sizes.append(nn), strides.append(s if Lo > 1 else 1), dils.append(dd)
-        pads.append((lo2, hi2)), slices.append(slice(t0, t1 + 1))
-        live_axes.append(live_t[t0:t1 + 1])
-    w2 = w[(slice(None), slice(None)) + tuple(slices)].copy()
-    mask = live_axes[0]
-    for a in range(1, D):
-        mask = mask[..., None] & live_axes[a][(None,) * a]
-    w2[(slice(None), slice(None)) + (~mask).nonzero()] = 0.0
-    live_w2 = np.abs(w2).reshape(w2.shape[0] * w2.shape[1], -1).max(0).reshape(w2.shape[2:]) > 0
-    dropped = int(np.prod(k)) - int(live_w2.sum())
-    new = replace(layer, weight=w2, input_size=tuple(sizes), stride=tuple(strides),
-                  pads=tuple(pads), dilation=tuple(dils))
-    changed = (w2.shape != w.shape or tuple(sizes) != tuple(layer.input_size)
-               or new.output_size != layer.output_size)
-    note = ""
-    if changed or dropped:
-        note = f"reduced to kernel {w2.shape[2:]} on {tuple(sizes)}"
-    return Reduction(new, False, dropped, note, tuple(slices), mask)
+# The finite-operator certificate (Cholesky of the layer's own Gram matrix)
+# runs up to this order and this many Cholesky flops (G q^3 / 3, about 1 s
+# at 2.5e10 on one core); 'fast' mode keeps to a budget near a few
+# power-method iterations.
+_GRAM_MAX_ORDER = 4096
+_GRAM_FLOPS = 2.5e10
+_GRAM_MAX_ORDER_FAST = 1024
+_GRAM_FLOPS_FAST = 4e8
+# Banded Gram matrices (pixel-major order, half-bandwidth b) above this order,
+# when their Cholesky (G q b^2 flops) is cheaper; at most this many entries.
+_BAND_MIN_ORDER = 512
+_BAND_ENTRIES = 1 << 25
 
 
 # --------------------------------------------------------------------- matrices in disguise
@@ -640,3 +559,98 @@ def band_psd_certificate(ab, e2, t2):
     A[0] += s - c
     _, info = dpbtrf(A, lower=1, overwrite_ab=1)
     return info == 0
+
+
+# --------------------------------------------------------------------- choice of certificate
+def finite_bound(layer: ConvLayer, tol, fast):
+    """Certify the finite operator itself when that is cheap enough, else None.
+
+    A layer that is a block-diagonal copy of a few matrices is certified
+    through those matrices; otherwise, when the per-group Gram matrices are
+    small enough (order ``q <= _GRAM_MAX_ORDER``, about ``G q^3 / 3`` flops of
+    Cholesky within the mode's budget), through ``A^T A`` or ``A A^T``.
+    Returns ``(lower, upper, upper_how, lower_how, cholesky_count)``.
+    """
+    blocks = matrix_blocks(layer)
+    if blocks is not None:
+        grams, errs = matrix_grams(blocks.mats)
+        br = certify_grams(grams, errs, tol)
+        f = math.sqrt(blocks.factor)
+        lower = br.lower * f * (1 - 2 * _EPS)
+        upper = br.upper * f * (1 + 2 * _EPS)
+        qmax = max(g.shape[0] for g in grams)
+        up = f"{blocks.how}: gram-cholesky(order {qmax}, {len(grams)} block{'s' if len(grams) > 1 else ''}" + \
+            (f", {br.fallback} fallback" if br.fallback else "") + ")"
+        return lower, upper, up, "rayleigh(gram eigenvector)", br.certificates
+    q, side = gram_order(layer)
+    G = layer.groups
+    max_order, budget = (_GRAM_MAX_ORDER_FAST, _GRAM_FLOPS_FAST) if fast else (_GRAM_MAX_ORDER, _GRAM_FLOPS)
+    dense_cost = G * q ** 3 / 3
+    dense_ok = q <= max_order and dense_cost <= budget and G * q * q <= 2 * _grid._KEEP_ENTRIES
+    if q > _BAND_MIN_ORDER:
+        best = None
+        for sd in ("in", "out"):
+            bp = band_plan(layer, sd)
+            if bp is not None:
+                cost = G * bp[0] * (bp[1] + 1) ** 2
+                if best is None or cost < best[0]:
+                    best = (cost, sd, bp)
+        if best is not None and best[0] <= budget and G * (best[2][1] + 1) * best[2][0] <= _BAND_ENTRIES \
+                and (not dense_ok or best[0] < 0.5 * dense_cost):
+            res = band_bound(layer, tol, fast, best[1], best[2])
+            if res is not None:
+                return res
+    if not dense_ok:
+        return None
+    abs_b = abs_bound(layer)
+    grams, errs = [], []
+    for _, Gm, e2 in layer_grams(layer, abs_b, side):
+        grams.extend(Gm)
+        errs.extend([e2] * len(Gm))
+    br = certify_grams(grams, errs, tol)
+    gr = f", {G} groups" if G > 1 else ""
+    up = f"gram-cholesky(order {q}, A{'^T A' if side == 'in' else ' A^T'}{gr}" + \
+        (f", {br.fallback} fallback" if br.fallback else "") + ")"
+    return br.lower, br.upper, up, "rayleigh(gram eigenvector)", br.certificates
+
+
+def band_bound(layer: ConvLayer, tol, fast, side, bplan):
+    """The finite-operator certificate with a banded Gram matrix (larger inputs).
+
+    Lower side: Lanczos on ``A^T A`` through the real operator from a random
+    start, certified by a float64 product (:func:`lower_bound`).  Upper
+    side: ``t = lower (1 + tol)`` proven for every group by a banded
+    Cholesky factorization of ``t^2 I - G`` (Rump's shift), ``q b^2`` flops
+    for order ``q`` and half-bandwidth ``b``.  None when the certificate
+    fails even after more iterations (the caller falls back to the grid).
+    """
+    q, b = bplan[0], bplan[1]
+    abs_b = abs_bound(layer)
+    ab, e2 = layer_gram_bands(layer, abs_b, side, bplan)
+    tr_ub = ab[:, 0].clip(min=0).sum(1) * (1 + (q + 2) * _EPS) + q * e2
+    rel_floor = 64 * (q + 2) * _EPS + 1e-12
+    rng = np.random.default_rng(0)
+    # full reorthogonalization reads the basis four times per iteration,
+    # about 2 k^2 N over k iterations: keep it near 2e9
+    N = layer.cin * int(np.prod(layer.input_size))
+    iters = min(40 if fast else 120, max(20, int(math.sqrt(1e9 / N))))
+    certs = 0
+    for attempt in range(2):
+        lower, done = lower_bound(layer, None, None, iters, abs_b, tol, rng, n_best=0, n_random=1,
+                                   stall=1e-3 * max(tol, 1e-9))
+        t = lower * (1 + max(tol * (1 - 1e-9), rel_floor))
+        ok = True
+        for g in np.argsort(-tr_ub, kind="stable"):
+            if tr_ub[g] <= t * t * (1 - 4 * _EPS):
+                continue
+            certs += 1
+            if not band_psd_certificate(ab[g], e2, t * t * (1 - 4 * _EPS)):
+                ok = False
+                break
+        if ok:
+            gr = f", {layer.groups} groups" if layer.groups > 1 else ""
+            up = f"gram-cholesky-banded(order {q}, bandwidth {b}, A{'^T A' if side == 'in' else ' A^T'}{gr})"
+            return lower, t, up, f"krylov({done} it, random start)", certs
+        iters *= 3
+        tol = tol / 10
+    return None
