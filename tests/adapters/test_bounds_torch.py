@@ -92,6 +92,18 @@ def test_lipbound_1d_3d_and_long_kernels_agree_with_numpy(shape):
         assert float(lipbound(torch.tensor(w), samples, certified=certified)) == pytest.approx(ref, rel=1e-13)
 
 
+def test_gram_bound_iters_is_deprecated_for_maxiter():
+    from toeplitzkit.adapters.torch import gram_spectral_norm_bound
+
+    w = randn(3, 2, 3, 3, seed=2)
+    new = gram_spectral_norm_bound(w, 6, padding=1, maxiter=12)
+    with pytest.warns(DeprecationWarning, match="gram_spectral_norm_bound.*'iters' is deprecated.*use 'maxiter'"):
+        old = gram_spectral_norm_bound(w, 6, padding=1, iters=12)
+    assert float(old) == float(new)
+    with pytest.raises(ValueError, match="'maxiter' must be a positive int"):
+        gram_spectral_norm_bound(w, 6, padding=1, maxiter=0)
+
+
 def test_lipbound_float32_certified_is_rounded_up():
     from toeplitzkit import bounds
 
@@ -140,6 +152,20 @@ def test_conv_bound_is_above_exact_norm_and_close_to_numpy(cfg, device):
 
         ref = conv_spectral_norm(w.numpy(), size, **cfg)
         assert ref.lower * (1 - 1e-9) <= bound
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c) for c in CONFIGS])
+def test_conv_bound_agrees_with_numpy_on_small_layers(cfg):
+    # Both compute the layer's own norm here (small layers): the float64 tensor lies in the
+    # certified bracket of conv_spectral_norm, which is 1e-10 wide.
+    from toeplitzkit.bounds import conv_spectral_norm
+
+    groups = cfg.get("groups", 1)
+    w = randn(4, 4 // groups, 3, 3, seed=len(str(cfg)))
+    ours = float(conv_spectral_norm_bound(w, (7, 6), **cfg))
+    ref = conv_spectral_norm(w.numpy(), (7, 6), tol=1e-10, **cfg)
+    assert ref.certified and ref.upper <= ref.lower * (1 + 1e-10) * (1 + 1e-13)  # upper = lower (1 + tol), rounded
+    assert ref.lower * (1 - 1e-13) <= ours <= ref.upper * (1 + 1e-13)
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c) for c in CONFIGS])
