@@ -127,7 +127,7 @@ def test_same_with_stride_is_rejected_like_torch():
     (dict(weight_shape=3), TypeError, "'weight'"),
     (dict(input_size=0), ValueError, "'input_size' must be >= 1"),
     (dict(input_size=(8, 8, 8, 8)), ValueError, "'input_size' must be an int or a tuple of 2 ints"),
-    (dict(input_size=(3, 8, 8)), ValueError, "'input_size' .* has 3 channels"),
+    (dict(input_size=(3, 8, 8)), ValueError, r"'input_size' must be .*\(in_channels, \*spatial\) with in_channels = 2"),
     (dict(input_size=8.0), TypeError, "'input_size'"),
     (dict(input_size=(8, 8.5)), TypeError, "'input_size'"),
     (dict(input_size=2), ValueError, "'input_size'.*smaller than the dilated kernel"),

@@ -204,8 +204,9 @@ class ConvGeometry:
                 raise TypeError(f"'input_size' must be an int or a tuple of {nd} ints, got {input_size!r}") from None
             if len(size) == nd + 1:  # (in_channels, *spatial)
                 if not _is_int(size[0]) or size[0] != cin:
-                    raise ValueError(f"'input_size' {input_size} has {size[0]} channels but 'weight' of shape "
-                                     f"{shape} with groups={groups} expects {cin}")
+                    raise ValueError(f"'input_size' must be an int or a tuple of {nd} ints (or (in_channels, "
+                                     f"*spatial) with in_channels = {cin} for 'weight' of shape {shape} and "
+                                     f"groups={groups}), got {input_size!r}")
                 size = size[1:]
         size = _ints(size, "input_size", nd, 1, broadcast=False)
         kernel = shape[2:]

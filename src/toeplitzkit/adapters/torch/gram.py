@@ -17,41 +17,13 @@ import math
 import torch
 
 from ..._deprecation import renamed_parameters
+from ...toeplitz.geometry import ConvGeometry
 from .bounds import _pad_map_norm
 
 __all__ = ["gram_spectral_norm_bound"]
 
-_MODES = ("zeros", "circular", "reflect", "replicate")
 
-
-# ------------------------------------------------------------------ validation and geometry
-def _tuple(v, d, name):
-    if isinstance(v, bool):
-        raise ValueError(f"'{name}' must be an int or a tuple of {d} ints, got {v!r}")
-    if isinstance(v, int):
-        return (v,) * d
-    try:
-        t = tuple(v)
-    except TypeError:
-        raise ValueError(f"'{name}' must be an int or a tuple of {d} ints, got {v!r}") from None
-    if len(t) != d or not all(isinstance(x, int) and not isinstance(x, bool) for x in t):
-        raise ValueError(f"'{name}' must be an int or a tuple of {d} ints, got {v!r}")
-    return t
-
-
-def _pads(padding, d, ext):
-    if isinstance(padding, str):
-        if padding == "valid":
-            return [(0, 0)] * d
-        if padding == "same":
-            return [((e - 1) // 2, e - 1 - (e - 1) // 2) for e in ext]
-        raise ValueError(f"'padding' must be an int, a tuple of ints, 'same' or 'valid', got {padding!r}")
-    p = _tuple(padding, d, "padding")
-    if min(p) < 0:
-        raise ValueError(f"'padding' must be non-negative, got {padding!r}")
-    return [(q, q) for q in p]
-
-
+# ------------------------------------------------------------------ the grid of one axis
 def _axis_grid(n, lo, hi, ext, s, mode):
     """Cycle ``M`` (in strided units) on which one axis of the layer is a compression of a circular conv.
 
@@ -67,9 +39,7 @@ def _axis_grid(n, lo, hi, ext, s, mode):
     of the cycle ``n`` itself; other modes are a padding map (exact norm ``pad_norm``)
     followed by a ``valid`` convolution of the padded input.
     """
-    P = n + lo + hi
-    if P < ext:
-        raise ValueError(f"the padded input size {P} is smaller than the dilated kernel size {ext}")
+    P = n + lo + hi  # at least ext (ConvGeometry checked it)
     out = (P - ext) // s + 1
     if mode == "zeros" or (lo == 0 and hi == 0):
         hi_eff = s * (out - 1) + ext - lo - n
@@ -279,20 +249,12 @@ def gram_spectral_norm_bound(weight: torch.Tensor, input_size=None, stride=1, pa
     else:
         if input_size is None:
             raise ValueError("'input_size' is required for a convolution kernel")
-        size = _tuple(input_size, d, "input_size")
-        s = _tuple(stride, d, "stride")
-        dil = _tuple(dilation, d, "dilation")
-        if min(size) < 1 or min(s) < 1 or min(dil) < 1:
-            raise ValueError(f"'input_size', 'stride' and 'dilation' must be positive, got {size}, {s}, {dil}")
         if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1 or cout % groups:
             raise ValueError(f"'groups' must be a positive int dividing cout = {cout}, got {groups!r}")
-        if padding_mode not in _MODES:
-            raise ValueError(f"'padding_mode' must be one of {_MODES}, got {padding_mode!r}")
-        if isinstance(padding, str) and padding == "same" and max(s) > 1:
-            raise ValueError("padding='same' is not supported with 'stride' > 1 (as in torch.nn.Conv2d)")
-        k = weight.shape[2:]
-        ext = [di * (kk - 1) + 1 for kk, di in zip(k, dil)]
-        pads = _pads(padding, d, ext)
+        geometry = ConvGeometry.from_args(tuple(weight.shape), input_size, stride, padding, dilation, groups,
+                                          padding_mode)
+        size, s, dil, pads = geometry.input_size, geometry.stride, geometry.dilation, geometry.pads
+        ext = geometry.effective_kernel
         grid, pad_norm = [], 1.0
         for ax in range(d):
             m, pn = _axis_grid(size[ax], *pads[ax], ext[ax], s[ax], padding_mode)
