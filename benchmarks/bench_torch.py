@@ -274,7 +274,7 @@ def exact_conv_norm(m, size, tol=1e-4):
                                   m.dilation, m.groups, m.padding_mode, rtol=1e-10))
         return ex, ex
     res = conv_spectral_norm(m.weight.detach().double().cpu().numpy(), tuple(size), m.stride, m.padding,
-                             m.dilation, m.groups, m.padding_mode, tol=tol, rng=0)
+                             m.dilation, m.groups, m.padding_mode, rtol=tol, rng=0)
     return float(res.lower), float(res.upper)
 
 

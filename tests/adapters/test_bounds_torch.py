@@ -163,7 +163,7 @@ def test_conv_bound_agrees_with_numpy_on_small_layers(cfg):
     groups = cfg.get("groups", 1)
     w = randn(4, 4 // groups, 3, 3, seed=len(str(cfg)))
     ours = float(conv_spectral_norm_bound(w, (7, 6), **cfg))
-    ref = conv_spectral_norm(w.numpy(), (7, 6), tol=1e-10, **cfg)
+    ref = conv_spectral_norm(w.numpy(), (7, 6), rtol=1e-10, **cfg)
     assert ref.certified and ref.upper <= ref.lower * (1 + 1e-10) * (1 + 1e-13)  # upper = lower (1 + tol), rounded
     assert ref.lower * (1 - 1e-13) <= ours <= ref.upper * (1 + 1e-13)
 

@@ -254,7 +254,7 @@ def test_seeded_and_reproducible(rng):
     (dict(weight=np.ones((1, 1, 3, 3)), input_size=8, stride=0), "'stride'"),
     (dict(weight=np.ones((1, 1, 3, 3)), input_size=8, dilation=(1, 1, 1)), "'dilation'"),
     (dict(weight=np.ones((1, 1, 3, 3)), input_size=4, padding=4, padding_mode="reflect"), "'padding'"),
-    (dict(weight=np.ones((1, 1, 3, 3)), input_size=8, tol=-1), "'tol'"),
+    (dict(weight=np.ones((1, 1, 3, 3)), input_size=8, rtol=-1), "'rtol'"),
     (dict(weight=np.ones((1, 1, 3, 3)), input_size=8, dtype=np.int32), "'dtype'"),
     (dict(weight=np.ones((1, 1, 3, 3)), input_size=(2, 8, 8)), "'input_size'"),
 ])
@@ -288,7 +288,7 @@ def _symbol_sup_estimate(w, S=300):
 @pytest.mark.parametrize("shape", [(1, 1, 3, 3), (3, 2, 3, 3), (2, 2, 4, 5)])
 def test_sup_bound_is_certified_and_within_tol(shape, rng):
     w = rng.standard_normal(shape)
-    b = conv_spectral_norm(w, 8, padding=1, bound="sup", tol=1e-3)
+    b = conv_spectral_norm(w, 8, padding=1, bound="sup", rtol=1e-3)
     assert "torus-sup" in b.method
     fine = _symbol_sup_estimate(w)
     assert b.upper >= fine  # a fine-grid value never exceeds the supremum
@@ -313,7 +313,7 @@ def test_lower_side_converges_to_the_norm(rng):
                       int(rng.integers(8, 14)), int(rng.integers(1, 3)))
         w = rng.standard_normal((c, c, k, k))
         A = dense_torch(w, n, stride=s, padding=k // 2)
-        b = conv_spectral_norm(w, n, stride=s, padding=k // 2, tol=0, lower_iters=60, bound="grid")
+        b = conv_spectral_norm(w, n, stride=s, padding=k // 2, rtol=0, maxiter=60, bound="grid")
         exact = check_bracket(b, A)
         assert b.lower >= exact * (1 - 1e-8)
         # the default (tol 1e-3) stops early but stays close

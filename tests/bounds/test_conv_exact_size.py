@@ -64,7 +64,7 @@ def test_replicate_identity_lower_side_never_degrades(steer64, monkeypatch):
     lows = []
     for it in (1, 2, 10, 50):
         b = conv_spectral_norm(w, 10, stride=2, padding=1, padding_mode="replicate", bound="grid",
-                               lower_iters=it, tol=0)
+                               maxiter=it, rtol=0)
         assert b.lower <= exact * (1 + TRUTH_RTOL) <= b.upper * (1 + 2 * TRUTH_RTOL)
         lows.append(b.lower)
     assert min(lows) >= 1 - 1e-6, lows
@@ -80,7 +80,7 @@ def test_grid_lower_side_is_monotone_in_iterations(monkeypatch):
         prev = 0.0
         for it in (1, 2, 4, 8, 16, 32):
             b = conv_spectral_norm(w, 9, stride=2, padding=1, padding_mode=mode, bound="grid",
-                                   lower_iters=it, tol=0)
+                                   maxiter=it, rtol=0)
             assert b.lower <= exact * (1 + TRUTH_RTOL)
             assert b.lower >= prev * (1 - 1e-6), (mode, it, b.lower, prev)
             prev = max(prev, b.lower)

@@ -86,6 +86,21 @@ def test_conv_sigma_max_is_an_estimate_not_a_bound(size, rng):
     assert res.method.startswith("dense-svd" if size == 8 else "arpack")
 
 
+def test_conv_spectral_norm_renamed_keywords_warn(rng):
+    from toeplitzkit.bounds import conv_spectral_norm
+
+    w = rng.standard_normal((3, 2, 3, 3))
+    new = conv_spectral_norm(w, 24, padding=1, bound="grid", rtol=1e-4, maxiter=6)
+    with pytest.warns(DeprecationWarning, match="conv_spectral_norm.*'tol' is deprecated.*use 'rtol'"):
+        old = conv_spectral_norm(w, 24, padding=1, bound="grid", tol=1e-4, maxiter=6)
+    assert (old.lower, old.upper) == (new.lower, new.upper)
+    with pytest.warns(DeprecationWarning, match="'lower_iters' is deprecated.*use 'maxiter'"):
+        old = conv_spectral_norm(w, 24, padding=1, bound="grid", rtol=1e-4, lower_iters=6)
+    assert (old.lower, old.upper, old.lower_iters) == (new.lower, new.upper, new.lower_iters)
+    with pytest.raises(ValueError, match="'maxiter'"):
+        conv_spectral_norm(w, 24, padding=1, maxiter=-1)
+
+
 def test_renamed_tol_warns_and_tightness_gap_pads_with_zeros(rng):
     w = rng.standard_normal((2, 2, 3, 3))
     with pytest.warns(DeprecationWarning, match="conv_sigma_max.*'tol' is deprecated.*use 'rtol'"):

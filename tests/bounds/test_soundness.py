@@ -65,7 +65,7 @@ def _check(w, n, stride, padding, dil, groups, mode, fast, bound="auto"):
                         groups=groups, padding_mode=mode)
     exact = np.linalg.norm(op.to_dense(), 2)
     b = conv_spectral_norm(w, n, stride, padding, dil, groups, mode, bound=bound,
-                           mode="fast" if fast else "certified", lower_iters=None if fast else 8)
+                           mode="fast" if fast else "certified", maxiter=None if fast else 8)
     msg = (w.shape, n, stride, padding, dil, groups, mode, w.dtype, b)
     assert b.upper >= exact * (1 - TRUTH_RTOL), msg
     assert b.lower <= exact * (1 + TRUTH_RTOL), msg

@@ -44,8 +44,8 @@ class SpectralNormBound:
     exact : bool
         True when the upper side is the exact norm up to rounding (circular
         padding whose operator is a multi-channel circular convolution).
-        The finite-operator certificates are exact to ``tol`` instead: their
-        ``upper <= lower (1 + tol)``.
+        The finite-operator certificates are exact to ``rtol`` instead: their
+        ``upper <= lower (1 + rtol)``.
     gap : float
         ``(upper - lower) / upper``, the certified relative uncertainty.
     grid : tuple of int

@@ -178,7 +178,7 @@ def tightness_gap(weight, sizes, *, bound: str = "lipbound", padding=0, samples:
         exact.append(float(conv_sigma_max(w, (int(n), int(n)), padding=padding, rtol=rtol)))
         if bound == "grid":
             bvals.append(conv_spectral_norm(w, (int(n), int(n)), padding=padding, bound="grid",
-                                            lower_iters=0).upper)
+                                            maxiter=0).upper)
         else:
             bvals.append(b0)
     exact = np.array(exact)

@@ -506,7 +506,7 @@ class _Analyzer:
         # weight that maps its output size back to its input size: same norm.
         size = tuple(y_val.shape[2:]) if transposed else tuple(x_val.shape[2:])
         b = conv_spectral_norm(w.numpy(), size, stride=m.stride, padding=m.padding, dilation=m.dilation,
-                               groups=m.groups, padding_mode=m.padding_mode, mode=self.mode, tol=self.tol)
+                               groups=m.groups, padding_mode=m.padding_mode, mode=self.mode, rtol=self.tol)
         a = w.abs().reshape(w.shape[0], w.shape[1], -1).sum(-1)       # (out|in, in/g|out/g)
         g = m.groups
         rows = a.sum(1).max()                                            # one output (conv) sums

@@ -647,6 +647,6 @@ def _numpy_conv_bound(m: nn.Conv2d, in_shape, iters):
         return _conv_bound_torch(m, in_shape, iters)
     w = m.weight.detach().cpu().numpy().astype(np.float64)
     res = conv_spectral_norm(w, tuple(in_shape[-2:]), stride=m.stride, padding=m.padding, dilation=m.dilation,
-                             groups=m.groups, padding_mode=m.padding_mode, lower_iters=iters, rng=0)
+                             groups=m.groups, padding_mode=m.padding_mode, maxiter=iters, rng=0)
     return res.lower, res.upper, res.method
 

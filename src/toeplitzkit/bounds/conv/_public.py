@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from ..._deprecation import renamed_parameters
 from ..._validation import check_option, positive_int
 from .._result import SpectralNormBound
 from ._finite import finite_bound
@@ -21,9 +22,11 @@ _EPS = float(np.finfo(np.float64).eps)
 _MODES = ("certified", "fast")
 
 
+@renamed_parameters(tol="rtol", lower_iters="maxiter")
 def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilation=1, groups=1,
-                       padding_mode="zeros", *, tol=1e-3, dtype=None, mode="certified",
-                       bound="auto", lower_iters=None, rng=None, check_finite=True):
+                       padding_mode="zeros", *, rtol: float = 1e-3, dtype=None, mode="certified",
+                       bound="auto", maxiter: int | None = None, rng=None,
+                       check_finite: bool = True) -> SpectralNormBound:
     r"""Certified two-sided bound on the spectral norm of a real convolution layer.
 
     Parameters
@@ -41,16 +44,17 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
         As in PyTorch; ``'same'`` pads ``total // 2`` before and the rest after.
     groups : int
     padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}
-    tol : float, default 1e-3
-        Relative gap the sides aim at.  Finite-operator certificates prove
-        ``upper = lower (1 + tol)`` (or fall back to a larger proven value).
+    rtol : float, default 1e-3
+        Relative gap the sides aim at (formerly ``tol``, deprecated).
+        Finite-operator certificates prove
+        ``upper = lower (1 + rtol)`` (or fall back to a larger proven value).
         On the grid, the lower side's iteration stops once its estimate is
-        within ``tol * upper`` of the upper side, or (after 8 iterations)
-        once four iterations raise it by less than ``0.01 * tol * upper``.
+        within ``rtol * upper`` of the upper side, or (after 8 iterations)
+        once four iterations raise it by less than ``0.01 * rtol * upper``.
     dtype : {None, float32, float64}
         Round the weights to this dtype first (the layer's storage type).
     mode : {'certified', 'fast'}
-        ``'certified'`` runs up to ``lower_iters`` (default 20) Krylov
+        ``'certified'`` runs up to ``maxiter`` (default 20) Krylov
         iterations from the two best frequencies' plane waves and a random
         vector; ``'fast'`` runs at most 4 from the best plane wave alone
         (12 for reflect and replicate padding and for circular padding that
@@ -66,11 +70,13 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
         affordable (see Notes), else ``'grid'``.  ``'grid'``: the certified
         maximum over the DFT grid of this input size.  ``'sup'``: the certified supremum
         ``sup_w ||F(w)||_2`` over the torus by branch and bound (Bernstein's
-        inequality on each cell) to relative slack ``tol``; valid for every
-        input size (the tight bound of large inputs), at most ``1 + tol``
+        inequality on each cell) to relative slack ``rtol``; valid for every
+        input size (the tight bound of large inputs), at most ``1 + rtol``
         above the supremum.
-    lower_iters : int, optional
-        Maximum number of Krylov iterations for the lower side.
+    maxiter : int, optional
+        Maximum number of Krylov iterations for the lower side (formerly
+        ``lower_iters``, deprecated; the result's ``lower_iters`` is the
+        number run).
     rng : int or numpy.random.Generator, optional
         Seed of the random start vectors (default: a fixed seed, so results
         are reproducible).
@@ -104,7 +110,7 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     without forming ``A``, with a rounding bound ``e``.  Lower side: the
     Rayleigh quotient of a top eigenvector estimate (dense ``eigh``, or
     Lanczos refined by inverse iteration) less its rounding.  Upper side:
-    ``t = lower (1 + tol)``, proven for every group by a Cholesky
+    ``t = lower (1 + rtol)``, proven for every group by a Cholesky
     factorization of ``(t^2 - e) I - G`` shifted by Rump's criterion.
     Ordered pixel-major, ``G`` is banded (half-bandwidth ``b`` about
     ``c (d (k - 1) n + d (k - 1) + 1)`` in 2-D): above order 512, when a
@@ -193,10 +199,10 @@ def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilatio
     """
     t0 = time.perf_counter()
     mode = check_option(mode, "mode", _MODES)
-    if not (isinstance(tol, numbers.Real) and tol >= 0 and math.isfinite(tol)):
-        raise ValueError(f"'tol' must be a finite number >= 0, got {tol!r}")
-    if lower_iters is not None:
-        lower_iters = positive_int(lower_iters, "lower_iters", minimum=0)
+    if not (isinstance(rtol, numbers.Real) and rtol >= 0 and math.isfinite(rtol)):
+        raise ValueError(f"'rtol' must be a finite number >= 0, got {rtol!r}")
+    tol = rtol
+    lower_iters = None if maxiter is None else positive_int(maxiter, "maxiter", minimum=0)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(0 if rng is None else rng)
     bound = check_option(bound, "bound", ("auto", "grid", "sup"))
