@@ -73,3 +73,15 @@ def test_layers_match_torchvision(name):
     assert sorted(table) == sorted(seen)
     fcs = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert fcs == [(f.in_features, f.out_features) for f in linear_layers(name)]
+
+
+def test_conv_spec_output_size_counts_dilation():
+    # ConvSpec is a ConvLayer: its sizes come from ConvGeometry, dilation included, as torch computes them.
+    import torch
+
+    from toeplitzkit.bounds.architectures import ConvSpec
+
+    spec = ConvSpec.from_args("c", (4, 2, 3, 3), (17, 16), stride=2, padding=1, dilation=(3, 2))
+    conv = torch.nn.Conv2d(2, 4, 3, stride=2, padding=1, dilation=(3, 2))
+    assert spec.output_size == tuple(conv(torch.zeros(1, 2, 17, 16)).shape[2:]) == (7, 7)
+    assert random_weight(spec, 0).shape == spec.weight_shape

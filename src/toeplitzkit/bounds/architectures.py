@@ -21,39 +21,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_option
+from ..toeplitz.geometry import ConvGeometry, ConvLayer
 
 __all__ = ["ConvSpec", "LinearSpec", "ARCHITECTURES", "conv_layers", "linear_layers", "random_weight"]
 
 
-def _pair(v):
-    return (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))
-
-
-@dataclass(frozen=True)
-class ConvSpec:
-    """One ``nn.Conv2d`` of an architecture and the input size it sees."""
-
-    name: str
-    in_channels: int
-    out_channels: int
-    kernel_size: tuple
-    stride: tuple = (1, 1)
-    padding: tuple = (0, 0)
-    dilation: tuple = (1, 1)
-    groups: int = 1
-    input_size: tuple = (224, 224)
-
-    @property
-    def weight_shape(self) -> tuple:
-        """``(out_channels, in_channels // groups, kh, kw)`` as in PyTorch."""
-        return (self.out_channels, self.in_channels // self.groups) + tuple(self.kernel_size)
-
-    @property
-    def output_size(self) -> tuple:
-        return tuple(
-            (n + 2 * p - d * (k - 1) - 1) // s + 1
-            for n, p, d, k, s in zip(self.input_size, self.padding, self.dilation, self.kernel_size, self.stride)
-        )
+#: The record of one ``nn.Conv2d`` of an architecture and the input size it sees: a
+#: :class:`~toeplitzkit.toeplitz.ConvLayer` without a weight (``weight_shape``,
+#: ``input_size``, ``output_size``, ``stride``, ``padding``, ... read through its geometry).
+#: The name ``ConvSpec`` is kept for existing code.
+ConvSpec = ConvLayer
 
 
 @dataclass(frozen=True)
@@ -65,12 +42,13 @@ class LinearSpec:
     out_features: int
 
 
-def _conv(name, cin, cout, k, size, stride=1, padding=0, groups=1):
-    return ConvSpec(name, cin, cout, _pair(k), _pair(stride), _pair(padding), (1, 1), groups, _pair(size))
+def _conv(name, cin, cout, k, size, stride=1, padding=0, groups=1) -> ConvLayer:
+    return ConvLayer.from_args(name, (cout, cin // groups, k, k), size, stride, padding, 1, groups)
 
 
 def _out(n, k, s, p):
-    return (n + 2 * p - k) // s + 1
+    """Output size along one axis of a ``k``-wide window (a convolution or a pooling) at stride ``s``, padding ``p``."""
+    return ConvGeometry.from_args((1, 1, k), n, s, p).output_size[0]
 
 
 def _alexnet():
@@ -199,13 +177,19 @@ _BUILDERS = {
 ARCHITECTURES = tuple(_BUILDERS)
 
 
-def conv_layers(name: str) -> list[ConvSpec]:
+def conv_layers(name: str) -> list[ConvLayer]:
     """The convolutions of architecture ``name`` at input size 224 x 224, in forward order.
 
     Parameters
     ----------
     name : str
         One of :data:`ARCHITECTURES` (torchvision's names).
+
+    Returns
+    -------
+    list of ConvLayer
+        Without weights: each layer's geometry (``weight_shape``,
+        ``input_size``, ``stride``, ``padding``, ``output_size``, ...).
     """
     check_option(name, "architecture", ARCHITECTURES)
     return list(_BUILDERS[name]()[0])
@@ -217,7 +201,7 @@ def linear_layers(name: str) -> list[LinearSpec]:
     return list(_BUILDERS[name]()[1])
 
 
-def random_weight(spec: ConvSpec, rng=None, dtype=np.float32) -> np.ndarray:
+def random_weight(spec: ConvLayer, rng=None, dtype=np.float32) -> np.ndarray:
     """A Kaiming-normal random weight of the layer's shape (fan-in scaling, as PyTorch's ReLU init)."""
     rng = np.random.default_rng(rng)
     shape = spec.weight_shape
