@@ -42,52 +42,33 @@ class CLIError(ValueError):
 
 
 # --------------------------------------------------------------------------- models
-def _pair(v):
-    if isinstance(v, str):
-        return v
-    if np.ndim(v) == 0:
-        return (int(v), int(v))
-    return tuple(int(t) for t in v)
+def _conv_layer(what, name, weight, size, stride=1, padding=0, dilation=1, groups=1):
+    """A :class:`~toeplitzkit.toeplitz.ConvLayer`; an input too small for it is a CLIError."""
+    from .toeplitz.geometry import ConvLayer
 
-
-def _out_size(n, k, s, p, d):
-    return (n + 2 * p - d * (k - 1) - 1) // s + 1
-
-
-def _check_sizes(layers, what):
-    for layer in layers:
-        if layer.kind != "conv":
-            continue
-        size = layer.input_size
-        k = layer.weight.shape[2:]
-        if layer.padding == "same":  # the output keeps the input's size
-            outs = list(size)
-        else:
-            pad = (0, 0) if layer.padding == "valid" else layer.padding
-            outs = [_out_size(n, kk, s, p, d) for n, kk, s, p, d in zip(size, k, layer.stride, pad, layer.dilation)]
-        if min(size) < 1 or min(outs) < 1:
-            raise CLIError(
-                f"input size is too small for {what}: layer {layer.name!r} would see "
-                f"{size[0]}x{size[1]} with a {k[0]}x{k[1]} kernel"
-            )
+    try:
+        return ConvLayer.from_args(name, weight, size, stride, padding, dilation, groups)
+    except ValueError as exc:
+        k = weight.shape[2:]
+        raise CLIError(f"input size is too small for {what}: layer {name!r} would see {size[0]}x{size[1]} "
+                       f"with a {k[0]}x{k[1]} kernel ({exc})") from None
 
 
 def _builtin(input_size):
-    from .examples import ExampleLayer, load_digits_cnn
+    from .examples import load_digits_cnn
 
     layers, _ = load_digits_cnn()
     if input_size is not None:
         # Both convolutions see the input's size (conv1 keeps it, conv2 reads it);
         # the linear layer's norm does not depend on it.
-        layers = [ExampleLayer(l.name, l.kind, l.weight, tuple(input_size), l.stride, l.padding)
+        layers = [_conv_layer("the example network", l.name, l.weight, tuple(input_size), l.stride, l.padding)
                   if l.kind == "conv" else l for l in layers]
-    _check_sizes(layers, "the example network")
     return layers, "digits_cnn (built-in, trained on scikit-learn digits)"
 
 
 def _architecture(name, input_size, seed):
     from .bounds import architectures as arch
-    from .examples import ExampleLayer
+    from .examples import LinearLayer
 
     rng = np.random.default_rng(seed)
     layers = []
@@ -99,28 +80,26 @@ def _architecture(name, input_size, seed):
             # network's downsampling (exact for the power-of-two stages).
             size = tuple(int(round(n * f)) for n, f in zip(size, scale))
         weight = arch.random_weight(spec, rng, dtype=np.float64)
-        layers.append(ExampleLayer(spec.name, "conv", weight, size, tuple(spec.stride), tuple(spec.padding),
-                                   tuple(spec.dilation), spec.groups))
+        layers.append(_conv_layer(name, spec.name, weight, size, spec.stride, spec.padding, spec.dilation,
+                                  spec.groups))
     for spec in arch.linear_layers(name):
         bound = 1.0 / math.sqrt(spec.in_features)  # torch.nn.Linear's default init range
         weight = rng.uniform(-bound, bound, (spec.out_features, spec.in_features))
-        layers.append(ExampleLayer(spec.name, "linear", weight))
-    _check_sizes(layers, name)
+        layers.append(LinearLayer(spec.name, weight))
     return layers, f"{name} (random weights, seed {seed})"
 
 
 def _npy(path, input_size, padding):
-    from .examples import ExampleLayer
+    from .examples import LinearLayer
 
     weight = np.load(path, allow_pickle=False)
     if weight.ndim == 2:
-        return [ExampleLayer(Path(path).stem, "linear", np.asarray(weight, dtype=np.float64))], str(path)
+        return [LinearLayer(Path(path).stem, np.asarray(weight, dtype=np.float64))], str(path)
     if weight.ndim != 4:
         raise CLIError(f"{path}: expected a 4-D kernel (cout, cin, kh, kw) or a 2-D matrix, got shape {weight.shape}")
     size = input_size or (32, 32)
     pad = tuple(k // 2 for k in weight.shape[2:]) if padding is None else (padding, padding)
-    layer = ExampleLayer(Path(path).stem, "conv", np.asarray(weight, dtype=np.float64), tuple(size), (1, 1), pad)
-    _check_sizes([layer], str(path))
+    layer = _conv_layer(str(path), Path(path).stem, np.asarray(weight, dtype=np.float64), tuple(size), 1, pad)
     return [layer], str(path)
 
 
@@ -327,7 +306,7 @@ def bound_layers(layers, method="certified", progress=None):
 
     Parameters
     ----------
-    layers : list of toeplitzkit.examples.ExampleLayer
+    layers : list of toeplitzkit.toeplitz.ConvLayer and toeplitzkit.examples.LinearLayer
         Convolution (``kind='conv'``, zero padding) and linear layers.
     method : {'certified', 'fast', 'lipbound'}
         ``'certified'`` and ``'fast'`` call :func:`toeplitzkit.bounds.conv_spectral_norm`

@@ -19,34 +19,61 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-__all__ = ["ExampleLayer", "DIGITS_CNN_LAYERS", "load_digits_cnn", "train_digits_cnn", "digits_cnn_forward"]
+from .toeplitz.geometry import ConvLayer
+
+__all__ = ["ExampleLayer", "LinearLayer", "DIGITS_CNN_LAYERS", "load_digits_cnn", "train_digits_cnn",
+           "digits_cnn_forward"]
 
 _DATA_FILE = "digits_cnn.npz"
 
 
 @dataclass(frozen=True)
-class ExampleLayer:
-    """One layer of a network to bound: a convolution or a dense (linear) map.
+class LinearLayer:
+    """A dense (linear) layer of a network to bound.
 
     Attributes
+    ----------
+    name : str
+        Layer name (``fc``, ...).
+    weight : (out, in) ndarray
+        PyTorch layout.
+
+    ``kind`` is ``'linear'`` and ``input_size`` is None (its norm does not
+    depend on an input size); a convolution is a
+    :class:`~toeplitzkit.toeplitz.ConvLayer` (``kind`` ``'conv'``).
+    """
+
+    name: str
+    weight: np.ndarray = field(repr=False, compare=False)
+    kind: ClassVar[str] = "linear"
+    input_size: ClassVar[None] = None
+
+
+def ExampleLayer(name: str, kind: str, weight, input_size=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+                 groups: int = 1, padding_mode: str = "zeros") -> ConvLayer | LinearLayer:
+    """One layer of a network to bound: a :class:`~toeplitzkit.toeplitz.ConvLayer` or a :class:`LinearLayer`.
+
+    Kept for existing code: the layer records are ``ConvLayer`` (a name, a
+    :class:`~toeplitzkit.toeplitz.ConvGeometry` and the weight) and
+    ``LinearLayer``.
+
+    Parameters
     ----------
     name : str
         Layer name (``conv1``, ``fc``, ...).
     kind : {'conv', 'linear'}
         Layer type.
-    weight : (cout, cin // groups, kh, kw) or (out, in) ndarray
+    weight : (cout, cin // groups, kh, kw) or (out, in) array_like
         PyTorch layout.
-    input_size : (H, W) tuple or None
-        Spatial size the convolution sees (``None`` for a linear layer).
-    stride, padding, dilation : (int, int) tuples
-        As ``torch.nn.Conv2d``.
-    groups : int
-        As ``torch.nn.Conv2d``.
-    padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}
-        As ``torch.nn.Conv2d``.
+    input_size : (H, W) tuple, optional
+        Spatial size the convolution sees (required for ``'conv'``, ignored
+        for ``'linear'``).
+    stride, padding, dilation, groups, padding_mode
+        As ``torch.nn.Conv2d`` (read by :class:`~toeplitzkit.toeplitz.ConvGeometry`).
 
     Examples
     --------
@@ -59,16 +86,13 @@ class ExampleLayer:
     >>> op.shape, float(op.to_dense().sum(axis=1).max())  # an interior pixel sums 9 ones
     ((25, 25), 9.0)
     """
-
-    name: str
-    kind: str
-    weight: np.ndarray = field(repr=False)
-    input_size: tuple | None = None
-    stride: tuple = (1, 1)
-    padding: tuple = (0, 0)
-    dilation: tuple = (1, 1)
-    groups: int = 1
-    padding_mode: str = "zeros"
+    if kind == "linear":
+        return LinearLayer(name, np.asarray(weight))
+    if kind != "conv":
+        raise ValueError(f"'kind' must be one of ('conv', 'linear'), got {kind!r}")
+    if input_size is None:
+        raise ValueError("'input_size' is required for a convolution layer")
+    return ConvLayer.from_args(name, np.asarray(weight), input_size, stride, padding, dilation, groups, padding_mode)
 
 
 #: (name, kind, in, out, kernel, stride, padding, input size) of the example network.
@@ -83,7 +107,7 @@ def _data_path() -> Path:
     return Path(str(resources.files("toeplitzkit") / "data" / _DATA_FILE))
 
 
-def load_digits_cnn(path=None) -> tuple[list[ExampleLayer], dict]:
+def load_digits_cnn(path=None) -> tuple[list[ConvLayer | LinearLayer], dict]:
     """Layers and metadata of the built-in example network.
 
     Parameters
@@ -94,7 +118,7 @@ def load_digits_cnn(path=None) -> tuple[list[ExampleLayer], dict]:
 
     Returns
     -------
-    layers : list of ExampleLayer
+    layers : list of ConvLayer and LinearLayer
         ``conv1``, ``conv2``, ``fc`` with their weights and the input size each sees.
     meta : dict
         Training record: test accuracy, seed, epochs, library versions.
@@ -116,9 +140,9 @@ def load_digits_cnn(path=None) -> tuple[list[ExampleLayer], dict]:
         for name, kind, _cin, _cout, _k, stride, padding, size in DIGITS_CNN_LAYERS:
             w = np.array(data[f"{name}.weight"])
             if kind == "conv":
-                layers.append(ExampleLayer(name, kind, w, tuple(size), (stride, stride), (padding, padding)))
+                layers.append(ConvLayer.from_args(name, w, tuple(size), stride, padding))
             else:
-                layers.append(ExampleLayer(name, kind, w))
+                layers.append(LinearLayer(name, w))
         meta["biases"] = {name: np.array(data[f"{name}.bias"]) for name, *_ in DIGITS_CNN_LAYERS}
     return layers, meta
 
@@ -157,9 +181,9 @@ def digits_cnn_forward(layers, biases, x) -> np.ndarray:
         if layer.kind == "linear":
             h = h.reshape(h.shape[0], -1) @ layer.weight.T + b
             continue
-        (sh, sw), (ph, pw) = layer.stride, layer.padding
+        (sh, sw), pads = layer.stride, layer.pads
         w = layer.weight
-        hp = np.pad(h, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        hp = np.pad(h, ((0, 0), (0, 0)) + tuple(pads))
         kh, kw = w.shape[2:]
         oh = (hp.shape[2] - kh) // sh + 1
         ow = (hp.shape[3] - kw) // sw + 1
