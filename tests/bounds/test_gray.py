@@ -8,6 +8,8 @@ from toeplitzkit.bounds import (block_toeplitz_bound, concat_bound, doubly_block
                                 toeplitz_bound)
 from toeplitzkit.toeplitz import Toeplitz
 
+from .._helpers import float_arrays
+
 
 def fine_sup_1d(a, n=40001):
     """sup |sum_k a_k e^{i k w}| on a fine grid (a lower estimate of the true sup)."""
@@ -26,16 +28,12 @@ def dense_doubly_block(d, n, m):
     return D
 
 
-seeds = st.integers(0, 2**32 - 1)
-
-
 @pytest.mark.thesis("Thm 5.1")
 @settings(max_examples=30)
-@given(m=st.integers(1, 9), n=st.integers(1, 9), cplx=st.booleans(), seed=seeds)
-def test_toeplitz_bound_is_above_the_norm_and_the_sup(m, n, cplx, seed):
-    rng = np.random.default_rng(seed)
-    c = rng.standard_normal(m) + (1j * rng.standard_normal(m) if cplx else 0)
-    r = rng.standard_normal(n) + (1j * rng.standard_normal(n) if cplx else 0)
+@given(m=st.integers(1, 9), n=st.integers(1, 9), cplx=st.booleans(), data=st.data())
+def test_toeplitz_bound_is_above_the_norm_and_the_sup(m, n, cplx, data):
+    c = data.draw(float_arrays(m, cplx=cplx), label="c")
+    r = data.draw(float_arrays(n, cplx=cplx), label="r")
     r[0] = c[0]
     T = scipy.linalg.toeplitz(c, r)
     b = toeplitz_bound(c, r)
@@ -72,10 +70,9 @@ def test_toeplitz_bound_operator_batch_and_small_grids(rng):
 
 @pytest.mark.thesis("Thm 5.2")
 @settings(max_examples=25)
-@given(n=st.integers(1, 4), p=st.integers(1, 3), q=st.integers(1, 3), seed=seeds)
-def test_block_toeplitz_bound(n, p, q, seed):
-    rng = np.random.default_rng(seed)
-    B = rng.standard_normal((2 * n - 1, p, q))
+@given(n=st.integers(1, 4), p=st.integers(1, 3), q=st.integers(1, 3), data=st.data())
+def test_block_toeplitz_bound(n, p, q, data):
+    B = data.draw(float_arrays((2 * n - 1, p, q)), label="B")
     T = np.block([[B[i - j + n - 1] for j in range(n)] for i in range(n)])
     b = block_toeplitz_bound(B)
     assert b >= np.linalg.norm(T, 2)
@@ -92,10 +89,9 @@ def test_block_toeplitz_bound(n, p, q, seed):
 
 @pytest.mark.thesis("Thm 5.3")
 @settings(max_examples=25)
-@given(n=st.integers(1, 4), m=st.integers(1, 4), seed=seeds)
-def test_doubly_block_bound(n, m, seed):
-    rng = np.random.default_rng(seed)
-    d = rng.standard_normal((2 * n - 1, 2 * m - 1))
+@given(n=st.integers(1, 4), m=st.integers(1, 4), data=st.data())
+def test_doubly_block_bound(n, m, data):
+    d = data.draw(float_arrays((2 * n - 1, 2 * m - 1)), label="d")
     D = dense_doubly_block(d, n, m)
     b = doubly_block_bound(d)
     assert b >= np.linalg.norm(D, 2)
@@ -107,17 +103,16 @@ def test_doubly_block_bound(n, m, seed):
 
 @pytest.mark.thesis("Thm 5.4")
 @settings(max_examples=25)
-@given(c=st.integers(1, 4), n=st.integers(1, 4), seed=seeds)
-def test_stacked_bound_1d_and_2d(c, n, seed):
-    rng = np.random.default_rng(seed)
-    f = rng.standard_normal((c, 2 * n - 1))
+@given(c=st.integers(1, 4), n=st.integers(1, 4), data=st.data())
+def test_stacked_bound_1d_and_2d(c, n, data):
+    f = data.draw(float_arrays((c, 2 * n - 1)), label="f")
     M = np.vstack([scipy.linalg.toeplitz(fi[n - 1:], fi[n - 1::-1]) for fi in f])
     b = stacked_bound(f)
     assert b >= np.linalg.norm(M, 2)
     # never above the per-block Gray bounds combined by Lemma 5.6
     gray = [toeplitz_bound(fi[n - 1:], fi[n - 1::-1]) for fi in f]
     assert b <= concat_bound(gray) * (1 + 1e-12)
-    d = rng.standard_normal((c, 2 * n - 1, 3))
+    d = data.draw(float_arrays((c, 2 * n - 1, 3)), label="d")
     M2 = np.vstack([dense_doubly_block(di, n, 2) for di in d])
     assert stacked_bound(d) >= np.linalg.norm(M2, 2)
 

@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 import scipy.linalg as sl
 from hypothesis import given, strategies as st
+from hypothesis.extra import numpy as hnp
 
 from toeplitzkit.decompose import DiagonalCirculant
 from toeplitzkit.testing import check_operator
 
-from tests._helpers import DTYPES, rand as _rand
+from tests._helpers import DTYPES, float_arrays, rand as _rand
 
 
 def _dense(factors, start):
@@ -76,17 +77,16 @@ def test_bad_input():
 
 
 @given(n=st.integers(1, 12), L=st.integers(1, 6), start=st.sampled_from(["diagonal", "circulant"]),
-       cplx=st.booleans(), sparse=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_product_property(n, L, start, cplx, sparse, seed):
+       cplx=st.booleans(), sparse=st.booleans(), data=st.data())
+def test_product_property(n, L, start, cplx, sparse, data):
     # any factors, dense or with few nonzeros (the shift-sum path): equals the dense product
-    rng = np.random.default_rng(seed)
-    factors = [_rand(rng, n, np.complex128 if cplx else np.float64) for _ in range(L)]
+    factors = [data.draw(float_arrays(n, bound=3.0, cplx=cplx), label=f"factor {i}") for i in range(L)]
     if sparse:
         for f in factors[1 if start == "diagonal" else 0::2]:
-            f[rng.random(n) < 0.7] = 0
+            f[data.draw(hnp.arrays(bool, n), label="zeroed")] = 0
     op = DiagonalCirculant(factors, start=start)
     D = _dense(factors, start)
-    X = _rand(rng, (n, 2), np.complex128)
+    X = data.draw(float_arrays((n, 2), bound=3.0, cplx=True), label="X")
     scale = 1 + np.abs(D).max()
     np.testing.assert_allclose(op @ X, D @ X, atol=1e-11 * scale * np.abs(X).max())
     np.testing.assert_allclose(op.H @ X, D.conj().T @ X, atol=1e-11 * scale * np.abs(X).max())
