@@ -44,7 +44,6 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-from dataclasses import replace  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -147,7 +146,7 @@ def network_layers(arch, size):
     for spec in layers:
         # all four networks halve 224 down to 7: at 32 x 32 every size is a seventh
         assert all(v * size % 224 == 0 for v in spec.input_size), spec
-        out.append(replace(spec, input_size=tuple(v * size // 224 for v in spec.input_size)))
+        out.append(spec.replace(input_size=tuple(v * size // 224 for v in spec.input_size)))
     return out
 
 

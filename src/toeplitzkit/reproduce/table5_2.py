@@ -18,7 +18,6 @@ machine, against well under a second for torch's ``conv2d``.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import numpy as np
@@ -119,7 +118,7 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
     for arch in archs:
         layers = conv_layers(arch)
         if not full:  # smoke: the same layers at 1/8 of the input size
-            layers = [dataclasses.replace(s, input_size=tuple(max(x // 8, s.kernel_size[0]) for x in s.input_size))
+            layers = [s.replace(input_size=tuple(max(x // 8, s.kernel_size[0]) for x in s.input_size))
                       for s in layers]
         weights = [random_weight(s, rng, dtype=np.float32) for s in layers]
         lip, pm = _torch_timers(layers, weights, device)
