@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._report import format_table as _table  # the one table formatter, shared with lipschitz_report
+
 __all__ = ["main", "build_parser", "bound_layers"]
 
 _METHODS = ("certified", "fast", "lipbound")
@@ -288,19 +290,6 @@ def _layer_lipbound(layer):
     return max(float(lipbound(w[i * per:(i + 1) * per])) for i in range(g))
 
 
-def _linear_norm(w):
-    """Exact spectral norm of a dense matrix through the eigenvalues of its smaller Gram
-    matrix, widened by the rounding error of forming and diagonalizing it."""
-    import scipy.linalg
-
-    w = np.asarray(w, dtype=np.float64)
-    gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
-    lam = float(scipy.linalg.eigvalsh(gram, subset_by_index=[gram.shape[0] - 1, gram.shape[0] - 1])[0])
-    slack = 4.0 * (max(w.shape) + 10) * np.finfo(np.float64).eps
-    sigma = math.sqrt(max(lam, 0.0))
-    return sigma * math.sqrt(max(1.0 - slack, 0.0)), sigma * math.sqrt(1.0 + slack)
-
-
 def bound_layers(layers, method="certified", progress=None):
     """Two-sided spectral-norm bounds of a list of layers, one dict per layer.
 
@@ -327,7 +316,9 @@ def bound_layers(layers, method="certified", progress=None):
     Notes
     -----
     A linear layer's norm is computed exactly (symmetric eigensolver on the smaller
-    Gram matrix, ``O(m n min(m, n))``) and widened by its rounding error.
+    Gram matrix, ``O(m n min(m, n))``) and widened by its rounding error.  Each layer's
+    bound comes from the functions behind
+    :func:`toeplitzkit.adapters.torch.lipschitz_report` (``toeplitzkit._report``).
 
     References
     ----------
@@ -345,8 +336,8 @@ def bound_layers(layers, method="certified", progress=None):
     >>> bool(row["lower"] <= true <= row["upper"] <= row["lipbound"] * (1 + 1e-12))
     True
     """
+    from ._report import conv_layer_bound, linear_layer_bound
     from ._validation import check_option
-    from .bounds import conv_spectral_norm
 
     check_option(method, "method", _METHODS)
     rows = []
@@ -361,9 +352,9 @@ def bound_layers(layers, method="certified", progress=None):
             "input_size": None if layer.input_size is None else list(layer.input_size),
         }
         if layer.kind == "linear":
-            lo, up = _linear_norm(layer.weight)
+            lo, up, how = linear_layer_bound(layer.weight)
             row.update(stride=None, padding=None, dilation=None, groups=None, padding_mode=None,
-                       lower=lo, upper=up, lipbound=up, method="exact (dense eigensolver)")
+                       lower=lo, upper=up, lipbound=up, method=how)
         else:
             row.update(stride=list(layer.stride),
                        padding=layer.padding if isinstance(layer.padding, str) else list(layer.padding),
@@ -375,10 +366,10 @@ def bound_layers(layers, method="certified", progress=None):
             if method == "lipbound":
                 row.update(lower=None, upper=lip, lipbound=lip, method="lipbound (Thm 5.5, certified grid)")
             else:
-                b = conv_spectral_norm(layer.weight, tuple(layer.input_size), stride=layer.stride,
-                                       padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
-                                       padding_mode=layer.padding_mode, mode=method)
-                row.update(lower=float(b.lower), upper=float(b.upper), lipbound=lip, method=str(b.method))
+                lo, up, how = conv_layer_bound(layer.weight, tuple(layer.input_size), stride=layer.stride,
+                                               padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
+                                               padding_mode=layer.padding_mode, mode=method)
+                row.update(lower=lo, upper=up, lipbound=lip, method=how)
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
     return rows
@@ -427,7 +418,7 @@ def _size(v):
     return "-" if v is None else "x".join(str(t) for t in v)
 
 
-def format_table(result) -> str:
+def format_table(result: dict) -> str:
     """The human-readable table printed by ``toeplitzkit bound``."""
     head = ("layer", "weight", "input", "lower", "upper", "LipBound", "LipBound/upper", "time [s]")
     body = []
@@ -435,12 +426,8 @@ def format_table(result) -> str:
         ratio = r["lipbound"] / r["upper"] if r["upper"] and r["lipbound"] is not None else None
         body.append((r["name"], _size(r["weight_shape"]), _size(r["input_size"]), _fmt(r["lower"]),
                      _fmt(r["upper"]), _fmt(r["lipbound"]), _fmt(ratio, ".3f"), _fmt(r["seconds"], ".3f")))
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    line = lambda cells: "  ".join(c.ljust(w) if i < 3 else c.rjust(w)  # noqa: E731
-                                   for i, (c, w) in enumerate(zip(cells, widths)))
-    out = [f"model: {result['model']}   method: {result['method']}", line(head),
-           "  ".join("-" * w for w in widths)]
-    out += [line(b) for b in body]
+    out = [f"model: {result['model']}   method: {result['method']}"]
+    out += _table(head, body, right=range(3, len(head)))
     out.append("")
     if result.get("network_bound") is not None:
         out.append(f"network Lipschitz certificate (the chain conv1 -> ReLU -> conv2 -> ReLU -> fc: product, "

@@ -248,3 +248,26 @@ def test_report_and_regularizer_input_errors():
         lipschitz_report(net, 6)
     with pytest.raises(ValueError, match="'method' must be one of \\('gram', 'tight', 'lipbound'\\)"):
         LipschitzRegularizer(net, (2, 6, 6), method="exact")
+
+
+def test_report_and_cli_table_bound_a_layer_through_one_function():
+    # lipschitz_report and `toeplitzkit bound`'s per-layer table (cli.bound_layers) share the
+    # per-layer bound: the same linear layer gets the same two-sided bracket and method.
+    from toeplitzkit.cli import bound_layers
+    from toeplitzkit.examples import ExampleLayer
+
+    torch.manual_seed(0)
+    lin = nn.Linear(7, 5).double()
+    w = lin.weight.detach().numpy()
+    ly = lipschitz_report(nn.Sequential(lin), (7,)).layers[0]
+    row, = bound_layers([ExampleLayer("fc", "linear", w)])
+    assert (ly.lower, ly.upper, ly.method) == (row["lower"], row["upper"], row["method"])
+    exact = float(np.linalg.norm(w, 2))
+    assert ly.lower <= exact <= ly.upper and ly.upper - ly.lower < 1e-12 * exact
+    # the table: every cell starts where its column's dashed rule starts; no trailing blanks
+    head, rule, first, *_ = str(lipschitz_report(nn.Sequential(lin), (7,))).splitlines()
+    starts = [i for i, ch in enumerate(rule) if ch == "-" and (i == 0 or rule[i - 1] == " ")]
+    assert len(starts) == 6
+    for line in (head, first):
+        assert all(line[i] != " " and (i == 0 or line[i - 1] == " ") for i in starts), line
+        assert line == line.rstrip()

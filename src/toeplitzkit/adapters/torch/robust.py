@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..._report import conv_layer_bound, format_table, linear_layer_bound
 from .bounds import conv_spectral_norm_bound, lipbound
 from .gram import gram_spectral_norm_bound
 
@@ -492,10 +493,7 @@ class LipschitzReport:
         head = ("layer", "kind", "input", "lower", "upper", "method")
         rows = [(ly.name or "<model>", ly.kind, "x".join(map(str, ly.input_shape)), f"{ly.lower:.6g}",
                  f"{ly.upper:.6g}", ly.method) for ly in self.layers]
-        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
-        fmt = "  ".join("{:<%d}" % w for w in widths[:-1]) + "  {}"
-        lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
-        lines += [fmt.format(*r) for r in rows]
+        lines = format_table(head, rows)
         lines.append(f"product of upper bounds (Prop 3.2; a bound for a plain chain only): {self.product_upper:.6g}")
         if self.network_upper is not None:
             lines.append(f"network certificate (composed on the graph): {self.network_upper:.6g}")
@@ -519,30 +517,6 @@ def _power_lower(apply, apply_t, x0, iters):
             break
         v = v / nv
     return max(sigma, float(apply(v).norm()))
-
-
-def _conv_bound_torch(m: nn.Conv2d, in_shape, iters):
-    w = m.weight.detach().double()
-    args = _conv_args(m, in_shape)
-    upper = float(conv_spectral_norm_bound(w, **args))
-
-    def apply(v):
-        if m.padding_mode != "zeros":
-            return m._conv_forward(v, w, None)
-        return nn.functional.conv2d(v, w, None, m.stride, m.padding, m.dilation, m.groups)
-
-    x0 = torch.randn((1,) + tuple(in_shape), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    x0 = x0.to(w.device)
-
-    def apply_t(u):
-        x = x0.new_zeros(x0.shape).requires_grad_(True)
-        with torch.enable_grad():
-            out = apply(x)
-            (g,) = torch.autograd.grad(out, x, u)
-        return g
-
-    lower = _power_lower(apply, apply_t, x0, iters)
-    return lower, upper, f"upper: torch dft-grid; lower: power-iteration({iters} it)"
 
 
 def _structured_bound(m, in_shape, iters):
@@ -584,7 +558,7 @@ def lipschitz_report(model: nn.Module, input_shape, *, lower_iters: int = 50) ->
     -------
     LipschitzReport
         ``layers``: one :class:`LayerBound` per ``Conv2d`` (the certified float64
-        :func:`toeplitzkit.bounds.conv_spectral_norm`), ``Linear`` (exact SVD),
+        :func:`toeplitzkit.bounds.conv_spectral_norm`), ``Linear`` (exact norm),
         batch norm (its exact affine constant ``max |gamma| / sqrt(var + eps)``) and
         structured layer (``lipschitz_upper`` and power iteration), in call order;
         ``product_upper``: their product, an upper bound on the Lipschitz constant of
@@ -598,7 +572,9 @@ def lipschitz_report(model: nn.Module, input_shape, *, lower_iters: int = 50) ->
     -----
     One traced forward pass in eval mode, then for each convolution the cost of
     :func:`toeplitzkit.bounds.conv_spectral_norm` and for each ``m x n`` linear layer
-    one SVD (``O(m n min(m, n))``).
+    a symmetric eigensolve on the smaller Gram matrix (``O(m n min(m, n))``), the norm
+    widened by its rounding error.  The convolution and linear bounds are those of
+    ``toeplitzkit bound``'s per-layer table (one code path, ``toeplitzkit._report``).
 
     References
     ----------
@@ -622,8 +598,7 @@ def lipschitz_report(model: nn.Module, input_shape, *, lower_iters: int = 50) ->
         if kind == "conv2d":
             lower, upper, method = _numpy_conv_bound(m, in_shape, lower_iters)
         elif kind == "linear":
-            s = float(np.linalg.norm(m.weight.detach().cpu().double().numpy(), 2))
-            lower, upper, method = s, s, "exact: svd"
+            lower, upper, method = linear_layer_bound(m.weight.detach().cpu().double().numpy())
         elif kind == "batchnorm":
             s = float(_bn_bound(m).detach().double())
             lower, upper, method = s, s, "exact: max|gamma|/sqrt(running_var+eps)"
@@ -640,13 +615,8 @@ def lipschitz_report(model: nn.Module, input_shape, *, lower_iters: int = 50) ->
     return LipschitzReport(rows, prod, shape, network, note)
 
 
-def _numpy_conv_bound(m: nn.Conv2d, in_shape, iters):
-    try:
-        from ...bounds import conv_spectral_norm
-    except (ImportError, AttributeError):  # pragma: no cover - the numpy bound is part of the package
-        return _conv_bound_torch(m, in_shape, iters)
+def _numpy_conv_bound(m: nn.Conv2d, in_shape: tuple[int, ...], iters: int) -> tuple[float, float, str]:
     w = m.weight.detach().cpu().numpy().astype(np.float64)
-    res = conv_spectral_norm(w, tuple(in_shape[-2:]), stride=m.stride, padding=m.padding, dilation=m.dilation,
-                             groups=m.groups, padding_mode=m.padding_mode, maxiter=iters, rng=0)
-    return res.lower, res.upper, res.method
+    return conv_layer_bound(w, tuple(in_shape[-2:]), stride=m.stride, padding=m.padding, dilation=m.dilation,
+                            groups=m.groups, padding_mode=m.padding_mode, maxiter=iters, rng=0)
 
