@@ -465,12 +465,9 @@ def gram_iteration_bound(weight, input_size, maxiter: int = 6, *, padding=0,
     d = K.ndim - 2
     grid = _grid_size(input_size, d)
     if padding_mode == "zeros":
-        pad = _grid_size(padding, d, "padding", minimum=0)
-        grid = tuple(n + 2 * p for n, p in zip(grid, pad))
-        for N, k in zip(grid, K.shape[2:]):
-            if N < k:
-                raise ValueError(f"'input_size' {input_size} with 'padding' {padding} is smaller than "
-                                 f"the kernel {K.shape[2:]}")
+        from ..toeplitz.geometry import ConvGeometry
+
+        grid = ConvGeometry.from_args(K.shape, grid, padding=padding).padded_size
     best = 0.0
     for Kg in _groups(K, groups):
         F = _circular_symbol(Kg, grid)

@@ -26,6 +26,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from ..toeplitz.geometry import PADDING_MODES, ConvGeometry
+
 __all__ = [
     "DTYPES",
     "circulant_vectors",
@@ -40,7 +42,6 @@ __all__ = [
 #: The four dtypes every operator supports.
 DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.complex128), np.dtype(np.complex64))
 REAL_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
-PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
 
 
 def _elements(dtype, bound: float):
@@ -244,11 +245,6 @@ def conv_weights(draw, *, max_channels: int = 4, max_kernel: int = 5, dtypes=REA
     return _array(draw, dtype, (cout, cin, kh, kw), bound)
 
 
-def _same_padding(k: int, d: int) -> tuple[int, int]:
-    total = d * (k - 1)
-    return total // 2, total - total // 2  # torch puts the extra element on the right
-
-
 @st.composite
 def conv_configs(draw, *, max_channels: int = 4, max_kernel: int = 4, max_groups: int = 2,
                  max_stride: int = 2, max_dilation: int = 2, max_padding: int = 2,
@@ -308,13 +304,7 @@ def conv_configs(draw, *, max_channels: int = 4, max_kernel: int = 4, max_groups
                                 st.tuples(st.integers(1, max_stride), st.integers(1, max_stride))))
     mode = draw(st.sampled_from(tuple(padding_modes)))
     dil = dilation if isinstance(dilation, tuple) else (dilation, dilation)
-    if padding == "same":
-        pads = [_same_padding(k, d) for k, d in zip((kh, kw), dil)]
-    elif padding == "valid":
-        pads = [(0, 0), (0, 0)]
-    else:
-        p = padding if isinstance(padding, tuple) else (padding, padding)
-        pads = [(p[0], p[0]), (p[1], p[1])]
+    pads = ConvGeometry.resolve_padding(padding, (kh, kw), dil, stride)
     size = []
     for k, d, (pl, pr) in zip((kh, kw), dil, pads):
         need = max(1, d * (k - 1) + 1 - pl - pr)

@@ -216,6 +216,27 @@ class ConvGeometry:
         pads = _pads(padding, nd, kernel, dilation, stride)
         return cls(shape[0], cin, kernel, size, stride, pads, dilation, groups, padding_mode)
 
+    @staticmethod
+    def resolve_padding(padding: Any, kernel_size: Any, dilation: Any = 1,
+                        stride: Any = 1) -> tuple[tuple[int, int], ...]:
+        """Padding as ``((lo, hi), ...)`` per axis from any form :meth:`from_args` accepts.
+
+        ``'same'`` pads ``d (k - 1)`` in all per axis, the odd element after
+        (torch's rule, stride 1 only); it does not depend on the input size.
+
+        Examples
+        --------
+        >>> from toeplitzkit.toeplitz import ConvGeometry
+        >>> ConvGeometry.resolve_padding("same", (4, 3), dilation=(1, 2))
+        ((1, 2), (2, 2))
+        >>> ConvGeometry.resolve_padding(1, (3, 3))
+        ((1, 1), (1, 1))
+        """
+        kernel = (kernel_size,) if _is_int(kernel_size) else tuple(kernel_size)
+        nd = len(kernel)
+        kernel = _ints(kernel, "kernel_size", nd, 1, broadcast=False)
+        return _pads(padding, nd, kernel, _ints(dilation, "dilation", nd, 1), _ints(stride, "stride", nd, 1))
+
     # ------------------------------------------------------------------ derived sizes
     @property
     def ndim(self) -> int:
