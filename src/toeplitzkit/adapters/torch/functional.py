@@ -246,7 +246,7 @@ def toeplitz_matmul(c: torch.Tensor, r: torch.Tensor | None, x: torch.Tensor) ->
     return _CirculantMatmul.apply(v, xp)[..., :m]
 
 
-def fcirculant_matmul(x: torch.Tensor, f, y: torch.Tensor) -> torch.Tensor:
+def fcirculant_matmul(x: torch.Tensor, f: complex | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""Product ``Z_f(x) @ y`` with the f-circulant matrix of Definition 2.2.
 
     Parameters
@@ -292,6 +292,7 @@ def fcirculant_matmul(x: torch.Tensor, f, y: torch.Tensor) -> torch.Tensor:
     _check({"x": x, "y": y})
     n = x.shape[-1]
     _check_len(y, "y", n, f"'x' of shape {tuple(x.shape)}")
+    fb: torch.Tensor | complex
     if isinstance(f, torch.Tensor):
         if f.device != x.device:
             raise ValueError(f"'f' is on device {f.device} but 'x' is on {x.device}; move them to one device")

@@ -11,8 +11,10 @@ differentiable upper bound on the spectral norm of its linear part
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 import torch
 from torch import nn
 
@@ -20,6 +22,10 @@ from ...decompose.dcnn import dc_init
 from ...decompose.lowrank import LowRankOperator  # the NumPy operator, re-exported here for compatibility
 from .functional import (circulant_matmul, dc_matmul, toeplitz_like_matmul,
                          toeplitz_matmul)
+
+if TYPE_CHECKING:
+    from ...decompose import DiagonalCirculant, ToeplitzLike
+    from ...toeplitz import Circulant, Toeplitz
 
 __all__ = [
     "CirculantLinear",
@@ -127,10 +133,11 @@ class CirculantLinear(_StructuredLinear):
     True
     """
 
-    def __init__(self, in_features, out_features=None, bias=True, *, gain=2.0, bias_std=0.0,
-                 device=None, dtype=None):
+    def __init__(self, in_features: int, out_features: int | None = None, bias: bool = True, *, gain: float = 2.0,
+                 bias_std: float = 0.0,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         out_features = in_features if out_features is None else out_features
         n = max(_positive(in_features, "in_features"), _positive(out_features, "out_features"))
         self._setup(in_features, out_features, n, bias, bias_std, factory)
@@ -138,13 +145,13 @@ class CirculantLinear(_StructuredLinear):
         self.c = nn.Parameter(torch.empty(n, **factory))
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Draw fresh initial values (``c ~ N(0, gain / n)``, the bias as configured)."""
         with torch.no_grad():
             self.c.normal_(0.0, math.sqrt(self.gain / self.n))
         self._reset_bias()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         # shape: (..., in_features) -> (..., out_features)
         return self._finish(circulant_matmul(self.c, self._pad(x)))
 
@@ -152,14 +159,14 @@ class CirculantLinear(_StructuredLinear):
         """Exact spectral norm of ``circ(c)`` (an upper bound for the cropped layer)."""
         return torch.fft.rfft(self.c).abs().amax()
 
-    def to_operator(self):
+    def to_operator(self) -> Circulant:
         """The ``n x n`` :class:`~toeplitzkit.toeplitz.Circulant` (before padding and cropping)."""
         from ...toeplitz import Circulant
 
         return Circulant(_np(self.c))
 
     @classmethod
-    def from_operator(cls, op, bias=None):
+    def from_operator(cls, op: Circulant, bias: ArrayLike | None = None) -> CirculantLinear:
         """A square layer holding ``op`` (a real, unbatched Circulant); ``bias`` is a (n,) array or None."""
         from ...toeplitz import Circulant
 
@@ -220,10 +227,11 @@ class DiagonalCirculantLinear(_StructuredLinear):
     True
     """
 
-    def __init__(self, in_features, out_features=None, n_factors=1, bias=True, *, gain=2.0,
-                 init="gaussian", bias_std=0.0, device=None, dtype=None):
+    def __init__(self, in_features: int, out_features: int | None = None, n_factors: int = 1, bias: bool = True, *,
+                 gain: float = 2.0, init: str = "gaussian", bias_std: float = 0.0,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         out_features = in_features if out_features is None else out_features
         n = max(_positive(in_features, "in_features"), _positive(out_features, "out_features"))
         k = _positive(n_factors, "n_factors")
@@ -252,14 +260,14 @@ class DiagonalCirculantLinear(_StructuredLinear):
             self.c.copy_(torch.from_numpy(net.circulants))
         self._reset_bias()
 
-    def factors(self):
+    def factors(self) -> list[torch.Tensor]:
         """``[d_1, c_1, ..., d_k, c_k]`` in the order of :func:`dc_matmul` (start='diagonal')."""
         out = []
         for i in range(self.n_factors):
             out += [self.d[i], self.c[i]]
         return out
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         # shape: (..., in_features) -> (..., out_features)
         return self._finish(dc_matmul(self.factors(), self._pad(x)))
 
@@ -267,14 +275,14 @@ class DiagonalCirculantLinear(_StructuredLinear):
         """``prod_i max|d_i| max_k |(U c_i)_k|``: an upper bound on the norm of the product."""
         return (self.d.abs().amax(dim=1) * torch.fft.rfft(self.c).abs().amax(dim=1)).prod()
 
-    def to_operator(self):
+    def to_operator(self) -> DiagonalCirculant:
         """The ``n x n`` :class:`~toeplitzkit.decompose.DiagonalCirculant` ``[d_1, c_1, ...]``."""
         from ...decompose import DiagonalCirculant
 
         return DiagonalCirculant([_np(f) for f in self.factors()], start="diagonal")
 
     @classmethod
-    def from_operator(cls, op, bias=None):
+    def from_operator(cls, op: DiagonalCirculant, bias: ArrayLike | None = None) -> DiagonalCirculantLinear:
         """A square layer equal to ``op`` (a real, unbatched DiagonalCirculant).
 
         Missing factors are filled with identities: a leading ``diag(1)`` when ``op``
@@ -341,10 +349,11 @@ class ToeplitzLinear(_StructuredLinear):
     True
     """
 
-    def __init__(self, in_features, out_features=None, bias=True, *, gain=2.0, bias_std=0.0,
-                 device=None, dtype=None):
+    def __init__(self, in_features: int, out_features: int | None = None, bias: bool = True, *, gain: float = 2.0,
+                 bias_std: float = 0.0,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         out_features = in_features if out_features is None else out_features
         self._setup(in_features, out_features, max(in_features, out_features), bias, bias_std, factory)
         self.gain = float(gain)
@@ -352,7 +361,7 @@ class ToeplitzLinear(_StructuredLinear):
         self.r = nn.Parameter(torch.empty(self.in_features, **factory))
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Draw fresh initial values (``c, r ~ N(0, gain / in_features)``)."""
         std = math.sqrt(self.gain / self.in_features)
         with torch.no_grad():
@@ -360,7 +369,7 @@ class ToeplitzLinear(_StructuredLinear):
             self.r.normal_(0.0, std)
         self._reset_bias()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         # shape: (..., in_features) -> (..., out_features)
         _check_input(x, self.in_features, self)
         y = toeplitz_matmul(self.c, self.r, x)
@@ -373,7 +382,7 @@ class ToeplitzLinear(_StructuredLinear):
         v = torch.cat([self.c, self.c.new_zeros(L - m - n + 1), torch.flip(self.r[1:], (0,))])
         return torch.fft.rfft(v).abs().amax()
 
-    def to_operator(self):
+    def to_operator(self) -> Toeplitz:
         """The :class:`~toeplitzkit.toeplitz.Toeplitz` ``(c, r)`` (with ``r[0]`` set to ``c[0]``)."""
         from ...toeplitz import Toeplitz
 
@@ -382,7 +391,7 @@ class ToeplitzLinear(_StructuredLinear):
         return Toeplitz(_np(self.c), r)
 
     @classmethod
-    def from_operator(cls, op, bias=None):
+    def from_operator(cls, op: Toeplitz, bias: ArrayLike | None = None) -> ToeplitzLinear:
         """A layer equal to ``op`` (a real, unbatched Toeplitz)."""
         from ...toeplitz import Toeplitz
 
@@ -437,10 +446,11 @@ class ToeplitzLikeLinear(_StructuredLinear):
     True
     """
 
-    def __init__(self, in_features, out_features=None, rank=1, bias=True, *, gain=2.0, bias_std=0.0,
-                 device=None, dtype=None):
+    def __init__(self, in_features: int, out_features: int | None = None, rank: int = 1, bias: bool = True, *,
+                 gain: float = 2.0, bias_std: float = 0.0,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         out_features = in_features if out_features is None else out_features
         n = max(_positive(in_features, "in_features"), _positive(out_features, "out_features"))
         self.rank = _positive(rank, "rank")
@@ -450,7 +460,7 @@ class ToeplitzLikeLinear(_StructuredLinear):
         self.H = nn.Parameter(torch.empty(n, self.rank, **factory))
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Draw fresh initial values (see ``gain``)."""
         s = (4.0 * self.gain / (self.rank * self.n * self.n)) ** 0.25
         with torch.no_grad():
@@ -458,7 +468,7 @@ class ToeplitzLikeLinear(_StructuredLinear):
             self.H.normal_(0.0, s)
         self._reset_bias()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         # shape: (..., in_features) -> (..., out_features)
         return self._finish(toeplitz_like_matmul(self.G, self.H, self._pad(x)))
 
@@ -473,14 +483,14 @@ class ToeplitzLikeLinear(_StructuredLinear):
         n2 = torch.fft.fft(jh * w).abs().amax(dim=1)
         return 0.5 * (n1 * n2).sum()
 
-    def to_operator(self):
+    def to_operator(self) -> ToeplitzLike:
         """The :class:`~toeplitzkit.decompose.ToeplitzLike` ``(G, H)`` (``n x n``)."""
         from ...decompose import ToeplitzLike
 
         return ToeplitzLike(_np(self.G), _np(self.H))
 
     @classmethod
-    def from_operator(cls, op, bias=None):
+    def from_operator(cls, op: ToeplitzLike, bias: ArrayLike | None = None) -> ToeplitzLikeLinear:
         """A square layer from a real, unbatched ToeplitzLike (its generators ``G``, ``H``)."""
         from ...decompose import ToeplitzLike
 
@@ -533,10 +543,11 @@ class LowRankLinear(nn.Module):
     True
     """
 
-    def __init__(self, in_features, out_features, rank, bias=True, *, gain=2.0, bias_std=0.0,
-                 device=None, dtype=None):
+    def __init__(self, in_features: int, out_features: int, rank: int, bias: bool = True, *, gain: float = 2.0,
+                 bias_std: float = 0.0,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.in_features = _positive(in_features, "in_features")
         self.out_features = _positive(out_features, "out_features")
         self.rank = _positive(rank, "rank")
@@ -550,7 +561,7 @@ class LowRankLinear(nn.Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Draw fresh initial values (see ``gain``)."""
         s = (self.gain / (self.rank * self.in_features)) ** 0.25
         with torch.no_grad():
@@ -559,7 +570,7 @@ class LowRankLinear(nn.Module):
             if self.bias is not None:
                 self.bias.normal_(0.0, self.bias_std) if self.bias_std > 0 else self.bias.zero_()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         # shape: (..., in_features) -> (..., out_features)
         _check_input(x, self.in_features, self)
         y = (x @ self.V.T) @ self.U.T
@@ -582,7 +593,7 @@ class LowRankLinear(nn.Module):
         return LowRankOperator(_np(self.U), _np(self.V))
 
     @classmethod
-    def from_operator(cls, op, bias=None):
+    def from_operator(cls, op: LowRankOperator, bias: ArrayLike | None = None) -> LowRankLinear:
         """A layer from a :class:`LowRankOperator`."""
         if not isinstance(op, LowRankOperator):
             raise TypeError(f"'op' must be a LowRankOperator, got {type(op).__name__}")
@@ -641,8 +652,10 @@ class DCNN(nn.Sequential):
     torch.Size([5, 3])
     """
 
-    def __init__(self, in_features, out_features, depth, width=None, leaky_slope=0.0, n_factors=1,
-                 bias=True, *, init="gaussian", bias_std=0.0, device=None, dtype=None):
+    def __init__(self, in_features: int, out_features: int, depth: int, width: int | None = None,
+                 leaky_slope: float = 0.0, n_factors: int = 1, bias: bool = True, *, init: str = "gaussian",
+                 bias_std: float = 0.0, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         depth = _positive(depth, "depth")
         in_features = _positive(in_features, "in_features")
         out_features = _positive(out_features, "out_features")
@@ -650,7 +663,7 @@ class DCNN(nn.Sequential):
         if not isinstance(leaky_slope, (int, float)) or leaky_slope < 0:
             raise ValueError(f"'leaky_slope' must be a float >= 0, got {leaky_slope!r}")
         later_gain = 2.0 / (1.0 + float(leaky_slope) ** 2)
-        mods = []
+        mods: list[nn.Module] = []
         sizes = [in_features] + [width] * (depth - 1) + [out_features]
         for i in range(depth):
             mods.append(DiagonalCirculantLinear(sizes[i], sizes[i + 1], n_factors=n_factors, bias=bias,

@@ -14,6 +14,7 @@ a network's logits and Lipschitz constant into l2 robustness certificates.
 from __future__ import annotations
 
 import math
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -105,8 +106,11 @@ class RescaledConv2d(_Rescaled):
     True
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", *, rtol=1e-3, device=None, dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | str | tuple[int, int] = 0,
+                 dilation: int | tuple[int, int] = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros", *, rtol: float = 1e-3,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
         ref = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                         padding_mode, device=device, dtype=dtype)
@@ -116,9 +120,10 @@ class RescaledConv2d(_Rescaled):
         self.weight = ref.weight
         self.bias = ref.bias
         self.rtol = rtol
-        self._states, self._cache = {}, {}
+        self._states: dict[Any, Any] = {}
+        self._cache: dict[Any, Any] = {}
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         # shape: (B, in_channels, H, W) -> (B, out_channels, H', W')
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"'x' must have shape (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
@@ -169,15 +174,17 @@ class RescaledLinear(_Rescaled):
     True
     """
 
-    def __init__(self, in_features, out_features, bias=True, *, rtol=1e-3, device=None, dtype=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, rtol: float = 1e-3,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
         ref = nn.Linear(in_features, out_features, bias, device=device, dtype=dtype)
         self.in_features, self.out_features = in_features, out_features
         self.weight, self.bias = ref.weight, ref.bias
         self.rtol = rtol
-        self._states, self._cache = {}, {}
+        self._states: dict[Any, Any] = {}
+        self._cache: dict[Any, Any] = {}
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         # shape: (..., in_features) -> (..., out_features)
         if x.shape[-1] != self.in_features:
             raise ValueError(f"'x' must have last dimension {self.in_features}, got shape {tuple(x.shape)}")
@@ -227,20 +234,21 @@ class OrthogonalConv2d(nn.Module):
     True
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, bias=True, *, device=None, dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True, *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels), ("kernel_size", kernel_size)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"'{name}' must be a positive int, got {v!r}")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         c = max(in_channels, out_channels)
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(c, c, kernel_size, kernel_size, **factory))
         self.bias = nn.Parameter(torch.zeros(out_channels, **factory)) if bias else None
         self.reset_parameters()
-        self._cache = {}
+        self._cache: dict[Any, Any] = {}
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """``V ~ U(-b, b)`` with ``b = 1 / sqrt(c k^2)`` (the scale of :class:`torch.nn.Conv2d`'s init)."""
         bound = 1.0 / math.sqrt(self.weight[0].numel())
         with torch.no_grad():
@@ -262,7 +270,7 @@ class OrthogonalConv2d(nn.Module):
         eye = torch.eye(c, dtype=A.dtype, device=A.device)
         return torch.linalg.solve(eye + A, eye - A)[..., : self.out_channels, : self.in_channels]
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         # shape: (B, in_channels, H, W) -> (B, out_channels, H, W)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"'x' must have shape (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
@@ -311,13 +319,13 @@ class GroupSort(nn.Module):
     tensor([[ 3.,  1.,  2., -1.]])
     """
 
-    def __init__(self, group_size: int = 2, dim: int = 1):
+    def __init__(self, group_size: int = 2, dim: int = 1) -> None:
         super().__init__()
         if not isinstance(group_size, int) or isinstance(group_size, bool) or group_size < 1:
             raise ValueError(f"'group_size' must be a positive int, got {group_size!r}")
         self.group_size, self.dim = group_size, dim
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         dim = self.dim % x.ndim
         n = x.shape[dim]
         if n % self.group_size:
@@ -344,7 +352,7 @@ class MaxMin(GroupSort):
     tensor([[ 2., -1.]])
     """
 
-    def __init__(self, dim: int = 1):
+    def __init__(self, dim: int = 1) -> None:
         super().__init__(2, dim)
 
     def extra_repr(self) -> str:
@@ -373,7 +381,8 @@ def _margins(logits, target):
     return zy - other
 
 
-def margin_loss(logits, target, margin: float = 1.0, reduction: str = "mean"):
+def margin_loss(logits: torch.Tensor, target: torch.Tensor, margin: float = 1.0,
+                reduction: str = "mean") -> torch.Tensor:
     r"""Multi-class hinge loss ``max(0, margin - (z_y - max_{j != y} z_j))``.
 
     Parameters
@@ -403,7 +412,8 @@ def margin_loss(logits, target, margin: float = 1.0, reduction: str = "mean"):
     return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
 
 
-def certified_radius(logits, lipschitz, target=None):
+def certified_radius(logits: torch.Tensor, lipschitz: float | torch.Tensor,
+                     target: torch.Tensor | None = None) -> torch.Tensor:
     r"""Certified l2 radius of each prediction: ``margin / (sqrt(2) L)``.
 
     Parameters
@@ -436,7 +446,8 @@ def certified_radius(logits, lipschitz, target=None):
     return _margins(logits.detach(), target) / (math.sqrt(2) * L)
 
 
-def certified_accuracy(logits, target, lipschitz, eps) -> float:
+def certified_accuracy(logits: torch.Tensor, target: torch.Tensor, lipschitz: float | torch.Tensor,
+                       eps: float) -> float:
     r"""Fraction of examples classified correctly with a certified l2 radius above ``eps``.
 
     Parameters

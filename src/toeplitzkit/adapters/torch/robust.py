@@ -8,6 +8,7 @@ per-layer bounds, differentiable); :func:`pgd_attack` is Eq 2.56;
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -160,8 +161,9 @@ class LipschitzRegularizer(nn.Module):
     True
     """
 
-    def __init__(self, model: nn.Module, input_shape, method: str = "gram", include_last_linear: bool = False,
-                 batchnorm: bool = True, samples: int = 10, rtol: float = 1e-3, precision: str = "auto"):
+    def __init__(self, model: nn.Module, input_shape: Sequence[int], method: str = "gram",
+                 include_last_linear: bool = False,
+                 batchnorm: bool = True, samples: int = 10, rtol: float = 1e-3, precision: str = "auto") -> None:
         super().__init__()
         if method not in _REG_METHODS:
             raise ValueError(f"'method' must be one of {_REG_METHODS}, got {method!r}")
@@ -183,7 +185,7 @@ class LipschitzRegularizer(nn.Module):
         self.precision = precision
         self._states: dict[Any, Any] = {}  # warm starts of the 'gram' bound, per layer
 
-    def layer_bounds(self):
+    def layer_bounds(self) -> list[tuple[str, torch.Tensor]]:
         """``[(name, bound)]``: the differentiable per-layer bounds, in call order."""
         out = []
         for name, m, kind, in_shape in self._layers:
@@ -233,8 +235,10 @@ def _project(delta, eps, norm):
     return delta * torch.clamp(eps / n, max=1.0)
 
 
-def pgd_attack(model, x, y, eps, alpha, steps, norm="linf", random_start=True, restarts=1, loss_fn=None,
-               clamp=None, generator=None):
+def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, steps: int,
+               norm: str = "linf", random_start: bool = True, restarts: int = 1,
+               loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+               clamp: tuple[float, float] | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     r"""Projected gradient ascent on the loss within an ``l_inf`` or ``l_2`` ball (Eq 2.56).
 
     Parameters
@@ -343,9 +347,12 @@ def pgd_attack(model, x, y, eps, alpha, steps, norm="linf", random_start=True, r
     return best.detach()
 
 
-def adversarial_training_step(model, optimizer, x, y, *, eps=0.0, alpha=None, steps=0, norm="linf",
-                              restarts=1, loss_fn=None, regularizer=None, lam=0.0, weight_decay=0.0,
-                              clamp=None):
+def adversarial_training_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
+                              eps: float = 0.0, alpha: float | None = None, steps: int = 0, norm: str = "linf",
+                              restarts: int = 1,
+                              loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                              regularizer: LipschitzRegularizer | None = None, lam: float = 0.0,
+                              weight_decay: float = 0.0, clamp: tuple[float, float] | None = None) -> dict[str, float]:
     r"""One optimizer step on the adversarial (AT+LipReg) objective of Eq 5.55-5.56.
 
     Parameters
@@ -543,7 +550,7 @@ def _structured_bound(m, in_shape, iters):
     return lower, upper, f"upper: {type(m).__name__}.lipschitz_upper; lower: power-iteration({iters} it)"
 
 
-def lipschitz_report(model: nn.Module, input_shape, *, lower_iters: int = 50) -> LipschitzReport:
+def lipschitz_report(model: nn.Module, input_shape: Sequence[int], *, lower_iters: int = 50) -> LipschitzReport:
     r"""Per-layer two-sided spectral-norm bounds of a model and their product.
 
     Parameters
