@@ -28,7 +28,8 @@ def modules(pkg: str) -> list[str]:
     if pkg == "toeplitzkit":
         return [f"toeplitzkit.{m}" for m in TOP_MODULES if (PKG / f"{m}.py").is_file()]
     folder = PKG.joinpath(*pkg.split(".")[1:])
-    names = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+    names = sorted([p.stem for p in folder.glob("*.py") if not p.stem.startswith("_")]
+                   + [p.name for p in folder.iterdir() if (p / "__init__.py").is_file() and not p.name.startswith("_")])
     return [f"{pkg}.{n}" for n in names]
 
 
