@@ -27,7 +27,9 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -216,7 +218,7 @@ def _assumptions(items):
     return out
 
 
-def certify_model(model, desc, args):
+def certify_model(model: Any, desc: str, args: argparse.Namespace) -> dict[str, Any]:
     """The network certificate of a torch model as the command's result dict."""
     from . import __version__
     from .adapters.torch import CertificateError, jacobian_norm_lower_bound, lipschitz_certificate
@@ -290,7 +292,8 @@ def _layer_lipbound(layer):
     return max(float(lipbound(w[i * per:(i + 1) * per])) for i in range(g))
 
 
-def bound_layers(layers, method="certified", progress=None):
+def bound_layers(layers: Sequence[Any], method: str = "certified",
+                 progress: Callable[[str], object] | None = None) -> list[dict[str, Any]]:
     """Two-sided spectral-norm bounds of a list of layers, one dict per layer.
 
     Parameters
@@ -627,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``toeplitzkit`` console script; returns the exit status.
 
     Examples

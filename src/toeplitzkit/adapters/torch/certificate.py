@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 import operator
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -227,7 +228,7 @@ class LipschitzCertificate:
     assumptions: list = field(default_factory=list)
     seconds: float = 0.0
 
-    def layers(self):
+    def layers(self) -> list[NodeBound]:
         """The nodes with weights or a non-trivial constant (what the table shows)."""
         return [nd for nd in self.nodes if _shown(nd)]
 
@@ -1014,8 +1015,9 @@ class _Analyzer:
 
 
 # ------------------------------------------------------------------- public API
-def lipschitz_certificate(model: nn.Module, input_shape, *, mode: str = "certified", tol: float = 1e-3,
-                          assume=None, progress=None) -> LipschitzCertificate:
+def lipschitz_certificate(model: nn.Module, input_shape: Sequence[int], *, mode: str = "certified", tol: float = 1e-3,
+                          assume: Mapping[str, float] | None = None,
+                          progress: Callable[[str], object] | None = None) -> LipschitzCertificate:
     r"""Certified upper bound on the l2 Lipschitz constant of a model in eval mode.
 
     Parameters
@@ -1108,7 +1110,7 @@ def lipschitz_certificate(model: nn.Module, input_shape, *, mode: str = "certifi
                                 assumptions=an.assumed, seconds=time.perf_counter() - t0)
 
 
-def infer_input_shape(model: nn.Module, spatial=None) -> tuple:
+def infer_input_shape(model: nn.Module, spatial: Sequence[int] | None = None) -> tuple:
     """One input's shape read off the model's first layer.
 
     Parameters
@@ -1206,7 +1208,7 @@ class _Linearization:
         return w.detach()
 
 
-def jacobian_norm_lower_bound(model: nn.Module, input_shape, *, n_inputs: int = 4, maxiter: int = 30,
+def jacobian_norm_lower_bound(model: nn.Module, input_shape: Sequence[int], *, n_inputs: int = 4, maxiter: int = 30,
                               seed: int = 0, scale: float = 1.0) -> float:
     r"""Largest spectral norm of the model's Jacobian found at random inputs: a lower bound.
 
