@@ -16,6 +16,8 @@ testing
     Hypothesis strategies and the operator conformance check.
 """
 
+from types import ModuleType
+
 from ._fft import available_backends, fft_backend, get_fft_backend, set_fft_backend
 from . import toeplitz
 
@@ -31,7 +33,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> ModuleType:
     # Subpackages other than ``toeplitz`` load on first use to keep the import light.
     import importlib
 
