@@ -45,6 +45,14 @@ class LinearLayer:
     ``kind`` is ``'linear'`` and ``input_size`` is None (its norm does not
     depend on an input size); a convolution is a
     :class:`~toeplitzkit.toeplitz.ConvLayer` (``kind`` ``'conv'``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toeplitzkit.examples import LinearLayer, load_digits_cnn
+    >>> fc = load_digits_cnn()[0][-1]
+    >>> isinstance(fc, LinearLayer), fc.kind, fc.weight.shape, fc.input_size
+    (True, 'linear', (10, 256), None)
     """
 
     name: str

@@ -494,32 +494,9 @@ class Conv1dOperator(_ConvNdOperator):
         The kernel (cross-correlation, as in PyTorch).
     input_size : int or (L,)
         Length of the input signal.
-    stride : int or tuple of ints, default 1
-        Step of the output grid on each spatial axis.
-    padding : int, tuple of ints, tuple of (left, right) pairs, 'valid' or 'same', default 0
-        As in PyTorch; ``'same'`` pads ``dilation * (kernel - 1)`` per axis with the
-        extra element of an odd total on the right (torch's rule) and needs
-        ``stride == 1``.  Per-side pairs are an extension.  The resolved padding is
-        stored per side in ``padding``.
-    dilation : int or tuple of ints, default 1
-        Spacing of the kernel taps.
-    groups : int, default 1
-        Channel groups; ``out_channels`` must be divisible by it, and
-        ``in_channels = weight.shape[1] * groups``.
-    padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}, default 'zeros'
-        How the input is padded, with torch's constraints (reflect: padding smaller
-        than the input, circular: not larger).
-    method : {'auto', 'fft', 'direct'}, default 'auto'
-        How products are evaluated (the result is the same up to rounding):
-        ``'fft'`` by the transform of the padded input (see Notes),
-        ``'direct'`` by one matrix product per kernel tap on the strided input
-        (``K c_out c_in / groups`` multiply-adds per output pixel, no
-        transform).  ``'auto'`` takes ``'direct'`` when ``K * prod(output_size)
-        <= 12 * prod(N)`` (``K`` taps, ``N`` the transform size): always for
-        1x1 kernels, usually for strided layers and 3x3 kernels; the
-        transform wins for large kernels.  The choice is kept in ``method``.
-    check_finite : bool, default True
-        Reject NaN and infinities in ``weight`` and in the inputs.
+    stride, padding, dilation, groups, padding_mode, method, check_finite
+        As :class:`Conv2dOperator` (PyTorch's semantics, read by
+        :class:`~toeplitzkit.toeplitz.ConvGeometry`), with one value per axis.
 
     Attributes
     ----------
@@ -567,21 +544,15 @@ class Conv2dOperator(_ConvNdOperator):
         The kernel (cross-correlation, as in PyTorch).
     input_size : int or (H, W)
         Spatial size of the input image.
-    stride : int or tuple of ints, default 1
-        Step of the output grid on each spatial axis.
-    padding : int, tuple of ints, tuple of (left, right) pairs, 'valid' or 'same', default 0
-        As in PyTorch; ``'same'`` pads ``dilation * (kernel - 1)`` per axis with the
-        extra element of an odd total on the right (torch's rule) and needs
-        ``stride == 1``.  Per-side pairs are an extension.  The resolved padding is
-        stored per side in ``padding``.
-    dilation : int or tuple of ints, default 1
-        Spacing of the kernel taps.
-    groups : int, default 1
-        Channel groups; ``out_channels`` must be divisible by it, and
-        ``in_channels = weight.shape[1] * groups``.
-    padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}, default 'zeros'
-        How the input is padded, with torch's constraints (reflect: padding smaller
-        than the input, circular: not larger).
+    stride, padding, dilation, groups, padding_mode
+        As ``torch.nn.ConvNd`` (defaults 1, 0, 1, 1, ``'zeros'``), read and checked by
+        :meth:`ConvGeometry.from_args <toeplitzkit.toeplitz.ConvGeometry.from_args>`:
+        an int or one value per axis; ``padding`` also per-side ``(left, right)``
+        pairs, ``'valid'`` or ``'same'`` (stride 1; the odd element on the right);
+        ``groups`` divides ``out_channels``, ``in_channels = weight.shape[1] * groups``;
+        ``padding_mode`` in ``('zeros', 'circular', 'reflect', 'replicate')`` with
+        torch's limits on the padding.  The resolved padding is stored per side in
+        ``padding``, the parsed arguments in ``geometry``.
     method : {'auto', 'fft', 'direct'}, default 'auto'
         How products are evaluated (the result is the same up to rounding):
         ``'fft'`` by the transform of the padded input (see Notes),
@@ -672,32 +643,9 @@ class Conv3dOperator(_ConvNdOperator):
         The kernel (cross-correlation, as in PyTorch).
     input_size : int or (D, H, W)
         Spatial size of the input volume.
-    stride : int or tuple of ints, default 1
-        Step of the output grid on each spatial axis.
-    padding : int, tuple of ints, tuple of (left, right) pairs, 'valid' or 'same', default 0
-        As in PyTorch; ``'same'`` pads ``dilation * (kernel - 1)`` per axis with the
-        extra element of an odd total on the right (torch's rule) and needs
-        ``stride == 1``.  Per-side pairs are an extension.  The resolved padding is
-        stored per side in ``padding``.
-    dilation : int or tuple of ints, default 1
-        Spacing of the kernel taps.
-    groups : int, default 1
-        Channel groups; ``out_channels`` must be divisible by it, and
-        ``in_channels = weight.shape[1] * groups``.
-    padding_mode : {'zeros', 'circular', 'reflect', 'replicate'}, default 'zeros'
-        How the input is padded, with torch's constraints (reflect: padding smaller
-        than the input, circular: not larger).
-    method : {'auto', 'fft', 'direct'}, default 'auto'
-        How products are evaluated (the result is the same up to rounding):
-        ``'fft'`` by the transform of the padded input (see Notes),
-        ``'direct'`` by one matrix product per kernel tap on the strided input
-        (``K c_out c_in / groups`` multiply-adds per output pixel, no
-        transform).  ``'auto'`` takes ``'direct'`` when ``K * prod(output_size)
-        <= 12 * prod(N)`` (``K`` taps, ``N`` the transform size): always for
-        1x1 kernels, usually for strided layers and 3x3 kernels; the
-        transform wins for large kernels.  The choice is kept in ``method``.
-    check_finite : bool, default True
-        Reject NaN and infinities in ``weight`` and in the inputs.
+    stride, padding, dilation, groups, padding_mode, method, check_finite
+        As :class:`Conv2dOperator` (PyTorch's semantics, read by
+        :class:`~toeplitzkit.toeplitz.ConvGeometry`), with one value per axis.
 
     Attributes
     ----------
