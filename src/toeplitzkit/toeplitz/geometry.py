@@ -71,7 +71,8 @@ def _pads(padding: Any, nd: int, kernel: tuple, dilation: tuple, stride: tuple) 
             raise TypeError(f"'padding' must be an int, a tuple of {nd} ints or of {nd} (lo, hi) pairs, "
                             f"or one of {PADDING_STRINGS}; got {padding!r}") from None
         if len(items) == nd and nd and all(not _is_int(v) and not isinstance(v, str) for v in items):
-            return tuple(_ints(v, "padding", 2, 0) for v in items)  # per-side pairs
+            pairs = [_ints(v, "padding", 2, 0) for v in items]  # per-side pairs
+            return tuple((lo, hi) for lo, hi in pairs)
     return tuple((p, p) for p in _ints(padding, "padding", nd, 0))
 
 
