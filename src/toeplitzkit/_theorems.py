@@ -266,10 +266,10 @@ def _thesis_keys(expr: ast.expr, where: str) -> tuple[str, ...]:
         return tuple(k for e in expr.elts for k in _thesis_keys(e, where))
     if not (isinstance(expr, ast.Call) and _dotted(expr.func) in ("pytest.mark.thesis", "mark.thesis")):
         return ()
-    if expr.keywords or not expr.args or not all(
-            isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value for a in expr.args):
+    keys = [a.value for a in expr.args if isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value]
+    if expr.keywords or not expr.args or len(keys) != len(expr.args):
         raise ValueError(f"{where}: pytest.mark.thesis takes the theorem-map keys as non-empty string literals")
-    return tuple(a.value for a in expr.args)
+    return tuple(keys)
 
 
 def _marked_in_file(path: Path, rel: str) -> list[MarkedTest]:

@@ -65,7 +65,8 @@ class _Collector:
         self.failures: list[tuple[str, list[str]]] = []
 
     def pytest_collection_modifyitems(self, session: Any, config: Any, items: list[Any]) -> None:
-        keep, drop = [], []
+        keep: list[Any] = []
+        drop: list[Any] = []
         for it in items:
             keys = tuple(k for m in it.iter_markers("thesis") for k in m.args)
             (keep if keys else drop).append(it)
