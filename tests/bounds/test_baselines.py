@@ -151,12 +151,18 @@ def test_singla_feizi_and_gram_are_upper_bounds(K):
     assert gram_iteration_bound(K, (n, n), 5, padding=pad, padding_mode="zeros").upper >= zero
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="gram_iteration_bound does not rescale: K^(2^5) underflows to 0 below the true norm")
-def test_gram_iteration_underflows_on_a_tiny_kernel():
-    # found by hypothesis: a 1x1x1x1 kernel of modulus 3.3e-146 has norm 3.3e-146 on any input size
-    K = np.full((1, 1, 1, 1), 3.3182075216619058e-146)
-    assert gram_iteration_bound(K, (5, 5), 5).upper >= 3.3182075216619058e-146
+@pytest.mark.parametrize("scale", [3.3182075216619058e-146, 1e-300, 1e-30, 1.0, 1e30, 1e300])
+def test_gram_iteration_neither_underflows_nor_overflows(scale):
+    # found by hypothesis: a 1x1x1x1 kernel of modulus 3.3e-146 has norm 3.3e-146 on any input size,
+    # and K^(2^5) underflowed to 0 before the kernel was rescaled
+    K = np.full((1, 1, 1, 1), scale)
+    # ||G_t||_F^(2^-t) counts the 25 frequencies: at most 25^(2^-(t+1)) sigma_1
+    ub = gram_iteration_bound(K, (5, 5), 5).upper
+    assert scale <= ub <= scale * 25 ** (0.5 ** 6) * (1 + 1e-12)
+    K = np.array([[[[1.0, -2.0], [0.5, 3.0]]]]) * scale
+    exact = np.linalg.norm(dense_conv2d(np.array([[[[1.0, -2.0], [0.5, 3.0]]]]), (4, 4), mode="circular"), 2)
+    ub = gram_iteration_bound(K, (4, 4), 8).upper
+    assert exact * scale * (1 - 1e-12) <= ub <= exact * scale * 16 ** (0.5 ** 9) * (1 + 1e-12)
 
 
 @pytest.mark.thesis("Thm 3.8")
@@ -223,7 +229,7 @@ def test_power_methods_return_an_estimate_from_below(rng):
     assert r.v.shape == (3, 5, 5) and r.u.shape == (2, 5, 5) and r.lower_iters == 7
     batch = power_method(rng.standard_normal((3, 4, 4)), 20)
     assert batch.lower.shape == batch.upper.shape == (3,) and np.all(np.isinf(batch.upper))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="0-dimensional|size-1"):
         float(batch)  # a batch has no single value
 
 

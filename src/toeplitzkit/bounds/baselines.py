@@ -468,6 +468,13 @@ def gram_iteration_bound(weight, input_size, maxiter: int = 6, *, padding=0,
         from ..toeplitz.geometry import ConvGeometry
 
         grid = ConvGeometry.from_args(K.shape, grid, padding=padding).padded_size
+    # Exact power-of-two rescaling to entries of modulus in [1/2, 1): the Gram
+    # iterates of a tiny (huge) kernel would otherwise underflow (overflow).
+    amax = float(np.max(np.abs(K))) if K.size else 0.0
+    if not np.isfinite(amax):
+        raise ValueError("'weight' must be finite")
+    exp2 = int(np.frexp(amax)[1]) if amax > 0 else 0
+    K = np.ldexp(K, -exp2)
     best = 0.0
     for Kg in _groups(K, groups):
         F = _circular_symbol(Kg, grid)
@@ -493,7 +500,7 @@ def gram_iteration_bound(weight, input_size, maxiter: int = 6, *, padding=0,
         fro = np.sqrt(np.sum(np.abs(G) ** 2))
         if fro == 0:
             continue
-        val = math.exp(log_scale + weight_exp * math.log(fro))
+        val = math.exp(log_scale + weight_exp * math.log(fro) + exp2 * math.log(2.0))
         best = max(best, val)
     c = min(K.shape[0], K.shape[1])
     value = float(best * (1.0 + (2 * maxiter + 8) * c * np.finfo(float).eps))
