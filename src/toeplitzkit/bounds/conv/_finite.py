@@ -355,6 +355,11 @@ class Bracket:
     fallback: str       # '' or what raised the threshold
 
 
+def _threshold(lam, rel):
+    """The upper side proposed by the best certified lower bound ``sqrt(max lam)``: ``(1 + rel)`` above it."""
+    return max(math.sqrt(float(lam.max())) * (1 - 2 * _EPS) * (1 + rel), 1e-300)
+
+
 def certify_grams(grams, errs, tol):
     """``lower <= max_j lambda_max(G_j)^(1/2) <= upper`` with ``upper <= lower (1 + tol)`` when possible.
 
@@ -396,11 +401,7 @@ def certify_grams(grams, errs, tol):
         vecs[j] = v
         lam[j] = rayleigh_lower(grams[j], errs[j], v)
     rel = max(tol * (1 - 1e-9), 64 * (qmax + 2) * _EPS + 1e-12)
-
-    def threshold():
-        return max(math.sqrt(float(lam.max())) * (1 - 2 * _EPS) * (1 + rel), 1e-300)
-
-    t = threshold()
+    t = _threshold(lam, rel)
     certs, fallback = 0, ""
     for j in order:
         if tr_ub[j] <= t * t * (1 - 4 * _EPS):
@@ -431,7 +432,7 @@ def certify_grams(grams, errs, tol):
                     lam[j] = max(lam[j], rayleigh_lower(grams[j], errs[j], v[:, 0]))
                 except spla.ArpackNoConvergence:
                     pass
-                t = max(t, threshold())
+                t = max(t, _threshold(lam, rel))
                 fallback = "eigenvector refined"
             elif attempt == 1:
                 t = max(t, math.sqrt(_eig_bound(grams[j], errs[j])) * (1 + 1e-12 + 64 * (qmax + 2) * _EPS))

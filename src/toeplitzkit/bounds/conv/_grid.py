@@ -365,6 +365,18 @@ def grid_max(layer: ConvLayer, plan: GridPlan, n_top=2):
     return GridResult(t, total, certified, best), Wp
 
 
+def _torus_sigma(Wp, U, eF, omegas):
+    """Certified upper bound on ``max_g ||F_g(w)||_2`` at the free frequencies ``omegas`` (B, D).
+
+    ``eF`` bounds the error of evaluating the symbol.
+    """
+    G, m, C = Wp.shape[:3]
+    Fs = symbol_free(Wp, U, omegas)  # (G, B, m, C)
+    Fs = Fs.reshape(-1, m, C)
+    f2 = (Fs.real ** 2 + Fs.imag ** 2).sum(axis=(1, 2))
+    return (sigma_upper(Fs, f2) + eF).reshape(G, -1).max(0)
+
+
 def sup_bound(layer: ConvLayer, phase_stride, tol, start=16, max_cells=200_000):
     """Certified ``sup_w ||F(w)||_2`` over the torus by branch and bound.
 
@@ -389,21 +401,15 @@ def sup_bound(layer: ConvLayer, phase_stride, tol, start=16, max_cells=200_000):
     eF = float(((K + 30 * D + 16 * max(U) * D + 8) * _EPS * 1.01
                 * np.sqrt((absum ** 2).sum(axis=(1, 2)))).max())
 
-    def sig(omegas):
-        Fs = symbol_free(Wp, U, omegas)  # (G, B, m, C)
-        Fs = Fs.reshape(-1, m, C)
-        f2 = (Fs.real ** 2 + Fs.imag ** 2).sum(axis=(1, 2))
-        return (sigma_upper(Fs, f2) + eF).reshape(G, -1).max(0)
-
     if dsum == 0:  # a constant symbol
-        s = float(sig(np.zeros((1, D)))[0])
+        s = float(_torus_sigma(Wp, U, eF, np.zeros((1, D)))[0])
         return s, s, 1
     r = np.pi / start
     axes = [(np.arange(start) + 0.5) * 2 * r for _ in range(D)]
     centres = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
     # real kernels: F(-w) = conj F(w); keep cells with w_last <= pi (they cover the pairs)
     centres = centres[centres[:, -1] <= np.pi + 1e-12]
-    vals = sig(centres)
+    vals = _torus_sigma(Wp, U, eF, centres)
     evaluated = len(vals)
     retired = {}  # half-width -> largest centre value retired at that width
     best = float(vals.max())
@@ -430,7 +436,7 @@ def sup_bound(layer: ConvLayer, phase_stride, tol, start=16, max_cells=200_000):
         r /= 2
         offs = np.stack([g.ravel() for g in np.meshgrid(*([[-r, r]] * D), indexing="ij")], axis=1)
         centres = (centres[:, None, :] + offs[None]).reshape(-1, D)
-        vals = sig(centres)
+        vals = _torus_sigma(Wp, U, eF, centres)
         evaluated += len(vals)
         best = max(best, float(vals.max()))
     return float(M), best, evaluated

@@ -54,6 +54,25 @@ def plane_wave(layer: ConvLayer, plan: GridPlan, g, freq, v):
     return x.ravel()
 
 
+def _forward(apply, shape_in, x, dtype=None):
+    """``A x`` for a flat ``x`` through ``apply`` (cast to ``dtype`` first when given)."""
+    if dtype is not None:
+        x = x.astype(dtype)
+    return apply(x.reshape(shape_in), check_finite=False)
+
+
+def _certified_ratio(apply, shape_in, margin, x):
+    """``||A x|| / ||x||`` less its rounding (``margin`` bounds ``||fl(A x) - A x|| / ||x||`` in float64)."""
+    # ||A x|| >= ||fl(A x)|| - margin ||x||; each norm within (n + 2) eps
+    N = x.size
+    nx = float(np.linalg.norm(x)) * (1 + (N + 2) * _EPS)
+    if not (nx > 0 and math.isfinite(nx)):
+        return 0.0
+    y = apply(x.reshape(shape_in), check_finite=False)
+    ny = float(np.linalg.norm(y))
+    return max(ny * (1 - (y.size + 2) * _EPS) - margin * nx, 0.0) / nx
+
+
 def lower_bound(layer: ConvLayer, grid, plan, iters, upper, tol, rng,
                  n_best=2, n_random=1, stall=None):
     """Lower bound on ``||A||_2``: the norm ratio ``||A x|| / ||x||`` of a Ritz vector.
@@ -77,9 +96,7 @@ def lower_bound(layer: ConvLayer, grid, plan, iters, upper, tol, rng,
     apply, adjoint = real_operator(layer)
     apply32, adjoint32 = real_operator(layer, np.float32)
     shape_in = (layer.cin,) + tuple(layer.input_size)
-    shape_out = (layer.cout,) + tuple(layer.output_size)
     N = int(np.prod(shape_in))
-    Nout = int(np.prod(shape_out))
     waves = [] if grid is None else [plane_wave(layer, plan, g, f, v) for g, f, v in grid.best[:n_best]]
     waves = [x / np.linalg.norm(x) for x in waves if np.linalg.norm(x) > 0]
     # random vectors at a tenth of the weight: a safety net, not the lead
@@ -89,25 +106,13 @@ def lower_bound(layer: ConvLayer, grid, plan, iters, upper, tol, rng,
     # ||fl(A x) - A x|| <= margin ||x|| in float64, see abs_bound
     margin = 64 * _EPS * (K + 8 * sum(math.log2(v + 1) for v in layer.input_size) + 16) * abs_b
 
-    def forward32(x):
-        return apply32(x.astype(np.float32).reshape(shape_in), check_finite=False)
-
-    def certified_ratio(x):
-        # ||A x|| >= ||fl(A x)|| - margin ||x||; each norm within (n + 2) eps
-        nx = float(np.linalg.norm(x)) * (1 + (N + 2) * _EPS)
-        if not (nx > 0 and math.isfinite(nx)):
-            return 0.0
-        ny = float(np.linalg.norm(apply(x.reshape(shape_in), check_finite=False)))
-        return max(ny * (1 - (Nout + 2) * _EPS) - margin * nx, 0.0) / nx
-
     if not waves and not noise:
         return 0.0, 0
     # Small layers run the iteration in float64 (it then converges to the
     # last digits); larger ones steer in float32, where a residual below the
     # products' rounding is an invariant subspace, not a direction.
     use64 = N <= _LOWER_FLOAT64_MAX
-    fwd = (lambda x: apply(x.reshape(shape_in), check_finite=False)) if use64 else forward32
-    adj = (adjoint if use64 else adjoint32)
+    steer, adj, steer_dtype = (apply, adjoint, None) if use64 else (apply32, adjoint32, np.float32)
     breakdown = 1e-10 if use64 else 1e-4
     best = 0.0
     # The best plane wave alone (exact for circular padding), then the Krylov
@@ -115,8 +120,9 @@ def lower_bound(layer: ConvLayer, grid, plan, iters, upper, tol, rng,
     # (another group's, another frequency's, the random one) keeps its share.
     wave_est = -1.0
     if waves and len(waves) + len(noise) > 1:
-        wave_est = float(np.linalg.norm(np.asarray(fwd(waves[0]), dtype=np.float64)))
-        best = certified_ratio(waves[0])
+        wave_est = float(np.linalg.norm(np.asarray(_forward(steer, shape_in, waves[0], steer_dtype),
+                                                   dtype=np.float64)))
+        best = _certified_ratio(apply, shape_in, margin, waves[0])
     z = sum(waves + noise)
     nz = float(np.linalg.norm(z))
     if not (nz > 0 and math.isfinite(nz)):
@@ -128,7 +134,8 @@ def lower_bound(layer: ConvLayer, grid, plan, iters, upper, tol, rng,
     k = 1
     hist = []
     while True:
-        w = np.asarray(adj(np.asarray(fwd(Q[k - 1])), check_finite=False), dtype=np.float64).ravel()
+        w = np.asarray(adj(np.asarray(_forward(steer, shape_in, Q[k - 1], steer_dtype)), check_finite=False),
+                       dtype=np.float64).ravel()
         c = Q[:k] @ w  # M[:k, k-1], and the coefficients that orthogonalize w
         M[:k, k - 1] = c
         M[k - 1, :k] = c
@@ -149,7 +156,7 @@ def lower_bound(layer: ConvLayer, grid, plan, iters, upper, tol, rng,
         if stop or k & (k - 1) == 0:
             # certify at k = 1, 2, 4, ... and at the end and keep the best, so
             # that more iterations never return a worse bound
-            best = max(best, certified_ratio(y @ Q[:k]))
+            best = max(best, _certified_ratio(apply, shape_in, margin, y @ Q[:k]))
         if stop:
             break
         Q[k] = w / nw
