@@ -261,7 +261,7 @@ def test_seeded_and_reproducible(rng):
 def test_errors_name_the_argument(kwargs, match):
     w = kwargs.pop("weight")
     size = kwargs.pop("input_size")
-    with pytest.raises((ValueError, TypeError), match=match):
+    with pytest.raises(ValueError, match=match):
         conv_spectral_norm(w, size, **kwargs)
 
 
@@ -272,7 +272,7 @@ def test_complex_weight_rejected():
 
 def test_nan_allowed_when_unchecked_is_not_a_silent_number():
     w = np.full((1, 1, 3, 3), np.nan)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'weight' must contain only finite numbers"):
         conv_spectral_norm(w, 8, check_finite=True)
 
 

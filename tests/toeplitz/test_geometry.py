@@ -187,5 +187,5 @@ def test_conv_layer_reads_its_geometry_through():
     assert shape_only.weight is None and shape_only.weight_shape == (2, 1, 3, 3)
     with pytest.raises(ValueError, match="'weight' has shape"):
         ConvLayer("c", layer.geometry, np.ones((2, 1, 3, 2)))
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="no_such_attribute"):
         layer.no_such_attribute  # noqa: B018

@@ -75,7 +75,7 @@ def test_zero_matrix_raises_public_class_without_warnings():
 def test_exactly_singular_raises():
     T = Toeplitz(np.ones(6))  # rank one
     for method in ("auto", "gko", "pcg"):
-        with pytest.raises(np.linalg.LinAlgError):
+        with pytest.raises(np.linalg.LinAlgError, match="the Toeplitz matrix is singular to working precision"):
             T.solve(np.arange(6.0), method=method)
 
 
