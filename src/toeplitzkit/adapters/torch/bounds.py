@@ -189,8 +189,7 @@ def _finite_norm(weight, geometry):
     cout, cin_g = w.shape[:2]
     co_g = cout // groups
     k = tuple(w.shape[2:])
-    Rs = [_layer.read_map(n, lo, hi, s, d, kk, L.padding_mode) for n, (lo, hi), s, d, kk in
-          zip(L.input_size, L.pads, L.stride, L.dilation, k)]
+    Rs = _layer.read_maps(L)
     wg = w.reshape(groups, co_g, cin_g, *k)
     eps = torch.finfo(w.dtype).eps
 

@@ -34,7 +34,7 @@ from scipy.linalg.lapack import dpotrf as _dpotrf
 
 from ...toeplitz.geometry import ConvLayer
 from . import _grid
-from ._layer import abs_bound, max_multiplicity, read_map
+from ._layer import abs_bound, max_multiplicity, read_maps
 from ._lower import lower_bound
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -84,8 +84,7 @@ def matrix_blocks(layer, max_blocks=4096):
     G = layer.groups
     cout_g, cin_g = w.shape[0] // G, w.shape[1]
     k = w.shape[2:]
-    Rs = [read_map(n, lo, hi, s, d, kk, layer.padding_mode) for n, (lo, hi), s, d, kk in
-          zip(layer.input_size, layer.pads, layer.stride, layer.dilation, k)]
+    Rs = read_maps(layer)
     wg = w.reshape((G, cout_g, cin_g) + tuple(k))
     if all(kk == 1 for kk in k):
         m = 1
@@ -221,8 +220,7 @@ def layer_grams(layer, abs_bound, side=None):
     if side is None:
         side = gram_order(layer)[1]
     k = tuple(layer.weight.shape[2:])
-    Rs = [read_map(n, lo, hi, s, d, kk, layer.padding_mode) for n, (lo, hi), s, d, kk in
-          zip(layer.input_size, layer.pads, layer.stride, layer.dilation, k)]
+    Rs = read_maps(layer)
     sizes = tuple(layer.input_size) if side == "in" else tuple(layer.output_size)
     pairs = [_axis_pairs(R, side, n) for R, n in zip(Rs, layer.input_size)]
     Wm, c, p, G, K = _tap_matrices(layer, side)
@@ -478,10 +476,8 @@ def band_plan(layer, side):
     D = layer.ndim
     w = layer.weight
     G = layer.groups
-    k = tuple(w.shape[2:])
     c = w.shape[1] if side == "in" else w.shape[0] // G
-    Rs = [read_map(n, lo, hi, s, d, kk, layer.padding_mode) for n, (lo, hi), s, d, kk in
-          zip(layer.input_size, layer.pads, layer.stride, layer.dilation, k)]
+    Rs = read_maps(layer)
     pairs = [_axis_pairs(R, side, n) for R, n in zip(Rs, layer.input_size)]
     sizes = tuple(layer.input_size) if side == "in" else tuple(layer.output_size)
     strides = [int(np.prod(sizes[a + 1:])) for a in range(D)]

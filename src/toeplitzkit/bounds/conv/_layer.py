@@ -84,16 +84,24 @@ def abs_bound(layer: ConvLayer):
     col = w.reshape(G, cout_g, w.shape[1], -1).sum(axis=(1, 3)).max()
     rep = 1
     if layer.padding_mode != "zeros":
-        for n, (lo, hi), s, d, k in zip(layer.input_size, layer.pads, layer.stride, layer.dilation,
-                                        layer.weight.shape[2:]):
-            rep *= max_multiplicity(read_map(n, lo, hi, s, d, k, layer.padding_mode), n)
+        for R, n in zip(read_maps(layer), layer.input_size):
+            rep *= max_multiplicity(R, n)
     return math.sqrt(row * col) * rep * (1 + 8 * _EPS)
 
 
-def read_map(n, lo, hi, s, d, k, mode):
-    """Input index read by tap ``t`` at output ``o`` along one axis: ``(k, Lo)``, -1 for zero padding."""
-    L = n + lo + hi
-    Lo = (L - d * (k - 1) - 1) // s + 1
+def read_maps(layer: ConvLayer, mode: str | None = None) -> list[np.ndarray]:
+    """:func:`read_map` of every axis of the layer, in its padding mode or in ``mode``."""
+    mode = layer.padding_mode if mode is None else mode
+    return [read_map(n, lo, s, d, k, Lo, mode) for n, (lo, _), s, d, k, Lo in
+            zip(layer.input_size, layer.pads, layer.stride, layer.dilation, layer.kernel_size, layer.output_size)]
+
+
+def read_map(n, lo, s, d, k, Lo, mode):
+    """Input index read by tap ``t`` at output ``o`` along one axis: ``(k, Lo)``, -1 for zero padding.
+
+    ``n`` inputs, ``lo`` padding before them, stride ``s``, dilation ``d``, ``k``
+    taps, ``Lo`` outputs (the layer's :class:`ConvGeometry` gives them).
+    """
     p = s * np.arange(Lo)[None, :] + d * np.arange(k)[:, None]  # padded coordinate
     i = p - lo
     if mode == "zeros":
@@ -146,9 +154,8 @@ def reduce_layer(layer: ConvLayer) -> Reduction:
     live_w = np.abs(w).reshape(w.shape[0] * w.shape[1], -1).max(0).reshape(k) > 0
     sizes, strides, pads, dils, slices = [], [], [], [], []
     live_axes = []
-    for a in range(D):
-        n, (lo, hi), s, d = layer.input_size[a], layer.pads[a], layer.stride[a], layer.dilation[a]
-        R = read_map(n, lo, hi, s, d, k[a], "zeros")
+    for a, R in enumerate(read_maps(layer, "zeros")):
+        n, (lo, _), s, d = layer.input_size[a], layer.pads[a], layer.stride[a], layer.dilation[a]
         other = tuple(b for b in range(D) if b != a)
         tap_has_w = live_w.any(axis=other) if other else live_w
         live_t = (R >= 0).any(axis=1) & tap_has_w
