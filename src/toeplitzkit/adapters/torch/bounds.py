@@ -134,22 +134,12 @@ def lipbound(weight: torch.Tensor, samples: int = 64, certified: bool = True) ->
 
 def _pad_map_norm(n, left, right, mode):
     """Exact norm of the 1-D padding map (a selection matrix): sqrt of the largest multiplicity."""
-    if mode in ("zeros",) or (left == 0 and right == 0):
+    from ...bounds.conv._layer import max_multiplicity, read_map
+
+    if mode == "zeros" or (left == 0 and right == 0):
         return 1.0
-    idx = torch.arange(-left, n + right)
-    if mode == "circular":
-        src = idx % n
-    elif mode == "replicate":
-        src = idx.clamp(0, n - 1)
-    elif mode == "reflect":
-        if left >= n or right >= n:
-            raise ValueError(f"'padding' ({left}, {right}) must be below the input size {n} for padding_mode='reflect'")
-        src = idx.abs()
-        src = torch.where(src > n - 1, 2 * (n - 1) - src, src)
-    else:
-        raise ValueError("'padding_mode' must be one of ('zeros', 'circular', 'reflect', 'replicate'), "
-                         f"got {mode!r}")
-    return math.sqrt(int(torch.bincount(src, minlength=n).max()))
+    # (arguments checked by ConvGeometry) the input each padded position copies
+    return math.sqrt(max_multiplicity(read_map(n, left, 1, 1, 1, n + left + right, mode), n))
 
 
 # Largest layer whose Jacobian is formed (input-side basis of at most this

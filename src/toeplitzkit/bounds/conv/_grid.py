@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...toeplitz.geometry import ConvLayer
+from ._layer import read_map
 from ._symbol import (TapGram, below_one, eig_upper, exp_table, full_hermitian, gram_error, half_grid, herm_fro,
                       leading, polyphase, right_vector, sigma_upper, symbol_at, symbol_free, symbol_gram)
 
@@ -47,15 +48,9 @@ class GridPlan:
 
 
 def padding_matrix(n, lo, hi, mode):
+    """The ``(n + lo + hi, n)`` selection matrix of a reflect, replicate or circular padding map."""
     L = n + lo + hi
-    idx = np.arange(L) - lo
-    if mode == "reflect":
-        idx = np.abs(idx)
-        idx = np.where(idx > n - 1, 2 * (n - 1) - idx, idx)
-    elif mode == "replicate":
-        idx = np.clip(idx, 0, n - 1)
-    else:  # circular
-        idx = np.mod(idx, n)
+    idx = read_map(n, lo, 1, 1, 1, L, mode)[0]  # the input each padded position copies
     P = np.zeros((L, n))
     P[np.arange(L), idx] = 1.0
     return P
