@@ -189,3 +189,14 @@ def test_conv_layer_reads_its_geometry_through():
         ConvLayer("c", layer.geometry, np.ones((2, 1, 3, 2)))
     with pytest.raises(AttributeError, match="no_such_attribute"):
         layer.no_such_attribute  # noqa: B018
+
+
+def test_conv_layer_is_a_layer_for_the_bounds():
+    # a ConvLayer reads like a torch layer (weight, stride, padding, ...): the bound takes it as one
+    from toeplitzkit.bounds import conv_spectral_norm
+
+    w = np.random.default_rng(0).standard_normal((3, 2, 3, 3))
+    layer = ConvLayer.from_args("c", w, (6, 7), stride=2, padding=((1, 0), (2, 1)), dilation=(1, 2))
+    a = conv_spectral_norm(layer, (6, 7))
+    b = conv_spectral_norm(w, (6, 7), stride=2, padding=((1, 0), (2, 1)), dilation=(1, 2))
+    assert (a.lower, a.upper, a.method) == (b.lower, b.upper, b.method)
