@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 __all__ = ["renamed_parameters"]
 
-F = TypeVar("F", bound=Callable)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def renamed_parameters(**renames: str) -> Callable[[F], F]:
@@ -46,7 +46,7 @@ def renamed_parameters(**renames: str) -> Callable[[F], F]:
     """
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             for old, new in renames.items():
                 if old in kwargs:
                     if new in kwargs:
@@ -57,6 +57,7 @@ def renamed_parameters(**renames: str) -> Callable[[F], F]:
                     kwargs[new] = kwargs.pop(old)
             return fn(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        # functools.wraps keeps the signature that inspect shows, so the wrapper passes for ``fn``
+        return cast(F, wrapper)
 
     return decorate

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["SpectralNormBound"]
+
+# A scalar for one operator, an array of the batch shape for a batch of them.
+Value = Union[float, NDArray[np.float64]]
 
 
 @dataclass(frozen=True)
@@ -105,12 +109,12 @@ class SpectralNormBound:
     True
     """
 
-    lower: Any
-    upper: Any
+    lower: Value
+    upper: Value
     method: str
     exact: bool = False
-    gap: float = field(default=float("nan"))
-    grid: tuple = ()
+    gap: Value = field(default=float("nan"))
+    grid: Tuple[int, ...] = ()
     frequencies: int = 0
     certified_frequencies: int = 0
     factor: float = 1.0
@@ -126,7 +130,7 @@ class SpectralNormBound:
         if self.side not in ("upper", "lower"):
             raise ValueError(f"'side' must be one of ('upper', 'lower'), got {self.side!r}")
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Value]:
         # ``lo, hi = conv_spectral_norm(...)`` unpacks the bracket.
         return iter((self.lower, self.upper))
 
@@ -135,12 +139,12 @@ class SpectralNormBound:
         return float(getattr(self, self.side))
 
     @property
-    def sigma(self) -> Any:
+    def sigma(self) -> Value:
         """Alias of ``lower``: the power methods' value (their results used this name)."""
         return self.lower
 
 
-def _gap(lower: Any, upper: Any) -> Any:
+def _gap(lower: ArrayLike, upper: ArrayLike) -> Value:
     """``(upper - lower) / upper``; 1 where ``upper`` is infinite, 0 where both are 0."""
     lo, up = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -148,9 +152,9 @@ def _gap(lower: Any, upper: Any) -> Any:
     return float(g) if g.ndim == 0 else g
 
 
-def estimate_from_below(lower: Any, method: str, **fields: Any) -> SpectralNormBound:
+def estimate_from_below(lower: Value, method: str, **fields: Any) -> SpectralNormBound:
     """A :class:`SpectralNormBound` for an estimate from below (``upper = inf``, not certified)."""
-    upper = math.inf if np.ndim(lower) == 0 else np.full(np.shape(lower), math.inf)
+    upper: Value = math.inf if np.ndim(lower) == 0 else np.full(np.shape(lower), math.inf)
     return SpectralNormBound(lower=lower, upper=upper, method=method, gap=_gap(lower, upper),
                              certified=False, side="lower", **fields)
 

@@ -17,14 +17,23 @@ of the others).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Callable, List, Sequence, Tuple, Union, cast
 
 import numpy as np
 import scipy.sparse.linalg as _spla
+from numpy.typing import ArrayLike, NDArray
 
 from .. import _fft
 from .._deprecation import renamed_parameters
 from .._validation import as_array, check_option, positive_int
 from ._result import SpectralNormBound, estimate_from_below, upper_bound
+
+if TYPE_CHECKING:
+    from ..toeplitz.base import StructuredOperator
+    from ..toeplitz.conv import Conv1dOperator, Conv2dOperator, Conv3dOperator
+
+# A product x -> W x (or W^* x) on arrays of shape (..., n).
+_Product = Callable[[np.ndarray], np.ndarray]
 
 __all__ = [
     "PowerMethodResult",
@@ -41,7 +50,9 @@ __all__ = [
 PowerMethodResult = SpectralNormBound
 
 
-def _as_products(op, rmatvec, shape):
+def _as_products(op: Union[StructuredOperator, _spla.LinearOperator, _Product, ArrayLike],
+                 rmatvec: _Product | None, shape: Sequence[int] | None
+                 ) -> Tuple[_Product, _Product, Tuple[int, ...], int, np.dtype]:
     """Return ``(matvec, rmatvec, batch_shape, n, dtype)`` for the supported operator kinds."""
     from ..toeplitz.base import StructuredOperator
 
@@ -60,13 +71,14 @@ def _as_products(op, rmatvec, shape):
             A.shape[:-2], A.shape[-1], A.dtype)
 
 
-def _norm(x, axes):
+def _norm(x: np.ndarray, axes: int | Tuple[int, ...]) -> np.ndarray:
     return np.sqrt(np.sum(np.abs(x) ** 2, axis=axes, keepdims=True))
 
 
 @renamed_parameters(n_iter="maxiter", tol="rtol")
-def power_method(op, maxiter: int = 100, *, rtol: float = 0.0, x0=None, rng=0,
-                 rmatvec=None, shape=None) -> SpectralNormBound:
+def power_method(op: Union[StructuredOperator, _spla.LinearOperator, _Product, ArrayLike], maxiter: int = 100, *,
+                 rtol: float = 0.0, x0: ArrayLike | None = None, rng: int | np.random.Generator = 0,
+                 rmatvec: _Product | None = None, shape: Tuple[int, int] | None = None) -> SpectralNormBound:
     r"""Largest singular value by power iteration on ``W^* W`` (Alg 3.1).
 
     Parameters
@@ -153,15 +165,19 @@ def power_method(op, maxiter: int = 100, *, rtol: float = 0.0, x0=None, rng=0,
     return estimate_from_below(sig, f"power-method({it} it)", v=x, u=u, lower_iters=it, converged=converged)
 
 
-def _conv_operator(weight, input_size, stride, padding, dilation, groups, padding_mode):
+def _conv_operator(weight: ArrayLike, input_size: int | Sequence[int], stride: int | Sequence[int],
+                   padding: int | str | Sequence[int], dilation: int | Sequence[int], groups: int,
+                   padding_mode: str) -> Conv1dOperator | Conv2dOperator | Conv3dOperator:
     from ..toeplitz.conv import conv_operator
 
     return conv_operator(weight, input_size, stride, padding, dilation, groups, padding_mode)
 
 
 @renamed_parameters(n_iter="maxiter")
-def conv_power_method(weight, input_size, maxiter: int = 10, *, stride=1, padding=0, dilation=1,
-                      groups=1, padding_mode="zeros", x0=None, rng=0) -> SpectralNormBound:
+def conv_power_method(weight: ArrayLike, input_size: int | Sequence[int], maxiter: int = 10, *,
+                      stride: int | Sequence[int] = 1, padding: int | str | Sequence[int] = 0,
+                      dilation: int | Sequence[int] = 1, groups: int = 1, padding_mode: str = "zeros",
+                      x0: ArrayLike | None = None, rng: int | np.random.Generator = 0) -> SpectralNormBound:
     r"""Convolutional power method (Alg 3.2, Farnia et al. 2019).
 
     Iterates ``x <- f(x) / ||f(x)||``, ``x <- g(x) / ||g(x)||`` with ``f`` the
@@ -234,7 +250,7 @@ def conv_power_method(weight, input_size, maxiter: int = 10, *, stride=1, paddin
                                lower_iters=maxiter)
 
 
-def _circular_symbol(K: np.ndarray, grid) -> np.ndarray:
+def _circular_symbol(K: np.ndarray, grid: Sequence[int]) -> NDArray[np.complex128]:
     """``F[xi..., i, j] = sum_a K[i, j, a] exp(2 pi i <a, xi / N>)`` on the ``grid`` (per-axis N).
 
     The kernel is folded modulo ``N`` per axis first (``e^{2 pi i a xi / N}``
@@ -253,14 +269,16 @@ def _circular_symbol(K: np.ndarray, grid) -> np.ndarray:
     return np.moveaxis(F, (0, 1), (-2, -1))
 
 
-def _grid_size(input_size, d, name="input_size", minimum=1):
-    t = (input_size,) * d if np.ndim(input_size) == 0 else tuple(input_size)
+def _grid_size(input_size: int | Sequence[int], d: int, name: str = "input_size", minimum: int = 1
+               ) -> Tuple[int, ...]:
+    # np.ndim, not isinstance: a NumPy integer is a size as well
+    t = (input_size,) * d if np.ndim(input_size) == 0 else tuple(cast(Sequence[int], input_size))
     if len(t) != d:
         raise ValueError(f"{name!r} must have {d} entries for a {d}-D kernel, got {t}")
     return tuple(positive_int(v, name, minimum=minimum) for v in t)
 
 
-def _kernel(weight, name="weight"):
+def _kernel(weight: ArrayLike, name: str = "weight") -> np.ndarray:
     K = as_array(weight, name, allow_empty=False)
     if not 3 <= K.ndim <= 5:
         raise ValueError(f"{name!r} must be (cout, cin, *kernel) with 1 to 3 kernel axes, "
@@ -268,7 +286,7 @@ def _kernel(weight, name="weight"):
     return K
 
 
-def _groups(K, groups):
+def _groups(K: np.ndarray, groups: int) -> List[np.ndarray]:
     groups = positive_int(groups, "groups")
     if K.shape[0] % groups:
         raise ValueError(f"out_channels ({K.shape[0]}, 'weight' shape {K.shape}) must be divisible "
@@ -277,7 +295,8 @@ def _groups(K, groups):
     return [K[g * step:(g + 1) * step] for g in range(groups)]
 
 
-def sedghi_singular_values(weight, input_size, *, groups: int = 1) -> np.ndarray:
+def sedghi_singular_values(weight: ArrayLike, input_size: int | Sequence[int], *,
+                           groups: int = 1) -> NDArray[np.float64]:
     r"""All singular values of the circular-padding convolution (Thm 3.6-3.7).
 
     Parameters
@@ -332,7 +351,7 @@ def sedghi_singular_values(weight, input_size, *, groups: int = 1) -> np.ndarray
     return -np.sort(-s)
 
 
-def singla_feizi_bound(weight) -> SpectralNormBound:
+def singla_feizi_bound(weight: ArrayLike) -> SpectralNormBound:
     r"""Reshaped-kernel upper bound on the spectral norm of a convolution (Thm 3.8).
 
     ``sqrt(kh kw) * min(||R||_2, ||S||_2, ||T||_2, ||U||_2)`` with the four
@@ -399,7 +418,8 @@ def singla_feizi_bound(weight) -> SpectralNormBound:
 
 
 @renamed_parameters(n_iter="maxiter")
-def gram_iteration_bound(weight, input_size, maxiter: int = 6, *, padding=0,
+def gram_iteration_bound(weight: ArrayLike, input_size: int | Sequence[int], maxiter: int = 6, *,
+                         padding: int | str | Sequence[int] = 0,
                          padding_mode: str = "circular", groups: int = 1) -> SpectralNormBound:
     r"""Gram-iteration upper bound on the spectral norm of a convolution (Delattre et al. 2023).
 
@@ -478,7 +498,7 @@ def gram_iteration_bound(weight, input_size, maxiter: int = 6, *, padding=0,
     best = 0.0
     for Kg in _groups(K, groups):
         F = _circular_symbol(Kg, grid)
-        F = F.reshape((-1,) + F.shape[-2:])
+        F = F.reshape(-1, *F.shape[-2:])  # (the tuple form types as a 0-d shape in NumPy's stubs)
         log_scale = 0.0
         G = F
         if maxiter >= 1:

@@ -8,14 +8,18 @@ thesis does with IRAM in section 5.4.2; ``tightness_gap`` is the curve
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, List, NamedTuple, Sequence
 
 import numpy as np
 import scipy.sparse.linalg as spla
+from numpy.typing import ArrayLike, NDArray
 
 from .._deprecation import renamed_parameters
 from .._validation import as_array, check_option
 from ._result import SpectralNormBound, estimate_from_below
+
+if TYPE_CHECKING:
+    from ..toeplitz.conv import Conv1dOperator, Conv2dOperator, Conv3dOperator
 
 __all__ = ["conv_sigma_max", "tightness_gap", "TightnessGap"]
 
@@ -23,7 +27,9 @@ __all__ = ["conv_sigma_max", "tightness_gap", "TightnessGap"]
 _DENSE_MAX = 600
 
 
-def _operator(weight, input_size, stride, padding, dilation, groups, padding_mode):
+def _operator(weight: ArrayLike, input_size: int | Sequence[int], stride: int | Sequence[int],
+              padding: int | str | Sequence[int], dilation: int | Sequence[int], groups: int,
+              padding_mode: str) -> Conv1dOperator | Conv2dOperator | Conv3dOperator:
     from ..toeplitz.conv import conv_operator
 
     # float32 weights are exact in float64; the ground truth is computed in float64.
@@ -32,9 +38,10 @@ def _operator(weight, input_size, stride, padding, dilation, groups, padding_mod
 
 
 @renamed_parameters(tol="rtol")
-def conv_sigma_max(weight, input_size, stride=1, padding=0, dilation=1, groups=1,
-                   padding_mode="zeros", *, rtol: float = 1e-10, maxiter: int | None = None,
-                   rng=0) -> SpectralNormBound:
+def conv_sigma_max(weight: ArrayLike, input_size: int | Sequence[int], stride: int | Sequence[int] = 1,
+                   padding: int | str | Sequence[int] = 0, dilation: int | Sequence[int] = 1, groups: int = 1,
+                   padding_mode: str = "zeros", *, rtol: float = 1e-10, maxiter: int | None = None,
+                   rng: int | np.random.Generator = 0) -> SpectralNormBound:
     r"""Largest singular value of a convolution layer, by ARPACK on the implicit operator.
 
     Parameters
@@ -104,14 +111,15 @@ def conv_sigma_max(weight, input_size, stride=1, padding=0, dilation=1, groups=1
 class TightnessGap(NamedTuple):
     """The curve of Eq 5.54: ``gap[i] = bound[i] - exact[i]`` at ``sizes[i]``."""
 
-    sizes: np.ndarray
-    bound: np.ndarray
-    exact: np.ndarray
-    gap: np.ndarray
+    sizes: NDArray[np.int_]
+    bound: NDArray[np.float64]
+    exact: NDArray[np.float64]
+    gap: NDArray[np.float64]
 
 
 @renamed_parameters(tol="rtol")
-def tightness_gap(weight, sizes, *, bound: str = "lipbound", padding=0, samples: int = 64,
+def tightness_gap(weight: ArrayLike, sizes: ArrayLike, *, bound: str = "lipbound",
+                  padding: int | str | Sequence[int] = 0, samples: int = 64,
                   rtol: float = 1e-10) -> TightnessGap:
     r"""Gap between a bound and the exact norm as the input grows (Eq 5.54, Fig 5.2).
 
@@ -173,14 +181,14 @@ def tightness_gap(weight, sizes, *, bound: str = "lipbound", padding=0, samples:
         from .polygrid import lipbound
 
         b0 = float(lipbound(w, samples, certified=bound == "lipbound"))  # its upper side
-    exact, bvals = [], []
+    exact: List[float] = []
+    bvals: List[float] = []
     for n in sz:
         exact.append(float(conv_sigma_max(w, (int(n), int(n)), padding=padding, rtol=rtol)))
         if bound == "grid":
-            bvals.append(conv_spectral_norm(w, (int(n), int(n)), padding=padding, bound="grid",
-                                            maxiter=0).upper)
+            bvals.append(float(conv_spectral_norm(w, (int(n), int(n)), padding=padding, bound="grid",
+                                                  maxiter=0).upper))
         else:
             bvals.append(b0)
-    exact = np.array(exact)
-    bvals = np.array(bvals)
-    return TightnessGap(sz.copy(), bvals, exact, bvals - exact)
+    ex, bv = np.array(exact), np.array(bvals)
+    return TightnessGap(sz.copy(), bv, ex, bv - ex)

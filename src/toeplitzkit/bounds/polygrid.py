@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import NamedTuple
+from typing import NamedTuple, Sequence, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .. import _fft
 from .._deps import HAS_NUMBA
@@ -48,10 +49,10 @@ class PolyGridResult(NamedTuple):
     """
 
     value: float
-    channel_max: np.ndarray
+    channel_max: NDArray[np.float64]
 
 
-def _as_kernel(coeffs, name: str, check_finite: bool = True):
+def _as_kernel(coeffs: ArrayLike, name: str, check_finite: bool = True) -> Tuple[np.ndarray, int]:
     """Return ``(K, d)`` with ``K`` of shape ``(cout, cin, *spatial)`` and ``d`` spatial dims.
 
     A 1-D or 2-D array is a single polynomial (``cout = cin = 1``); 3-, 4- and
@@ -66,7 +67,7 @@ def _as_kernel(coeffs, name: str, check_finite: bool = True):
     return K, K.ndim - 2
 
 
-def _fold(K: np.ndarray, samples, d: int) -> np.ndarray:
+def _fold(K: np.ndarray, samples: Sequence[int], d: int) -> np.ndarray:
     """Alias the coefficients modulo the grid size along each spatial axis.
 
     On the grid, ``e^{i a w_k} = e^{i (a mod S) w_k}``, so folding leaves the grid
@@ -85,12 +86,12 @@ def _fold(K: np.ndarray, samples, d: int) -> np.ndarray:
     return K
 
 
-def _axis_samples(K: np.ndarray, samples: int, d: int) -> tuple:
+def _axis_samples(K: np.ndarray, samples: int, d: int) -> Tuple[int, ...]:
     """``S`` per spatial axis; an axis of extent 1 is constant, so one sample is exact."""
     return tuple(1 if k == 1 else samples for k in K.shape[K.ndim - d:])
 
 
-def _channel_max_numpy(K: np.ndarray, samples: int, d: int) -> np.ndarray:
+def _channel_max_numpy(K: np.ndarray, samples: int, d: int) -> NDArray[np.float64]:
     s = _axis_samples(K, samples, d)
     K = _fold(K, s, d)
     cout, cin = K.shape[:2]
@@ -109,7 +110,7 @@ def _channel_max_numpy(K: np.ndarray, samples: int, d: int) -> np.ndarray:
     return out
 
 
-def _channel_max(K: np.ndarray, samples: int, d: int, engine: str) -> np.ndarray:
+def _channel_max(K: np.ndarray, samples: int, d: int, engine: str) -> NDArray[np.float64]:
     engine = check_option(engine, "engine", ENGINES)
     if engine == "numba" and not HAS_NUMBA:
         _log.warning("numba is not installed; PolyGrid falls back to the NumPy engine")
@@ -125,7 +126,7 @@ def _channel_max(K: np.ndarray, samples: int, d: int, engine: str) -> np.ndarray
     return _channel_max_numpy(K, samples, d)
 
 
-def polygrid(coeffs, samples: int = 64, *, engine: str = "auto",
+def polygrid(coeffs: ArrayLike, samples: int = 64, *, engine: str = "auto",
              check_finite: bool = True) -> PolyGridResult:
     r"""Grid maximum of a (matrix) trigonometric polynomial: PolyGrid (Alg 5.1).
 
@@ -188,7 +189,7 @@ def polygrid(coeffs, samples: int = 64, *, engine: str = "auto",
     return PolyGridResult(float(np.sqrt(np.sum(cm))), cm)
 
 
-def kernel_symbol(weight, samples: int = 64, *, check_finite: bool = True) -> np.ndarray:
+def kernel_symbol(weight: ArrayLike, samples: int = 64, *, check_finite: bool = True) -> NDArray[np.complex128]:
     r"""The matrix symbol ``F(w)`` of a kernel on the ``S^d`` grid (Eq 5.50-5.51).
 
     Parameters
@@ -238,7 +239,7 @@ def kernel_symbol(weight, samples: int = 64, *, check_finite: bool = True) -> np
     return np.moveaxis(F, (0, 1), (-2, -1))
 
 
-def grid_correction(kernel_size, samples: int, *, name: str = "samples") -> float:
+def grid_correction(kernel_size: Sequence[int], samples: int, *, name: str = "samples") -> float:
     r"""Proven factor ``c >= 1`` with ``sup_w g(w) <= c * max_grid g`` for ``g = sum_j |F_ij|^2``.
 
     Parameters
@@ -290,7 +291,7 @@ def grid_correction(kernel_size, samples: int, *, name: str = "samples") -> floa
     return min(factors) * (1.0 + 4 * np.finfo(float).eps)
 
 
-def _rounding_slack(K: np.ndarray, samples: int, d: int) -> np.ndarray:
+def _rounding_slack(K: np.ndarray, samples: int, d: int) -> NDArray[np.float64]:
     """Per-channel bound on the floating-point error of the computed grid maxima."""
     A = np.abs(K).reshape(K.shape[0], K.shape[1], -1).sum(axis=2)  # sum_a |K_ija| >= |F_ij|
     B = np.sum(A ** 2, axis=1)  # >= g_i everywhere
@@ -298,7 +299,7 @@ def _rounding_slack(K: np.ndarray, samples: int, d: int) -> np.ndarray:
     return 4.0 * terms * np.finfo(np.float64).eps * B
 
 
-def lipbound(weight, samples: int = 64, *, certified: bool = True, engine: str = "auto",
+def lipbound(weight: ArrayLike, samples: int = 64, *, certified: bool = True, engine: str = "auto",
              check_finite: bool = True) -> SpectralNormBound:
     r"""LipBound of a convolution kernel (Thm 5.5), certified or as in the thesis.
 
