@@ -17,12 +17,19 @@ is ``a_{-(n-1)}, ..., a_{m-1}`` (``Toeplitz.diagonals()``).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .. import _fft
 from .._validation import as_array, positive_int
 from .polygrid import grid_correction
+
+if TYPE_CHECKING:
+    from ..toeplitz.block import BlockToeplitz
+    from ..toeplitz.doubly_block import DoublyBlockToeplitz
+    from ..toeplitz.toeplitz import Toeplitz
 
 __all__ = ["toeplitz_bound", "block_toeplitz_bound", "doubly_block_bound", "stacked_bound",
            "concat_bound"]
@@ -31,7 +38,7 @@ __all__ = ["toeplitz_bound", "block_toeplitz_bound", "doubly_block_bound", "stac
 _GRID_CAP = 1 << 22
 
 
-def _default_samples(kernel_size) -> int:
+def _default_samples(kernel_size: Sequence[int]) -> int:
     """``S`` with a correction factor ~ 1 + 3e-4 (1 + pi^2 / 8192), within the memory cap."""
     d = len(kernel_size)
     N = sum(k - 1 for k in kernel_size)
@@ -41,7 +48,7 @@ def _default_samples(kernel_size) -> int:
     return _fft.next_fast_len(S, real=False)
 
 
-def _fold(P: np.ndarray, axes, samples: int) -> np.ndarray:
+def _fold(P: np.ndarray, axes: Iterable[int], samples: int) -> np.ndarray:
     for ax in axes:
         k = P.shape[ax]
         if k > samples:
@@ -53,7 +60,7 @@ def _fold(P: np.ndarray, axes, samples: int) -> np.ndarray:
     return P
 
 
-def _certified_sup_sq(P: np.ndarray, axes, kind: str, samples) -> np.ndarray:
+def _certified_sup_sq(P: np.ndarray, axes: Iterable[int], kind: str, samples: int | None) -> np.ndarray:
     """Certified ``sup_w v(w)``.
 
     ``v = |f|^2`` ('scalar'), ``sum_i |f_i|^2`` ('stack') or ``sigma_1(F)^2`` ('matrix').
@@ -91,11 +98,12 @@ def _certified_sup_sq(P: np.ndarray, axes, kind: str, samples) -> np.ndarray:
     return (vmax + slack) * corr
 
 
-def _finish(x):
+def _finish(x: np.ndarray) -> float | NDArray[np.float64]:
     return float(x) if np.ndim(x) == 0 else x
 
 
-def toeplitz_bound(c, r=None, *, samples: int | None = None, check_finite: bool = True):
+def toeplitz_bound(c: ArrayLike | Toeplitz, r: ArrayLike | None = None, *, samples: int | None = None,
+                   check_finite: bool = True) -> float | NDArray[np.float64]:
     r"""Gray's bound ``||T_n(f)||_2 <= sup_w |f(w)|`` (Thm 5.1), with a certified supremum.
 
     Parameters
@@ -163,7 +171,8 @@ def toeplitz_bound(c, r=None, *, samples: int | None = None, check_finite: bool 
     return _finish(np.sqrt(_certified_sup_sq(a, (a.ndim - 1,), "scalar", samples)))
 
 
-def block_toeplitz_bound(blocks, *, samples: int | None = None, check_finite: bool = True):
+def block_toeplitz_bound(blocks: ArrayLike | BlockToeplitz, *, samples: int | None = None,
+                         check_finite: bool = True) -> float | NDArray[np.float64]:
     r"""Bound on a block Toeplitz matrix: ``sup_w sigma_1(F(w))`` (Thm 5.2), certified.
 
     Parameters
@@ -214,7 +223,8 @@ def block_toeplitz_bound(blocks, *, samples: int | None = None, check_finite: bo
     return _finish(np.sqrt(_certified_sup_sq(B, (B.ndim - 3,), "matrix", samples)))
 
 
-def doubly_block_bound(coeffs, *, samples: int | None = None, check_finite: bool = True):
+def doubly_block_bound(coeffs: ArrayLike | DoublyBlockToeplitz, *, samples: int | None = None,
+                       check_finite: bool = True) -> float | NDArray[np.float64]:
     r"""Bound on a doubly-block Toeplitz matrix: ``sup |f(w1, w2)|`` (Thm 5.3), certified.
 
     Parameters
@@ -264,7 +274,8 @@ def doubly_block_bound(coeffs, *, samples: int | None = None, check_finite: bool
     return _finish(np.sqrt(_certified_sup_sq(d, (d.ndim - 2, d.ndim - 1), "scalar", samples)))
 
 
-def stacked_bound(coeffs, *, samples: int | None = None, check_finite: bool = True):
+def stacked_bound(coeffs: ArrayLike, *, samples: int | None = None,
+                  check_finite: bool = True) -> float | NDArray[np.float64]:
     r"""Bound on vertically stacked (doubly-block) Toeplitz matrices (Thm 5.4), certified.
 
     ``M = [D(f_1); ...; D(f_c)]`` has ``sigma_1(M) <= sup_w sqrt(sum_i |f_i(w)|^2)``.
@@ -315,7 +326,7 @@ def stacked_bound(coeffs, *, samples: int | None = None, check_finite: bool = Tr
     return _finish(np.sqrt(_certified_sup_sq(Q, axes, "stack", samples)))
 
 
-def concat_bound(blocks) -> float:
+def concat_bound(blocks: Sequence[Any] | np.ndarray) -> float:
     r"""Bound on a concatenation of matrices: ``sigma_1([A_1, ..., A_p]) <= sqrt(sum_i sigma_1(A_i)^2)`` (Lemma 5.6).
 
     Parameters

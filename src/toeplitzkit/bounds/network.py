@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, List, Literal, NamedTuple, Sequence, SupportsFloat, Tuple, Union, cast, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._validation import as_array, check_option
+
+if TYPE_CHECKING:
+    from ..toeplitz.base import StructuredOperator
 
 __all__ = ["BatchNormSpec", "product_bound", "margin_certificate", "pattern_bound",
            "PROP_3_3_COUNTEREXAMPLE"]
@@ -62,8 +66,8 @@ class BatchNormSpec(NamedTuple):
     True
     """
 
-    gamma: object
-    running_var: object
+    gamma: ArrayLike
+    running_var: ArrayLike
     eps: float = 1e-5
 
     def lipschitz(self) -> float:
@@ -76,7 +80,11 @@ class BatchNormSpec(NamedTuple):
         return float(np.max(np.abs(g.astype(np.float64)) / np.sqrt(v.astype(np.float64) + self.eps)))
 
 
-def _layer_lipschitz(layer, i, samples):
+# One layer of product_bound: a Lipschitz constant, a weight matrix, a kernel, an operator or a BatchNormSpec.
+_Layer = Union[ArrayLike, "StructuredOperator", BatchNormSpec]
+
+
+def _layer_lipschitz(layer: _Layer, i: int, samples: int) -> float:
     from ..toeplitz.base import StructuredOperator
 
     if isinstance(layer, BatchNormSpec):
@@ -84,7 +92,7 @@ def _layer_lipschitz(layer, i, samples):
     if isinstance(layer, StructuredOperator):
         return float(np.linalg.norm(layer.to_dense(), 2))
     if np.ndim(layer) == 0:
-        v = float(layer)
+        v = float(cast(SupportsFloat, layer))  # a 0-d entry is a Lipschitz constant
         if not (v >= 0 and math.isfinite(v)):
             raise ValueError(f"'layers'[{i}] is a Lipschitz constant and must be finite and >= 0, got {v}")
         return v
@@ -99,7 +107,22 @@ def _layer_lipschitz(layer, i, samples):
                      f"kernel, an operator or a BatchNormSpec; got an array of shape {W.shape}")
 
 
-def product_bound(layers, *, samples: int = 64, return_factors: bool = False):
+@overload
+def product_bound(layers: Sequence[_Layer], *, samples: int = ..., return_factors: Literal[False] = ...) -> float: ...
+
+
+@overload
+def product_bound(layers: Sequence[_Layer], *, samples: int = ...,
+                  return_factors: Literal[True]) -> Tuple[float, List[float]]: ...
+
+
+@overload
+def product_bound(layers: Sequence[_Layer], *, samples: int = ...,
+                  return_factors: bool) -> float | Tuple[float, List[float]]: ...
+
+
+def product_bound(layers: Sequence[_Layer], *, samples: int = 64,
+                  return_factors: bool = False) -> float | Tuple[float, List[float]]:
     r"""Upper bound on a network's Lipschitz constant: the product of per-layer bounds (Prop 3.2).
 
     Parameters
@@ -151,7 +174,8 @@ def product_bound(layers, *, samples: int = 64, return_factors: bool = False):
     return (total, factors) if return_factors else total
 
 
-def margin_certificate(logits, lipschitz, *, labels=None, p=2, input_dim: int | None = None):
+def margin_certificate(logits: ArrayLike, lipschitz: float, *, labels: ArrayLike | None = None, p: float = 2,
+                       input_dim: int | None = None) -> float | NDArray[np.float64]:
     r"""Certified robustness radius from the margin (Prop 3.1).
 
     If ``M(N(x), y) >= sqrt(2) Lip(N) ||tau||_2`` then ``M(N(x + tau), y) >= 0``:
@@ -223,7 +247,7 @@ def margin_certificate(logits, lipschitz, *, labels=None, p=2, input_dim: int | 
     return radius
 
 
-def pattern_bound(weights) -> float:
+def pattern_bound(weights: Sequence[ArrayLike]) -> float:
     r"""Lipschitz constant of ``W_p relu(... relu(W_1 x))`` over all ReLU activation patterns.
 
     ``max ||W_p D_{p-1} W_{p-1} ... D_1 W_1||_2`` over diagonal 0/1 matrices

@@ -38,9 +38,10 @@ factor ``g~`` with a plain transpose, and the identity holds to rounding.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import as_array, positive_int
 
@@ -64,10 +65,10 @@ class WidomTerms(NamedTuple):
 
     lhs: np.ndarray
     product: np.ndarray
-    terms: dict
+    terms: Dict[str, Tuple[np.ndarray, np.ndarray]]
 
 
-def _coeffs(x, name, ndim):
+def _coeffs(x: ArrayLike, name: str, ndim: int) -> np.ndarray:
     a = as_array(x, name, allow_empty=False)
     if a.ndim != ndim:
         raise ValueError(f"{name!r} must be {ndim}-D like the other symbol, got an array of shape {a.shape}")
@@ -79,14 +80,14 @@ def _coeffs(x, name, ndim):
     return a
 
 
-def _pad_to(a, shape):
+def _pad_to(a: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     pads = [((t - s) // 2, (t - s) // 2) for s, t in zip(a.shape, shape)]
     return np.pad(a, pads)
 
 
-def _get(a, h):
+def _get(a: np.ndarray, h: Tuple[np.ndarray, ...]) -> np.ndarray:
     """``a_h`` for centred coefficients ``a`` (zero outside), ``h`` a tuple of integer arrays."""
-    idx = []
+    idx: List[np.ndarray] = []
     ok = np.ones(np.broadcast(*h).shape, dtype=bool)
     for hk, size in zip(h, a.shape):
         d = size // 2
@@ -95,7 +96,7 @@ def _get(a, h):
     return np.where(ok, a[tuple(idx)], 0)
 
 
-def multilevel_toeplitz(coeffs, n: int, m: int | None = None) -> np.ndarray:
+def multilevel_toeplitz(coeffs: ArrayLike, n: int, m: int | None = None) -> np.ndarray:
     r"""Dense ``T_n(f)`` (1-D) or ``D(f)`` (2-D, ``n x n`` blocks of size ``m x m``), Eq 2.26 / 5.5.
 
     Parameters
@@ -130,7 +131,7 @@ def multilevel_toeplitz(coeffs, n: int, m: int | None = None) -> np.ndarray:
     return _get(a, (h1, h2)).reshape(n * m, n * m)
 
 
-def _axis_map(region, size, deg, row):
+def _axis_map(region: str, size: int, deg: int, row: np.ndarray) -> Tuple[np.ndarray, int]:
     """Left index ``phi(row, s)`` and the range of ``s`` for one axis and one region."""
     if region == "I":
         s = np.arange(size)
@@ -141,7 +142,7 @@ def _axis_map(region, size, deg, row):
     return row[:, None] - size - s[None, :], deg
 
 
-def _G(a, regions, sizes, degs):
+def _G(a: np.ndarray, regions: str, sizes: Sequence[int], degs: Sequence[int]) -> np.ndarray:
     """``G_r(a)[(i, k), (s1, s2)] = a_{phi_r1(i, s1), phi_r2(k, s2)}``."""
     maps = [_axis_map(r, size, deg, np.arange(size)) for r, size, deg in zip(regions, sizes, degs)]
     if len(maps) == 1:
@@ -153,7 +154,7 @@ def _G(a, regions, sizes, degs):
     return G.reshape(n * m, K1 * K2)
 
 
-def widom_terms(f, g, n: int, m: int | None = None) -> WidomTerms:
+def widom_terms(f: ArrayLike, g: ArrayLike, n: int, m: int | None = None) -> WidomTerms:
     r"""The terms of the (doubly-block) Widom identity ``D(fg) = D(f) D(g) + sum_r G_r(f) G_r(g~)^T``.
 
     Parameters
@@ -211,7 +212,7 @@ def widom_terms(f, g, n: int, m: int | None = None) -> WidomTerms:
     product = multilevel_toeplitz(a, *sizes) @ multilevel_toeplitz(b, *sizes)
     b_rev = b[(slice(None, None, -1),) * dims]  # g~(w) = g(-w)
     regions = ["L", "R"] if dims == 1 else [r1 + r2 for r1 in "LIR" for r2 in "LIR" if r1 + r2 != "II"]
-    terms = {}
+    terms: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
     for r in regions:
         left = _G(a, r, sizes, degs)
         right = _G(b_rev, r, sizes, degs).T
@@ -219,7 +220,7 @@ def widom_terms(f, g, n: int, m: int | None = None) -> WidomTerms:
     return WidomTerms(lhs, product, terms)
 
 
-def _full_convolve(a, b):
+def _full_convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Centred coefficients of ``f g`` (full linear convolution, exact order of sums)."""
     out = np.zeros(tuple(sa + sb - 1 for sa, sb in zip(a.shape, b.shape)),
                    dtype=np.result_type(a.dtype, b.dtype))
