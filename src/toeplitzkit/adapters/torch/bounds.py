@@ -11,6 +11,7 @@ certified float64 two-sided bound for reporting is :func:`toeplitzkit.bounds.con
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence, Tuple, cast
 
 import torch
 
@@ -20,7 +21,7 @@ __all__ = ["lipbound", "conv_spectral_norm_bound"]
 
 
 # ------------------------------------------------------------------ bounds
-def _check_weight(weight):
+def _check_weight(weight: Any) -> None:
     if not isinstance(weight, torch.Tensor):
         raise TypeError(f"'weight' must be a torch.Tensor, got {type(weight).__name__}")
     if weight.ndim != 4:
@@ -29,7 +30,7 @@ def _check_weight(weight):
         raise TypeError(f"'weight' has dtype {weight.dtype}; allowed dtypes are float32, float64")
 
 
-def _fold(w: torch.Tensor, samples: tuple) -> torch.Tensor:
+def _fold(w: torch.Tensor, samples: Tuple[int, ...]) -> torch.Tensor:
     """Alias the taps modulo ``S`` per spatial axis (``e^{i a w_k} = e^{i (a mod S) w_k}`` on the grid)."""
     for ax, S in zip(range(2, w.ndim), samples):
         k = w.shape[ax]
@@ -94,8 +95,8 @@ def lipbound(weight: torch.Tensor, samples: int = 64, certified: bool = True) ->
     >>> bool(lipbound(w, samples=32) >= fine)
     True
     >>> import toeplitzkit.bounds
-    >>> bool(torch.isclose(lipbound(w), torch.tensor(float(toeplitzkit.bounds.lipbound(w.numpy()))),
-    ...                    rtol=1e-13, atol=0))
+    >>> ref = torch.tensor(float(toeplitzkit.bounds.lipbound(w.numpy())), dtype=torch.float64)
+    >>> bool(torch.isclose(lipbound(w), ref, rtol=1e-13, atol=0))
     True
     """
     if not isinstance(weight, torch.Tensor):
@@ -132,7 +133,7 @@ def lipbound(weight: torch.Tensor, samples: int = 64, certified: bool = True) ->
     return (value * (1 + 2.0 ** -23)).to(weight.dtype)
 
 
-def _pad_map_norm(n, left, right, mode):
+def _pad_map_norm(n: int, left: int, right: int, mode: str) -> float:
     """Exact norm of the 1-D padding map (a selection matrix): sqrt of the largest multiplicity."""
     from ...bounds.conv._layer import max_multiplicity, read_map
 
@@ -148,7 +149,8 @@ _FINITE_COLUMNS = 2048
 _FINITE_FLOPS = 4e9
 
 
-def _finite_norm(weight, geometry):
+def _finite_norm(weight: torch.Tensor, geometry: ConvGeometry
+                 ) -> Tuple[torch.Tensor | None, Tuple[torch.Tensor, ConvGeometry] | None]:
     """The norm of the layer at this input size where it is cheap: ``(tensor, None)``.
 
     Otherwise ``(None, reduced)`` with the layer's dead taps, zero rows and
@@ -172,10 +174,11 @@ def _finite_norm(weight, geometry):
         return (weight * 0).sum(), None
     L = red.layer
     w = weight
+    mask = cast(np.ndarray, red.mask)  # the live taps: an array whenever red.taps is set
     if red.taps:
         w = weight[(slice(None), slice(None)) + red.taps]
-        if not red.mask.all():
-            w = w * torch.as_tensor(red.mask, dtype=w.dtype, device=w.device)
+        if not mask.all():
+            w = w * torch.as_tensor(mask, dtype=w.dtype, device=w.device)
     cout, cin_g = w.shape[:2]
     co_g = cout // groups
     k = tuple(w.shape[2:])
@@ -183,7 +186,7 @@ def _finite_norm(weight, geometry):
     wg = w.reshape(groups, co_g, cin_g, *k)
     eps = torch.finfo(w.dtype).eps
 
-    def up(value, order):
+    def up(value: torch.Tensor, order: int) -> torch.Tensor:
         # the eigensolver's rounding (about eps ||G|| sqrt(order)), so that
         # the value is not below the norm in the weight's precision
         return value * (1 + 8 * math.sqrt(order) * eps)
@@ -216,12 +219,13 @@ def _finite_norm(weight, geometry):
         At = F.conv2d(X, w, stride=L.stride, dilation=L.dilation, groups=groups).reshape(cols, -1)
         gram = At @ At.T if cols <= rows else At.T @ At
         return up(torch.linalg.eigvalsh(gram)[-1].clamp_min(0).sqrt(), max(cols, rows)), None
-    if red.taps and (w.shape != weight.shape or n != geometry.input_size or not red.mask.all()):
+    if red.taps and (w.shape != weight.shape or n != geometry.input_size or not mask.all()):
         return None, (w, L.geometry)
     return None, None
 
 
-def conv_spectral_norm_bound(weight: torch.Tensor, input_size, stride=1, padding=0, dilation=1,
+def conv_spectral_norm_bound(weight: torch.Tensor, input_size: int | Sequence[int], stride: int | Sequence[int] = 1,
+                             padding: int | str | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
                              groups: int = 1, padding_mode: str = "zeros") -> torch.Tensor:
     r"""Upper bound on the spectral norm of ``conv2d`` at its input size, differentiable.
 
