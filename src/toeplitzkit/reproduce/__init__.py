@@ -24,8 +24,13 @@ Examples
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Callable, Dict
 
 from .._validation import check_option
+from ._common import OutDir, Result
+
+if TYPE_CHECKING:
+    from torch import device as TorchDevice
 
 __all__ = ["EXPERIMENTS", "SCALES", "run"]
 
@@ -43,10 +48,11 @@ _MODULES = {
 }
 
 
-def _loader(module):
-    def experiment(*, scale="full", out_dir="results", device="cpu"):
+def _loader(module: str) -> Callable[..., Result]:
+    def experiment(*, scale: str = "full", out_dir: OutDir = "results", device: str = "cpu") -> Result:
         mod = importlib.import_module(f".{module}", __name__)
-        return mod.run_experiment(scale=scale, out_dir=out_dir, device=device)
+        result: Result = mod.run_experiment(scale=scale, out_dir=out_dir, device=device)
+        return result
 
     experiment.__name__ = f"run_{module}"
     experiment.__qualname__ = experiment.__name__
@@ -55,10 +61,10 @@ def _loader(module):
 
 
 #: name -> callable(scale=..., out_dir=..., device=...) returning the result dict.
-EXPERIMENTS = {name: _loader(module) for name, module in _MODULES.items()}
+EXPERIMENTS: Dict[str, Callable[..., Result]] = {name: _loader(module) for name, module in _MODULES.items()}
 
 
-def run(name, *, scale="full", out_dir="results", device="cpu"):
+def run(name: str, *, scale: str = "full", out_dir: OutDir = "results", device: str | TorchDevice = "cpu") -> Result:
     """Run one of the thesis's experiments and write its results.
 
     Parameters

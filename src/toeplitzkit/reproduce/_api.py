@@ -10,6 +10,8 @@ an estimate from below), so each helper is one call.
 
 from __future__ import annotations
 
+from typing import Sequence, cast
+
 import numpy as np
 
 from .. import bounds
@@ -63,10 +65,10 @@ def gram(K: np.ndarray, n: int, p: int) -> float:
     return float(bounds.gram_iteration_bound(K, (n, n), padding=p, padding_mode="zeros"))
 
 
-def tightness_gap(K: np.ndarray, n, p=0) -> float:
+def tightness_gap(K: np.ndarray, n: int | Sequence[int], p: int | str = 0) -> float:
     """Gamma(n) of Eq 5.54: LipBound minus the exact largest singular value at input size(s) n.
 
     The largest gap over the sizes ``n`` (one int or a sequence of ints).
     """
-    sizes = [n] if np.ndim(n) == 0 else list(n)
+    sizes = [n] if np.ndim(n) == 0 else list(cast(Sequence[int], n))
     return float(np.max(np.abs(bounds.tightness_gap(K, sizes, padding=p).gap)))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import Sequence
 
 
-def build_parser(parser=None):
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """Add the reproduce arguments to ``parser`` (a new one when None) and return it."""
     from . import EXPERIMENTS, SCALES
 
@@ -19,7 +20,7 @@ def build_parser(parser=None):
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the experiments named on the command line; return the exit status."""
     from . import EXPERIMENTS, run
 

@@ -9,22 +9,37 @@ import os
 import platform
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .._deps import require
+
+if TYPE_CHECKING:
+    from torch import Tensor, device as TorchDevice
+
 
 __all__ = ["Recorder", "format_table", "load_digits", "torch_device", "median_ms", "mean_std",
            "machine_name"]
 
+# What every experiment returns (``run_experiment``, :func:`toeplitzkit.reproduce.run`): name, scale,
+# device, rows, files, minutes and experiment-specific entries.
+Result = Dict[str, Any]
+# The directory the files are written to.
+OutDir = Union[str, "os.PathLike[str]"]
 
-def machine_name():
+T = TypeVar("T")
+
+
+def machine_name() -> str:
     """A short description of the machine (CPU count, processor, platform)."""
     proc = platform.processor() or platform.machine()
     return f"{os.cpu_count()}-core CPU ({proc}, {platform.system()})"
 
 
-def mean_std(values):
+def mean_std(values: Iterable[float]) -> Tuple[float, float]:
     """``(mean, std)`` of a sequence (population std; ``nan`` for an empty one)."""
     v = np.asarray(list(values), dtype=float)
     if v.size == 0:
@@ -32,9 +47,9 @@ def mean_std(values):
     return float(v.mean()), float(v.std())
 
 
-def median_ms(fn, repeat=5, warmup=1):
+def median_ms(fn: Callable[[], T], repeat: int = 5, warmup: int = 1) -> Tuple[float, List[float], T | None]:
     """Median wall time of ``fn()`` in milliseconds over ``repeat`` calls, and the last result."""
-    out = None
+    out: T | None = None
     for _ in range(warmup):
         out = fn()
     times = []
@@ -45,7 +60,7 @@ def median_ms(fn, repeat=5, warmup=1):
     return float(np.median(times)), times, out
 
 
-def _fmt(v):
+def _fmt(v: object) -> str:
     if isinstance(v, float):
         if math.isnan(v):
             return "-"
@@ -56,7 +71,7 @@ def _fmt(v):
     return "-" if v is None else str(v)
 
 
-def format_table(rows, columns=None):
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Iterable[str] | None = None) -> str:
     """Plain-text table of a list of dicts (columns default to the first row's keys)."""
     if not rows:
         return "(no rows)"
@@ -69,7 +84,7 @@ def format_table(rows, columns=None):
     return "\n".join(out)
 
 
-def _jsonable(o):
+def _jsonable(o: Any) -> Any:
     if isinstance(o, dict):
         return {str(k): _jsonable(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
@@ -86,25 +101,26 @@ def _jsonable(o):
 class Recorder:
     """Collects an experiment's rows and writes ``<name>.csv``, ``<name>.json`` and figures."""
 
-    def __init__(self, name, scale, out_dir, device):
+    def __init__(self, name: str, scale: str, out_dir: OutDir, device: str) -> None:
         self.name, self.scale, self.device = name, scale, device
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.files = []
-        self.extra = {}
+        self.files: List[str] = []
+        self.extra: Dict[str, Any] = {}
         self.t0 = time.perf_counter()
 
     @property
-    def stem(self):
+    def stem(self) -> str:
         return self.name.replace(".", "_")
 
-    def savefig(self, fig, suffix=""):
+    def savefig(self, fig: Any, suffix: str = "") -> Path:
         path = self.out_dir / f"{self.stem}{suffix}.png"
         fig.savefig(path, dpi=120, bbox_inches="tight")
         self.files.append(str(path))
         return path
 
-    def finish(self, rows, columns=None, title="", notes=""):
+    def finish(self, rows: List[Dict[str, Any]], columns: Iterable[str] | None = None, title: str = "",
+               notes: str = "") -> Result:
         """Write the CSV/JSON, print the table, return the result dict."""
         minutes = (time.perf_counter() - self.t0) / 60.0
         columns = list(columns or (rows[0] if rows else []))
@@ -129,7 +145,7 @@ class Recorder:
         return result
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     """matplotlib.pyplot with the Agg backend (no display needed)."""
     mpl = require("matplotlib", "the figures of toeplitzkit.reproduce")
     mpl.use("Agg", force=True)
@@ -138,7 +154,8 @@ def pyplot():
     return plt
 
 
-def load_digits(dtype=np.float32, seed=0, test_fraction=0.25, n=None):
+def load_digits(dtype: DTypeLike = np.float32, seed: int = 0, test_fraction: float = 0.25,
+                n: int | None = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """scikit-learn's bundled 8x8 digits, scaled to [0, 1], split train/test with a fixed seed.
 
     Returns ``(x_train, y_train, x_test, y_test)`` with images of shape (N, 1, 8, 8).
@@ -156,14 +173,14 @@ def load_digits(dtype=np.float32, seed=0, test_fraction=0.25, n=None):
     return x[:k], y[:k], x[k:], y[k:]
 
 
-def digits_tensors(torch, dev, n=None):
+def digits_tensors(torch: ModuleType, dev: TorchDevice, n: int | None = None) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """:func:`load_digits` as flattened (N, 64) float tensors and label tensors on ``dev``."""
     xtr, ytr, xte, yte = load_digits(n=n)
     flat = lambda a: torch.as_tensor(a.reshape(len(a), -1), device=dev)  # noqa: E731
     return flat(xtr), torch.as_tensor(ytr, device=dev), flat(xte), torch.as_tensor(yte, device=dev)
 
 
-def torch_device(device):
+def torch_device(device: str | TorchDevice) -> Tuple[ModuleType, TorchDevice]:
     """Return ``(torch, torch.device)``; raise ValueError for a device torch cannot use here."""
     torch = require("torch", "the training experiments")
     dev = torch.device(device)
@@ -172,7 +189,7 @@ def torch_device(device):
     return torch, dev
 
 
-def synchronize(torch, dev):
+def synchronize(torch: ModuleType, dev: TorchDevice) -> None:
     """Wait for queued GPU work so that wall-clock timings are honest."""
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Dict, List, Tuple
+
 import numpy as np
 
 from ._common import load_digits, torch_device
@@ -9,7 +11,8 @@ from ._common import load_digits, torch_device
 __all__ = ["train_digits_cnn"]
 
 
-def train_digits_cnn(*, epochs, snapshots, device="cpu", seed=0, n=None, batch_size=64, lr=2e-3):
+def train_digits_cnn(*, epochs: int, snapshots: int, device: str = "cpu", seed: int = 0, n: int | None = None,
+                     batch_size: int = 64, lr: float = 2e-3) -> Tuple[float, List[Dict[str, np.ndarray]]]:
     """Train conv(1->32)-conv(32->64)-conv(64->64)-conv(64->64)-linear on 8x8 digits.
 
     Returns ``(accuracy, snaps)`` where ``snaps`` is a list of ``snapshots`` dicts

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING, Callable, Tuple
+
 import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from torch import Tensor
+    from torch.nn import Module
 
 __all__ = ["count_params", "fit_classifier", "accuracy"]
 
 
-def count_params(model):
+def count_params(model: Module) -> int:
     """Number of trainable real parameters (a complex parameter counts twice)."""
     return int(sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters() if p.requires_grad))
 
 
-def accuracy(torch, model, x, y, batch=512):
+def accuracy(torch: ModuleType, model: Module, x: Tensor, y: Tensor, batch: int = 512) -> float:
     """Accuracy of ``model`` on tensors ``x``, ``y``."""
     model.eval()
     correct = 0
@@ -22,7 +30,10 @@ def accuracy(torch, model, x, y, batch=512):
     return correct / max(len(y), 1)
 
 
-def fit_classifier(torch, model, data, *, epochs, lr=1e-3, batch_size=64, seed=0, loss_fn=None, log_every=None):
+def fit_classifier(torch: ModuleType, model: Module, data: Tuple[Tensor, Tensor], *, epochs: int, lr: float = 1e-3,
+                   batch_size: int = 64, seed: int = 0,
+                   loss_fn: Callable[[Module, Tensor, Tensor], Tensor] | None = None,
+                   log_every: int | None = None) -> NDArray[np.float64]:
     """Adam on cross-entropy (or ``loss_fn(model, xb, yb)``); returns the per-epoch mean training losses.
 
     ``data`` is ``(x_train, y_train)`` as tensors on the model's device.

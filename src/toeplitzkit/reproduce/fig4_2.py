@@ -9,14 +9,16 @@ training loss and the test accuracy for each (depth, slope).
 from __future__ import annotations
 
 
-from ._common import Recorder, digits_tensors, pyplot, torch_device
+from typing import Any, Dict, List
+
+from ._common import OutDir, Recorder, Result, digits_tensors, pyplot, torch_device
 from ._layers import dc_stack
 from ._train import accuracy, count_params, fit_classifier
 
 NAME = "fig4.2"
 
 
-def run_experiment(*, scale="full", out_dir="results", device="cpu"):
+def run_experiment(*, scale: str = "full", out_dir: OutDir = "results", device: str = "cpu") -> Result:
     """Run Fig 4.2 on ``device``."""
     torch, dev = torch_device(device)
     full = scale == "full"
@@ -25,7 +27,7 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
     epochs = 30 if full else 2
     xtr_t, ytr_t, xte_t, yte_t = digits_tensors(torch, dev, n=None if full else 300)
     rec = Recorder(NAME, scale, out_dir, device)
-    rows = []
+    rows: List[Dict[str, Any]] = []
     for slope in slopes:
         for depth in depths:
             torch.manual_seed(0)

@@ -7,15 +7,22 @@ in [-1, 1], noise N(0, 0.01), Y = X W + eps; both networks are purely linear
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING, Tuple
+
 import numpy as np
 
-from ._common import Recorder, pyplot, torch_device
+from ._common import OutDir, Recorder, Result, pyplot, torch_device
 from ._layers import acdc_stack, dc_stack
+
+if TYPE_CHECKING:
+    from torch import Tensor, device as TorchDevice
+    from torch.nn import Module
 
 NAME = "fig4.3"
 
 
-def _data(torch, dev, n, samples, seed):
+def _data(torch: ModuleType, dev: TorchDevice, n: int, samples: int, seed: int) -> Tuple[Tensor, Tensor]:
     rng = np.random.default_rng(seed)
     X = rng.uniform(-1, 1, (samples, n))
     W = rng.uniform(-1, 1, (n, n))
@@ -24,7 +31,8 @@ def _data(torch, dev, n, samples, seed):
     return t(X), t(Y)
 
 
-def _train(torch, model, X, Y, steps, lr, batch, seed):
+def _train(torch: ModuleType, model: Module, X: Tensor, Y: Tensor, steps: int, lr: float, batch: int,
+           seed: int) -> Tuple[np.ndarray, float]:
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     losses = []
@@ -40,7 +48,7 @@ def _train(torch, model, X, Y, steps, lr, batch, seed):
     return np.asarray(losses), full
 
 
-def run_experiment(*, scale="full", out_dir="results", device="cpu"):
+def run_experiment(*, scale: str = "full", out_dir: OutDir = "results", device: str = "cpu") -> Result:
     """Run Fig 4.3 on ``device``."""
     torch, dev = torch_device(device)
     full = scale == "full"

@@ -11,18 +11,20 @@ value), and our certified DFT-grid bound (:func:`toeplitzkit.bounds.conv_spectra
 
 from __future__ import annotations
 
+from typing import Any, Dict, List, Tuple
+
 import numpy as np
 
 from . import _api
-from ._common import Recorder, pyplot
+from ._common import OutDir, Recorder, Result, pyplot
 
 NAME = "fig5.2"
 
 # Published statements (section 5.4.2): (shape, n) -> gap.
-THESIS = {("6x3x3", 50): 0.012, ("6x3x3", 224): 4e-4}
+THESIS: Dict[Tuple[str, int], float] = {("6x3x3", 50): 0.012, ("6x3x3", 224): 4e-4}
 
 
-def run_experiment(*, scale="full", out_dir="results", device="cpu"):
+def run_experiment(*, scale: str = "full", out_dir: OutDir = "results", device: str = "cpu") -> Result:
     """Run Fig 5.2; ``device`` is unused (no torch)."""
     from .. import bounds
 
@@ -31,7 +33,7 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
     sizes = [4, 6, 8, 12, 16, 24, 32, 50] if full else [4, 8, 16]
     rng = np.random.default_rng(0)
     rec = Recorder(NAME, scale, out_dir, device)
-    rows = []
+    rows: List[Dict[str, Any]] = []
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for cin, k in shapes:

@@ -12,14 +12,20 @@ Mean and std of the test accuracy over seeds.
 from __future__ import annotations
 
 
-from ._common import Recorder, digits_tensors, mean_std, torch_device
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Tuple
+
+from ._common import OutDir, Recorder, Result, digits_tensors, mean_std, torch_device
 from ._layers import dc_stack, dense_stack, dtnn_stack, ldr_single, lowrank_stack, toeplitz_stack
 from ._train import accuracy, count_params, fit_classifier
+
+if TYPE_CHECKING:
+    from torch.nn import Module
 
 NAME = "table4.1"
 
 # Published (Table 4.1, flattened CIFAR-10): name -> (params, accuracy).
-THESIS = {
+THESIS: Dict[str, Tuple[str, float]] = {
     "Dense": ("9.4M", 0.562),
     "DCNN (5 layers)": ("49K", 0.543),
     "DCNN (2 layers)": ("21K", 0.536),
@@ -30,7 +36,7 @@ THESIS = {
 SLOPE = 0.3
 
 
-def _models(torch, n):
+def _models(torch: ModuleType, n: int) -> Dict[str, Callable[[], Module]]:
     return {
         "Dense": lambda: dense_stack(torch, n, 3, SLOPE, 10),
         "DCNN (2 layers)": lambda: dc_stack(torch, n, 2, SLOPE, 10),
@@ -45,7 +51,7 @@ def _models(torch, n):
     }
 
 
-def run_experiment(*, scale="full", out_dir="results", device="cpu"):
+def run_experiment(*, scale: str = "full", out_dir: OutDir = "results", device: str = "cpu") -> Result:
     """Run Table 4.1 on ``device``."""
     torch, dev = torch_device(device)
     full = scale == "full"
@@ -53,7 +59,7 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
     epochs = 60 if full else 1
     xtr_t, ytr_t, xte_t, yte_t = digits_tensors(torch, dev, n=None if full else 300)
     rec = Recorder(NAME, scale, out_dir, device)
-    rows = []
+    rows: List[Dict[str, Any]] = []
     for name, build in _models(torch, 64).items():
         accs, params = [], 0
         for seed in seeds:

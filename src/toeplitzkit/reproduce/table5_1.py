@@ -13,16 +13,20 @@ independent of the library's code); time = median milliseconds per kernel.
 from __future__ import annotations
 
 import time
+from typing import Any, Callable, Dict, List, Tuple, cast
 
 import numpy as np
 
 from . import _api
-from ._common import Recorder, mean_std
+from ._common import OutDir, Recorder, Result, mean_std
+
+# An estimate of the largest singular value of a kernel.
+_Method = Callable[[np.ndarray], float]
 
 NAME = "table5.1"
 
 # Published (Table 5.1, Tesla V100): method -> shape -> (ratio mean, ratio std, ms mean, ms std).
-THESIS = {
+THESIS: Dict[str, Dict[str, Tuple[float, float, float, float]]] = {
     "Sedghi et al.": {"1x3x3": (0.431, 0.042, 1088, 251), "32x3x3": (0.666, 0.123, 1729, 399)},
     "Singla & Feizi": {"1x3x3": (1.293, 0.126, 1.90, 0.48), "32x3x3": (1.441, 0.188, 1.90, 0.46)},
     "Farnia et al. (PM, 10 it)": {"1x3x3": (0.973, 0.006, 4.30, 0.64), "32x3x3": (0.972, 0.004, 4.93, 0.67)},
@@ -32,7 +36,7 @@ THESIS = {
 SHAPES = ("1x3x3", "32x3x3", "64x64x3x3")
 
 
-def _kernels(snaps, count):
+def _kernels(snaps: List[Dict[str, np.ndarray]], count: int) -> Dict[str, List[np.ndarray]]:
     """``count`` kernels of each shape from the training snapshots."""
     last = snaps[-1]
     out = {
@@ -46,7 +50,7 @@ def _kernels(snaps, count):
     return out
 
 
-def _torch_methods(n, p, device):
+def _torch_methods(n: int, p: int, device: str) -> Dict[str, _Method]:
     """LipBound and the certified bound in torch on ``device`` (the thesis timed PyTorch on a GPU)."""
     from ._common import synchronize, torch_device
 
@@ -75,7 +79,7 @@ def _torch_methods(n, p, device):
     }
 
 
-def _methods(n, p):
+def _methods(n: int, p: int) -> Dict[str, _Method]:
     return {
         "Sedghi et al.": lambda K: _api.sedghi(K, n),
         "Singla & Feizi": _api.singla_feizi,
@@ -87,7 +91,7 @@ def _methods(n, p):
     }
 
 
-def _exact_torch(device):
+def _exact_torch(device: str) -> Callable[[np.ndarray, int, int], float]:
     """Ground truth independent of the library: ARPACK (scipy svds) on torch's conv2d / conv_transpose2d."""
     import scipy.sparse.linalg as spla
 
@@ -118,16 +122,18 @@ def _exact_torch(device):
     return sigma
 
 
-def _time_ms(fn, K, repeat):
-    vals, times = None, []
+def _time_ms(fn: _Method, K: np.ndarray, repeat: int) -> Tuple[float, float]:
+    vals: float | None = None
+    times: List[float] = []
     for _ in range(repeat + 1):  # the first call warms caches (JIT, FFT plans); untimed unless repeat=0
         t0 = time.perf_counter()
         vals = fn(K)
         times.append((time.perf_counter() - t0) * 1e3)
-    return vals, float(np.median(times[1:] if repeat else times))
+    # the loop runs at least once (repeat >= 0), so vals is a value
+    return cast(float, vals), float(np.median(times[1:] if repeat else times))
 
 
-def run_experiment(*, scale="full", out_dir="results", device="cpu"):
+def run_experiment(*, scale: str = "full", out_dir: OutDir = "results", device: str = "cpu") -> Result:
     """Run Table 5.1; see the module docstring.  ``device`` trains the CNN."""
     from ._digits_cnn import train_digits_cnn
 
@@ -140,7 +146,7 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
     acc, snaps = train_digits_cnn(epochs=30 if full else 1, snapshots=count // 2 if full else 1,
                                   device=device, n=None if full else 300)
     kernels = _kernels(snaps, count)
-    rows = []
+    rows: List[Dict[str, Any]] = []
     for shape in SHAPES:
         Ks = kernels[shape]
         exact = _exact_torch(device)

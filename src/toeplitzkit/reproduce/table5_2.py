@@ -19,17 +19,21 @@ machine, against well under a second for torch's ``conv2d``.
 from __future__ import annotations
 
 import time
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from . import _api
-from ._common import Recorder, mean_std, synchronize, torch_device
-from ..bounds.architectures import conv_layers, random_weight
+from ._common import OutDir, Recorder, Result, mean_std, synchronize, torch_device
+from ..bounds.architectures import ConvSpec, conv_layers, random_weight
+
+# One timed pass over a network: a callable run once per repetition.
+_Timer = Callable[[], object]
 
 NAME = "table5.2"
 
 # Published (Table 5.2, Tesla V100): arch -> (LipBound ms mean, std, PM ms mean, std, ratio).
-THESIS = {
+THESIS: Dict[str, Tuple[float, float, float, float, float]] = {
     "alexnet": (4.75, 1.10, 38.75, 2.52, 8.14),
     "resnet18": (29.88, 1.73, 148.35, 14.92, 4.96),
     "resnet50": (60.77, 4.62, 467.61, 36.52, 7.69),
@@ -43,7 +47,7 @@ THESIS = {
 ARCHS = tuple(THESIS)
 
 
-def _numpy_timers(layers, weights):
+def _numpy_timers(layers: Sequence[ConvSpec], weights: Sequence[np.ndarray]) -> Tuple[_Timer, _Timer]:
     from .. import bounds
 
     def lip():
@@ -57,7 +61,7 @@ def _numpy_timers(layers, weights):
     return lip, pm
 
 
-def _torch_timers(layers, weights, device):
+def _torch_timers(layers: Sequence[ConvSpec], weights: Sequence[np.ndarray], device: str) -> Tuple[_Timer, _Timer]:
     torch, dev = torch_device(device)
     from ..adapters import torch as tkt
 
@@ -87,13 +91,13 @@ def _torch_timers(layers, weights, device):
     return lip, pm
 
 
-def _out_pad(s, ysize):
+def _out_pad(s: ConvSpec, ysize: Sequence[int]) -> Tuple[int, ...]:
     # conv_transpose2d must give back the input's size when the stride does not divide it evenly
     return tuple(n + 2 * p - ((o - 1) * st + d * (k - 1) + 1)
                  for n, p, o, st, d, k in zip(s.input_size, s.padding, ysize, s.stride, s.dilation, s.kernel_size))
 
 
-def _timed(fn, repeat, warmup=True):
+def _timed(fn: _Timer, repeat: int, warmup: bool = True) -> List[float]:
     if warmup:
         fn()  # warm-up: JIT compilation, FFT plans, CUDA context
     ts = []
@@ -104,7 +108,7 @@ def _timed(fn, repeat, warmup=True):
     return ts
 
 
-def run_experiment(*, scale="full", out_dir="results", device="cpu"):
+def run_experiment(*, scale: str = "full", out_dir: OutDir = "results", device: str = "cpu") -> Result:
     """Run Table 5.2 with torch on ``device`` (and the NumPy LipBound on the CPU)."""
     full = scale == "full"
     archs = ARCHS if full else ("alexnet",)
@@ -114,7 +118,7 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
     repeat = 3 if full and not cpu else 1
     rec = Recorder(NAME, scale, out_dir, device)
     rng = np.random.default_rng(0)
-    rows = []
+    rows: List[Dict[str, Any]] = []
     for arch in archs:
         layers = conv_layers(arch)
         if not full:  # smoke: the same layers at 1/8 of the input size

@@ -13,15 +13,20 @@ training.
 from __future__ import annotations
 
 import math
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Sequence, Tuple
 
-
-from ._common import Recorder, load_digits, torch_device
+from ._common import OutDir, Recorder, Result, load_digits, torch_device
 from ._train import fit_classifier
+
+if TYPE_CHECKING:
+    from torch import Tensor
+    from torch.nn import Module
 
 NAME = "table5.3"
 
 # Published (Table 5.3a, CIFAR-10): model -> (natural, PGD-linf, C&W-l2 0.8).
-THESIS = {
+THESIS: Dict[str, Tuple[float, float, float]] = {
     "Baseline": (0.953, 0.000, 0.000),
     "AT": (0.864, 0.426, 0.334),
     "AT+PM": (0.788, 0.434, 0.419),
@@ -29,13 +34,13 @@ THESIS = {
 }
 
 
-def l2_radius_same_volume(eps_inf, d):
+def l2_radius_same_volume(eps_inf: float, d: int) -> float:
     """Radius of the l2 ball in R^d whose volume equals the l-inf ball of radius ``eps_inf``."""
     # (2 eps)^d = pi^(d/2) r^d / Gamma(d/2 + 1)
     return 2 * eps_inf * math.exp(math.lgamma(d / 2 + 1) / d) / math.sqrt(math.pi)
 
 
-def _cnn(nn):
+def _cnn(nn: ModuleType) -> Module:
     return nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
         nn.Conv2d(32, 64, 3, padding=1, stride=2), nn.ReLU(),
@@ -44,7 +49,8 @@ def _cnn(nn):
     )
 
 
-def _power_method_regularizer(torch, model, input_shape, maxiter=10):
+def _power_method_regularizer(torch: ModuleType, model: Module, input_shape: Sequence[int],
+                              maxiter: int = 10) -> Callable[[Module], Tensor]:
     """Eq 5.56's Lipschitz term with sigma from a 10-step power method per conv (Farnia et al., AT+PM).
 
     Input sizes come from one traced forward pass; each conv keeps its power-iteration vector
@@ -52,7 +58,8 @@ def _power_method_regularizer(torch, model, input_shape, maxiter=10):
     ``sum log ||conv(u)||`` is differentiable in the weights.
     """
     F = torch.nn.functional
-    convs, shapes = [], {}
+    convs: List[Module] = []
+    shapes: Dict[Module, Tuple[int, ...]] = {}
     def record(m, inp, out):  # a forward hook must return None, or it replaces the output
         shapes.setdefault(m, tuple(inp[0].shape[1:]))
 
@@ -92,7 +99,7 @@ def _power_method_regularizer(torch, model, input_shape, maxiter=10):
     return reg
 
 
-def run_experiment(*, scale="full", out_dir="results", device="cpu"):
+def run_experiment(*, scale: str = "full", out_dir: OutDir = "results", device: str = "cpu") -> Result:
     """Run Table 5.3 on ``device``."""
     torch, dev = torch_device(device)
     from ..adapters.torch import LipschitzRegularizer, pgd_attack
@@ -129,9 +136,9 @@ def run_experiment(*, scale="full", out_dir="results", device="cpu"):
         "AT+PM": at_loss(lambda model: _power_method_regularizer(torch, model, (1, 8, 8))),
         "AT+LipReg": at_loss(lipreg),
     }
-    rows = []
+    rows: List[Dict[str, Any]] = []
     for name, loss_fn in setups.items():
-        state = {}
+        state: Dict[str, Any] = {}
         torch.manual_seed(0)
         model = _cnn(torch.nn).to(dev)
         fit_classifier(torch, model, (xtr_t, ytr_t), epochs=epochs, lr=1e-3, seed=0, loss_fn=loss_fn)
