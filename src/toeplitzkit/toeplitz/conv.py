@@ -17,16 +17,24 @@ size ``(in_channels, *input_size)`` maps ``x.ravel()`` to the ravel of the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Literal, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .. import _fft
 from .._validation import as_array, check_option, result_dtype
 from .base import StructuredOperator
 from .geometry import PADDING_MODES, PADDING_STRINGS, ConvGeometry  # noqa: F401  (re-exported names)
+from .geometry import IntOrTuple, PaddingLike
+
+if TYPE_CHECKING:
+    from .symbol import TrigPolynomial
 
 __all__ = ["Conv1dOperator", "Conv2dOperator", "Conv3dOperator", "conv_operator"]
 
-_NUMPY_PAD_MODE = {"circular": "wrap", "reflect": "reflect", "replicate": "edge"}
+_NUMPY_PAD_MODE: dict[str, Literal["wrap", "reflect", "edge"]] = {
+    "circular": "wrap", "reflect": "reflect", "replicate": "edge"}
 
 # A cached kernel spectrum is kept when it is at most this many bytes; larger
 # ones are recomputed from the (small) kernel in chunks of frequencies at every
@@ -44,8 +52,9 @@ class _ConvNdOperator(StructuredOperator):
     _nd: int = 2
     _weight_axes: str = "(out_channels, in_channels / groups, kh, kw)"
 
-    def __init__(self, weight, input_size, stride=1, padding=0, dilation=1, groups=1,
-                 padding_mode="zeros", *, method="auto", check_finite: bool = True):
+    def __init__(self, weight: ArrayLike, input_size: IntOrTuple, stride: IntOrTuple = 1, padding: PaddingLike = 0,
+                 dilation: IntOrTuple = 1, groups: int = 1, padding_mode: str = "zeros", *, method: str = "auto",
+                 check_finite: bool = True) -> None:
         nd = self._nd
         w = as_array(weight, "weight", check_finite=check_finite)
         if w.ndim != nd + 2:
@@ -85,7 +94,7 @@ class _ConvNdOperator(StructuredOperator):
         self._batch_shape = ()
         self._dtype = w.dtype
         self.check_finite = check_finite
-        self._spec_cache = {}
+        self._spec_cache: dict[tuple, Any] = {}
         # Direct evaluation: one matrix product per kernel tap on the strided
         # view of the padded input, K c_out c_in prod(out) multiply-adds; the
         # FFT path mixes channels at every frequency of the (full-resolution)
@@ -101,11 +110,11 @@ class _ConvNdOperator(StructuredOperator):
                        for tap in np.ndindex(*self.kernel_size)]
 
     # ---------------------------------------------------------------- kernel spectrum
-    def _grid(self, real):
+    def _grid(self, real: bool) -> tuple[int, ...]:
         N = self._fft_shape
         return N[:-1] + (N[-1] // 2 + 1,) if real else N
 
-    def _phase(self, start, stop, grid, cdtype):
+    def _phase(self, start: int, stop: int, grid: tuple[int, ...], cdtype: DTypeLike) -> np.ndarray:
         """``exp(+2 pi i <f, e> / N)`` for flat frequencies ``start:stop`` and every tap ``e``: ``(F, K)``."""
         idx = np.unravel_index(np.arange(start, stop), grid)
         frac = np.zeros((stop - start, self._taps[0].size))
@@ -114,7 +123,7 @@ class _ConvNdOperator(StructuredOperator):
             frac += np.mod(np.outer(f.astype(np.int64), e), N) / N
         return np.exp(2j * np.pi * frac).astype(cdtype, copy=False)
 
-    def _spectrum(self, start, stop, grid, cdtype):
+    def _spectrum(self, start: int, stop: int, grid: tuple[int, ...], cdtype: DTypeLike) -> np.ndarray:
         """``G[f] = sum_e w[e] exp(+2 pi i <f, e> / N)`` for flat frequencies ``start:stop``.
 
         Shape ``(F, groups, out/groups, in/groups)``.  ``Z(f) = G(f) X(f)`` is the
@@ -124,7 +133,7 @@ class _ConvNdOperator(StructuredOperator):
         g = self.groups
         return G.reshape(stop - start, g, self.out_channels // g, self.weight.shape[1])
 
-    def _tap_matrices(self, cdtype, adjoint):
+    def _tap_matrices(self, cdtype: DTypeLike, adjoint: bool) -> list[np.ndarray]:
         """Per group, the kernel as a ``(c_in, K * c_out)`` matrix (conjugated for the adjoint)."""
         key = ("taps", adjoint, np.dtype(cdtype).str)
         mats = self._spec_cache.get(key)
@@ -140,13 +149,13 @@ class _ConvNdOperator(StructuredOperator):
         return mats
 
     # ---------------------------------------------------------------- padding
-    def _pad(self, x):
+    def _pad(self, x: np.ndarray) -> np.ndarray:
         if self.padding_mode == "zeros":
             return x
         widths = [(0, 0)] * (x.ndim - self._nd) + list(self.padding)
         return np.pad(x, widths, mode=_NUMPY_PAD_MODE[self.padding_mode])
 
-    def _pad_adjoint(self, xp):
+    def _pad_adjoint(self, xp: np.ndarray) -> np.ndarray:
         """Adjoint of :meth:`_pad`: fold every padded entry back onto its source."""
         if self.padding_mode == "zeros":
             return xp
@@ -164,7 +173,7 @@ class _ConvNdOperator(StructuredOperator):
         return xp
 
     # ---------------------------------------------------------------- core
-    def _mix(self, X, real, adjoint):
+    def _mix(self, X: np.ndarray, real: bool, adjoint: bool) -> np.ndarray:
         """Channel mixing in the frequency domain.
 
         ``X`` is ``(B, c_in, F_all)`` (``c_in`` = out channels when ``adjoint``);
@@ -220,7 +229,7 @@ class _ConvNdOperator(StructuredOperator):
                 Z4[:, i, :, start:stop] = np.moveaxis(acc, 0, -1)
         return Z
 
-    def _mix_real_taps(self, X4, Z4, grid, adjoint):
+    def _mix_real_taps(self, X4: np.ndarray, Z4: np.ndarray, grid: tuple[int, ...], adjoint: bool) -> None:
         """Per-tap mixing for a real kernel: ``Z(f) = sum_e phase(f, e) W_e X(f)``.
 
         A complex spectrum viewed as interleaved real numbers is multiplied by the
@@ -257,7 +266,7 @@ class _ConvNdOperator(StructuredOperator):
                     Z4[b, i, :, start:stop] = acc
 
     # ---------------------------------------------------------------- direct path
-    def _direct_weights(self, dtype, adjoint):
+    def _direct_weights(self, dtype: DTypeLike, adjoint: bool) -> np.ndarray:
         """Per tap, the kernel as ``(K, groups, c_out_g, c_in_g)`` (``(K, g, c_in_g, c_out_g)``
         conjugated for the adjoint)."""
         key = ("direct", adjoint, np.dtype(dtype).str)
@@ -273,7 +282,7 @@ class _ConvNdOperator(StructuredOperator):
             self._spec_cache[key] = W
         return W
 
-    def _tap_windows(self, tap):
+    def _tap_windows(self, tap: tuple[int, ...]) -> tuple[tuple[slice, ...], tuple[slice, ...]] | None:
         """For one tap: the output window it reaches and the input entries it reads.
 
         ``(out_view, in_view)``: ``y[out_view] += W_e x[in_view]``.  With zero
@@ -300,13 +309,13 @@ class _ConvNdOperator(StructuredOperator):
         return lead + tuple(outs), lead + tuple(ins)
 
     @staticmethod
-    def _tap_product(W, X, out=None):
+    def _tap_product(W: np.ndarray, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``W`` ``(g, p, q)`` times ``X`` ``(B, g, q, P)`` -> ``(B, g, p, P)``."""
         if W.shape[-1] == 1:  # depthwise and friends: a broadcast product
             return np.multiply(W, X, out=out)
         return np.matmul(W, X, out=out)
 
-    def _direct_forward(self, x):
+    def _direct_forward(self, x: np.ndarray) -> np.ndarray:
         B = x.shape[0]
         g = self.groups
         co, ci = self.out_channels // g, self.weight.shape[1]
@@ -334,7 +343,7 @@ class _ConvNdOperator(StructuredOperator):
                 out[:, :, c0:c1] += t
         return out.reshape((B, self.out_channels) + self.output_size)
 
-    def _direct_backward(self, y):
+    def _direct_backward(self, y: np.ndarray) -> np.ndarray:
         B = y.shape[0]
         g = self.groups
         yb = y.reshape(B, g, self.out_channels // g, -1)
@@ -350,7 +359,7 @@ class _ConvNdOperator(StructuredOperator):
             res[iv] += prod[ov]
         return res if self.padding_mode == "zeros" else self._pad_adjoint(res)
 
-    def _forward(self, x):
+    def _forward(self, x: np.ndarray) -> np.ndarray:
         """``x`` ``(B, in_channels, *input_size)`` -> ``(B, out_channels, *output_size)``."""
         nd = self._nd
         B = x.shape[0]
@@ -377,7 +386,7 @@ class _ConvNdOperator(StructuredOperator):
             out[:, c0:c0 + step] = z[crop]
         return out
 
-    def _backward(self, y):
+    def _backward(self, y: np.ndarray) -> np.ndarray:
         """Exact adjoint: ``(B, out_channels, *output_size)`` -> ``(B, in_channels, *input_size)``."""
         nd = self._nd
         B = y.shape[0]
@@ -407,7 +416,8 @@ class _ConvNdOperator(StructuredOperator):
         return self._pad_adjoint(res)
 
     # ---------------------------------------------------------------- public
-    def _validate_images(self, x, name, channels, size, check_finite):
+    def _validate_images(self, x: ArrayLike, name: str, channels: int, size: tuple[int, ...],
+                         check_finite: bool | None) -> tuple[np.ndarray, tuple[int, ...]]:
         if check_finite is None:
             check_finite = self.check_finite
         x = as_array(x, name, min_ndim=self._nd + 1, check_finite=check_finite)
@@ -419,7 +429,7 @@ class _ConvNdOperator(StructuredOperator):
         lead = x.shape[:-self._nd - 1]
         return x.astype(dt, copy=False).reshape((-1,) + want), lead
 
-    def apply(self, x, *, check_finite=None) -> np.ndarray:
+    def apply(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """The convolution of ``x`` of shape ``(..., in_channels, *input_size)``.
 
         Returns ``(..., out_channels, *output_size)``, equal to PyTorch's
@@ -428,7 +438,7 @@ class _ConvNdOperator(StructuredOperator):
         x, lead = self._validate_images(x, "x", self.in_channels, self.input_size, check_finite)
         return self._forward(x).reshape(lead + (self.out_channels,) + self.output_size)
 
-    def apply_adjoint(self, y, *, check_finite=None) -> np.ndarray:
+    def apply_adjoint(self, y: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """The exact adjoint of :meth:`apply` (``conv_transpose`` semantics, padding folded back).
 
         ``y`` has shape ``(..., out_channels, *output_size)``; returns
@@ -449,7 +459,7 @@ class _ConvNdOperator(StructuredOperator):
             full[i * co:(i + 1) * co, i * ci:(i + 1) * ci] = self.weight[i * co:(i + 1) * co]
         return full
 
-    def symbol(self):
+    def symbol(self) -> TrigPolynomial:
         """The matrix symbol ``F(w)[i, j] = sum_a K[i, j, a] e^{i <a, w>}`` of the kernel (Eq 5.50).
 
         A :class:`~toeplitzkit.toeplitz.TrigPolynomial` with ``lead_shape``
@@ -467,19 +477,19 @@ class _ConvNdOperator(StructuredOperator):
             w = spread
         return TrigPolynomial.from_kernel(w, check_finite=False)
 
-    def _matmat(self, X):
+    def _matmat(self, X: np.ndarray) -> np.ndarray:
         bx, k = X.shape[:-2], X.shape[-1]
         x = np.moveaxis(X, -1, -2).reshape((-1, self.in_channels) + self.input_size)
         y = self._forward(x).reshape(bx + (k, self._mn[0]))
         return np.moveaxis(y, -1, -2).astype(X.dtype, copy=False)
 
-    def _rmatmat(self, X):
+    def _rmatmat(self, X: np.ndarray) -> np.ndarray:
         bx, k = X.shape[:-2], X.shape[-1]
         y = np.moveaxis(X, -1, -2).reshape((-1, self.out_channels) + self.output_size)
         x = self._backward(y).reshape(bx + (k, self._mn[1]))
         return np.moveaxis(x, -1, -2).astype(X.dtype, copy=False)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"{type(self).__name__}(weight shape {self.weight.shape}, input_size={self.input_size}, "
                 f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
                 f"groups={self.groups}, padding_mode={self.padding_mode!r}, dtype={self.dtype})")
@@ -680,8 +690,9 @@ class Conv3dOperator(_ConvNdOperator):
     _weight_axes = "(out_channels, in_channels / groups, kd, kh, kw)"
 
 
-def conv_operator(weight, geometry, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros", *,
-                  dtype=None, real: bool = False, method: str = "auto",
+def conv_operator(weight: ArrayLike, geometry: ConvGeometry | IntOrTuple, stride: IntOrTuple = 1,
+                  padding: PaddingLike = 0, dilation: IntOrTuple = 1, groups: int = 1, padding_mode: str = "zeros",
+                  *, dtype: DTypeLike | None = None, real: bool = False, method: str = "auto",
                   check_finite: bool = True) -> Conv1dOperator | Conv2dOperator | Conv3dOperator:
     """The operator of a 1-, 2- or 3-D convolution layer, its class chosen by the weight's shape.
 
@@ -724,6 +735,8 @@ def conv_operator(weight, geometry, stride=1, padding=0, dilation=1, groups=1, p
         raise TypeError(f"'weight' must be real, got dtype {w.dtype}")
     if dtype is not None:
         w = w.astype(dtype)
+    input_size: IntOrTuple
+    kwargs: dict[str, Any]
     if isinstance(geometry, ConvGeometry):
         if geometry.weight_shape != w.shape:
             raise ValueError(f"'weight' has shape {w.shape}, but 'geometry' expects {geometry.weight_shape}")
@@ -734,4 +747,5 @@ def conv_operator(weight, geometry, stride=1, padding=0, dilation=1, groups=1, p
     return _CLASSES[w.ndim](w, input_size, method=method, check_finite=check_finite, **kwargs)
 
 
-_CLASSES = {3: Conv1dOperator, 4: Conv2dOperator, 5: Conv3dOperator}
+_CLASSES: dict[int, Union[type[Conv1dOperator], type[Conv2dOperator], type[Conv3dOperator]]] = {
+    3: Conv1dOperator, 4: Conv2dOperator, 5: Conv3dOperator}

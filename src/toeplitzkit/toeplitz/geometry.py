@@ -15,9 +15,10 @@ from __future__ import annotations
 import dataclasses
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validation import check_option
 
@@ -25,6 +26,11 @@ __all__ = ["ConvGeometry", "ConvLayer", "PADDING_MODES", "PADDING_STRINGS"]
 
 PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
 PADDING_STRINGS = ("valid", "same")
+
+#: ``stride``, ``dilation`` or ``input_size`` as torch takes them: an int, or one int per spatial axis.
+IntOrTuple = Union[int, Sequence[int]]
+#: ``padding`` as torch takes it: an int, one int per axis, per-side ``(lo, hi)`` pairs, ``'same'`` or ``'valid'``.
+PaddingLike = Union[int, str, Sequence[int], Sequence[Sequence[int]]]
 
 
 def _is_int(v: Any) -> bool:
@@ -52,7 +58,8 @@ def _ints(value: Any, name: str, nd: int, minimum: int, *, broadcast: bool = Tru
     return vals
 
 
-def _pads(padding: Any, nd: int, kernel: tuple, dilation: tuple, stride: tuple) -> tuple[tuple[int, int], ...]:
+def _pads(padding: Any, nd: int, kernel: tuple[int, ...], dilation: tuple[int, ...],
+          stride: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
     """Padding as ``((lo, hi), ...)`` per axis, following torch's rules."""
     if isinstance(padding, str):
         check_option(padding, "padding", PADDING_STRINGS)
@@ -157,8 +164,9 @@ class ConvGeometry:
 
     # ------------------------------------------------------------------ parsing
     @classmethod
-    def from_args(cls, weight_shape: Any, input_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
-                  groups: Any = 1, padding_mode: str = "zeros") -> ConvGeometry:
+    def from_args(cls, weight_shape: Sequence[int], input_size: IntOrTuple, stride: IntOrTuple = 1,
+                  padding: PaddingLike = 0, dilation: IntOrTuple = 1, groups: int = 1,
+                  padding_mode: str = "zeros") -> ConvGeometry:
         """Parse and check a layer's arguments as ``torch.nn.ConvNd`` does.
 
         Parameters
@@ -197,7 +205,7 @@ class ConvGeometry:
         if groups < 1:
             raise ValueError(f"'groups' must be >= 1, got {groups}")
         cin = shape[1] * groups
-        size = input_size
+        size: Any = input_size  # an int or a sequence until _ints reads it
         if not _is_int(size):
             try:
                 size = tuple(size)
@@ -218,8 +226,8 @@ class ConvGeometry:
         return cls(shape[0], cin, kernel, size, stride, pads, dilation, groups, padding_mode)
 
     @staticmethod
-    def resolve_padding(padding: Any, kernel_size: Any, dilation: Any = 1,
-                        stride: Any = 1) -> tuple[tuple[int, int], ...]:
+    def resolve_padding(padding: PaddingLike, kernel_size: IntOrTuple, dilation: IntOrTuple = 1,
+                        stride: IntOrTuple = 1) -> tuple[tuple[int, int], ...]:
         """Padding as ``((lo, hi), ...)`` per axis from any form :meth:`from_args` accepts.
 
         ``'same'`` pads ``d (k - 1)`` in all per axis, the odd element after
@@ -233,7 +241,8 @@ class ConvGeometry:
         >>> ConvGeometry.resolve_padding(1, (3, 3))
         ((1, 1), (1, 1))
         """
-        kernel = (kernel_size,) if _is_int(kernel_size) else tuple(kernel_size)
+        ks: Any = kernel_size  # an int or a sequence until _ints reads it
+        kernel = (ks,) if _is_int(ks) else tuple(ks)
         nd = len(kernel)
         kernel = _ints(kernel, "kernel_size", nd, 1, broadcast=False)
         return _pads(padding, nd, kernel, _ints(dilation, "dilation", nd, 1), _ints(stride, "stride", nd, 1))
@@ -250,7 +259,7 @@ class ConvGeometry:
         return (self.out_channels, self.in_channels // self.groups) + tuple(self.kernel_size)
 
     @property
-    def padding(self) -> tuple:
+    def padding(self) -> tuple[int, ...] | tuple[tuple[int, int], ...]:
         """The padding in torch's form: one int per axis when every axis pads both sides equally, else the pairs."""
         if all(lo == hi for lo, hi in self.pads):
             return tuple(lo for lo, _ in self.pads)
@@ -281,7 +290,7 @@ class ConvGeometry:
         """``(out_channels, *output_size)``."""
         return (self.out_channels,) + tuple(self.output_size)
 
-    def conv_kwargs(self) -> dict:
+    def conv_kwargs(self) -> dict[str, Any]:
         """``stride``, ``padding`` (per-side pairs), ``dilation``, ``groups``, ``padding_mode`` as keywords."""
         return dict(stride=self.stride, padding=self.pads, dilation=self.dilation, groups=self.groups,
                     padding_mode=self.padding_mode)
@@ -326,16 +335,18 @@ class ConvLayer:
                              f"{self.geometry.weight_shape}")
 
     @classmethod
-    def from_args(cls, name: str, weight: Any, input_size: Any, stride: Any = 1, padding: Any = 0,
-                  dilation: Any = 1, groups: Any = 1, padding_mode: str = "zeros") -> ConvLayer:
+    def from_args(cls, name: str, weight: ArrayLike, input_size: IntOrTuple, stride: IntOrTuple = 1,
+                  padding: PaddingLike = 0, dilation: IntOrTuple = 1, groups: int = 1,
+                  padding_mode: str = "zeros") -> ConvLayer:
         """A layer from a weight (an array) or a weight shape (a tuple of ints) and torch's arguments."""
+        arr: np.ndarray | None
         if isinstance(weight, tuple) and all(_is_int(v) for v in weight):
-            shape, weight = weight, None
+            shape, arr = weight, None
         else:
-            weight = np.asarray(weight)
-            shape = weight.shape
+            arr = np.asarray(weight)
+            shape = arr.shape
         geometry = ConvGeometry.from_args(shape, input_size, stride, padding, dilation, groups, padding_mode)
-        return cls(name, geometry, weight)
+        return cls(name, geometry, arr)
 
     def replace(self, weight: np.ndarray | None = None, **changes: Any) -> ConvLayer:
         """A copy with a new weight (the kernel size follows it) and/or geometry fields changed."""
