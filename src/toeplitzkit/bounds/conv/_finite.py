@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Iterator, Literal, cast, overload
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.linalg.lapack import dpotrf as _dpotrf
 
 from ...toeplitz.geometry import ConvLayer
@@ -59,16 +61,23 @@ _GRAM_FLOPS_FAST = 4e8
 _BAND_MIN_ORDER = 512
 _BAND_ENTRIES = 1 << 25
 
+#: ``(lower, upper, upper_how, lower_how, cholesky_count)`` of a finite-operator certificate.
+FiniteBound = tuple[float, float, str, str, int]
+# Per tap pair ``(t, t')`` of one axis: the index pairs it couples and their counts (:func:`_axis_pairs`).
+_AxisPairs = dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
+# ``(q, b, pairs, sizes)`` of :func:`band_plan`.
+_BandPlan = tuple[int, int, list[_AxisPairs], tuple[int, ...]]
+
 
 # --------------------------------------------------------------------- matrices in disguise
 @dataclass
 class Blocks:
-    mats: list      # real matrices (m_j, c_j): ||A|| = factor * max_j ||M_j||
+    mats: list[np.ndarray]  # real matrices (m_j, c_j): ||A|| = factor * max_j ||M_j||
     factor: int     # multiplicity m: the factor is sqrt(m)
     how: str
 
 
-def matrix_blocks(layer, max_blocks=4096):
+def matrix_blocks(layer: ConvLayer, max_blocks: int = 4096) -> Blocks | None:
     """The layer as a block-diagonal copy of a few matrices, or None.
 
     A single tap: ``A = blockdiag_g(W_g) (x) R`` with ``R`` the per-axis row
@@ -80,7 +89,7 @@ def matrix_blocks(layer, max_blocks=4096):
     that land inside the input; the distinct blocks are one per group and
     combination of per-axis clipping classes.
     """
-    w = layer.weight
+    w = cast(np.ndarray, layer.weight)
     G = layer.groups
     cout_g, cin_g = w.shape[0] // G, w.shape[1]
     k = w.shape[2:]
@@ -96,7 +105,7 @@ def matrix_blocks(layer, max_blocks=4096):
         return Blocks(mats, m, how)
     if layer.padding_mode != "zeros":
         return None
-    classes = []
+    classes: list[list[tuple[np.integer, ...]]] = []
     for a, R in enumerate(Rs):
         Lo = R.shape[1]
         e = layer.dilation[a] * (k[a] - 1) + 1
@@ -116,11 +125,11 @@ def matrix_blocks(layer, max_blocks=4096):
     return Blocks(mats, 1, f"matrix(disjoint windows, {n_cls} clipping class{'es' if n_cls > 1 else ''})")
 
 
-def _fmt(t):
+def _fmt(t: tuple[int, ...]) -> str:
     return str(t[0]) if len(set(t)) == 1 else "x".join(map(str, t))
 
 
-def matrix_grams(mats):
+def matrix_grams(mats: list[np.ndarray]) -> tuple[list[np.ndarray], list[float]]:
     """The smaller Gram matrix of each matrix and its rounding bound: lists."""
     grams, errs = [], []
     for M in mats:
@@ -136,16 +145,17 @@ def matrix_grams(mats):
 
 
 # --------------------------------------------------------------------- Gram matrices of a layer
-def gram_order(layer):
+def gram_order(layer: ConvLayer) -> tuple[int, str]:
     """``(q, side)``: the order of the smaller per-group Gram matrix and which side it is."""
     G = layer.groups
-    cout_g, cin_g = layer.weight.shape[0] // G, layer.weight.shape[1]
+    w = cast(np.ndarray, layer.weight)
+    cout_g, cin_g = w.shape[0] // G, w.shape[1]
     q_in = cin_g * int(np.prod(layer.input_size))
     q_out = cout_g * int(np.prod(layer.output_size))
     return (q_in, "in") if q_in <= q_out else (q_out, "out")
 
 
-def _tap_products(Wm):
+def _tap_products(Wm: np.ndarray) -> np.ndarray:
     """``Wm[g]^T Wm[g]`` for each group, exactly symmetric: one triangle by ``dsyrk`` (half a product)."""
     from scipy.linalg.blas import dsyrk
 
@@ -160,14 +170,14 @@ def _tap_products(Wm):
     return H
 
 
-def _axis_pairs(R, side, n):
+def _axis_pairs(R: np.ndarray, side: str, n: int) -> _AxisPairs:
     """Per tap pair ``(t, t')`` of one axis: index pairs ``(i, j)`` and their counts.
 
     ``side='in'``: ``S[t, t'] = R_t^T R_t'`` (input pairs read by one output);
     ``side='out'``: ``R_t R_t'^T`` (output pairs reading one input).
     """
     k, Lo = R.shape
-    out = {}
+    out: _AxisPairs = {}
     for t in range(k):
         for u in range(k):
             if side == "in":
@@ -181,13 +191,13 @@ def _axis_pairs(R, side, n):
     return out
 
 
-def _tap_matrices(layer, side):
+def _tap_matrices(layer: ConvLayer, side: str) -> tuple[np.ndarray, int, int, int, int]:
     """Per group, the taps side by side: ``(G, p, c K)`` with columns ``(c, t)``.
 
     ``c`` is the Gram matrix's channel count (inputs for ``side='in'``, outputs
     otherwise), ``p`` the other one, ``K`` the number of taps.
     """
-    w = layer.weight
+    w = cast(np.ndarray, layer.weight)
     G = layer.groups
     cout_g, cin_g = w.shape[0] // G, w.shape[1]
     K = int(np.prod(w.shape[2:]))
@@ -198,7 +208,8 @@ def _tap_matrices(layer, side):
     return Wm, cout_g, cin_g, G, K
 
 
-def layer_grams(layer, abs_bound, side=None):
+def layer_grams(layer: ConvLayer, abs_bound: float,
+                side: str | None = None) -> Iterator[tuple[range, np.ndarray, float]]:
     """Yield ``(groups, G, e2)``: per-group Gram matrices ``(g, q, q)`` of the layer and their error.
 
     ``side='in'``: ``A_g^T A_g = sum_{t, t'} W_t^T W_t' (x) S_1[t1, t1'] (x) ...``
@@ -219,7 +230,7 @@ def layer_grams(layer, abs_bound, side=None):
     D = layer.ndim
     if side is None:
         side = gram_order(layer)[1]
-    k = tuple(layer.weight.shape[2:])
+    k = tuple(cast(np.ndarray, layer.weight).shape[2:])
     Rs = read_maps(layer)
     sizes = tuple(layer.input_size) if side == "in" else tuple(layer.output_size)
     pairs = [_axis_pairs(R, side, n) for R, n in zip(Rs, layer.input_size)]
@@ -249,7 +260,17 @@ def layer_grams(layer, abs_bound, side=None):
 
 
 # --------------------------------------------------------------------- certificates
-def psd_certificate(Gm, e2, t2, want_factor=False):
+@overload
+def psd_certificate(Gm: np.ndarray, e2: float, t2: float, want_factor: Literal[False] = ...) -> bool: ...
+
+
+@overload
+def psd_certificate(Gm: np.ndarray, e2: float, t2: float,
+                    want_factor: Literal[True]) -> tuple[bool, np.ndarray | None]: ...
+
+
+def psd_certificate(Gm: np.ndarray, e2: float, t2: float,
+                    want_factor: bool = False) -> bool | tuple[bool, np.ndarray | None]:
     """Prove ``t2 I - G >= 0`` for every symmetric ``G`` within ``e2`` (spectral norm) of ``Gm``.
 
     With ``s = t2 - e2`` it suffices that ``s I - Gm`` is positive
@@ -276,7 +297,7 @@ def psd_certificate(Gm, e2, t2, want_factor=False):
     return (ok, L if ok else None) if want_factor else ok
 
 
-def rayleigh_lower(Gm, e2, x):
+def rayleigh_lower(Gm: np.ndarray, e2: float, x: ArrayLike) -> float:
     """A certified lower bound on ``lambda_max`` of every ``G`` within ``e2`` of ``Gm``.
 
     The Rayleigh quotient of ``x`` less its rounding.
@@ -292,7 +313,7 @@ def rayleigh_lower(Gm, e2, x):
     return max(lam, 0.0)
 
 
-def _eig_bound(Gm, e2):
+def _eig_bound(Gm: np.ndarray, e2: float) -> float:
     """Upper bound on ``lambda_max`` from a dense eigensolver (backward stable) plus ``e2``."""
     q = Gm.shape[0]
     lam = float(np.linalg.eigvalsh(Gm)[-1])
@@ -300,7 +321,7 @@ def _eig_bound(Gm, e2):
     return max(lam, 0.0) + e2 + 10 * (q + 8) * _EPS * fro
 
 
-def _lanczos(Gm, steps, rtol, rng):
+def _lanczos(Gm: np.ndarray, steps: int, rtol: float, rng: np.random.Generator) -> np.ndarray:
     """Top Ritz vector of a symmetric matrix over a Krylov subspace (full reorthogonalization)."""
     q = Gm.shape[0]
     m = min(steps, q)
@@ -326,10 +347,10 @@ def _lanczos(Gm, steps, rtol, rng):
     return Y[:, -1] @ V[:len(hist)]
 
 
-def _top_vectors(Gs, tol, rng):
+def _top_vectors(Gs: list[np.ndarray], tol: float, rng: np.random.Generator) -> list[np.ndarray]:
     """Top eigenvector estimates of symmetric matrices (list of (q, q)): dense eigh or Lanczos."""
-    out = [None] * len(Gs)
-    by_q = {}
+    out: list[Any] = [None] * len(Gs)  # every entry is set below
+    by_q: dict[int, list[int]] = {}
     for j, Gm in enumerate(Gs):
         by_q.setdefault(Gm.shape[0], []).append(j)
     for q, js in by_q.items():
@@ -353,12 +374,12 @@ class Bracket:
     fallback: str       # '' or what raised the threshold
 
 
-def _threshold(lam, rel):
+def _threshold(lam: np.ndarray, rel: float) -> float:
     """The upper side proposed by the best certified lower bound ``sqrt(max lam)``: ``(1 + rel)`` above it."""
     return max(math.sqrt(float(lam.max())) * (1 - 2 * _EPS) * (1 + rel), 1e-300)
 
 
-def certify_grams(grams, errs, tol):
+def certify_grams(grams: list[np.ndarray], errs: ArrayLike, tol: float) -> Bracket:
     """``lower <= max_j lambda_max(G_j)^(1/2) <= upper`` with ``upper <= lower (1 + tol)`` when possible.
 
     ``grams`` are computed symmetric matrices, each within ``errs[j]`` of an
@@ -381,7 +402,7 @@ def certify_grams(grams, errs, tol):
                       for Gm, e in zip(grams, errs)])
     order = np.argsort(-tr_ub, kind="stable")
     lam = np.zeros(nG)
-    vecs = [None] * nG
+    vecs: list[np.ndarray | None] = [None] * nG
     cand = order
     if nG > _MANY and len({Gm.shape[0] for Gm in grams}) == 1 and qmax > 8:
         # many groups (depthwise layers): rank them by a few batched power
@@ -412,9 +433,9 @@ def certify_grams(grams, errs, tol):
                 if q > _DENSE_EIG and vecs[j] is not None and lam[j] >= lam.max() * (1 - 1e-15):
                     # two steps of inverse iteration with the factor of (s I - G):
                     # the top eigenvector's component grows by (s - lam_2) / (s - lam_1)
-                    x = vecs[j]
+                    x = cast(np.ndarray, vecs[j])  # (not None: tested above)
                     for _ in range(2):
-                        x = _solve_chol(L, x)
+                        x = _solve_chol(cast(np.ndarray, L), x)  # (the factor of a success)
                         x /= np.linalg.norm(x)
                     lam[j] = max(lam[j], rayleigh_lower(grams[j], errs[j], x))
                 break
@@ -443,7 +464,7 @@ def certify_grams(grams, errs, tol):
     return Bracket(lower, t, certs, fallback)
 
 
-def _solve_chol(L, x):
+def _solve_chol(L: np.ndarray, x: np.ndarray) -> np.ndarray:
     from scipy.linalg.lapack import dpotrs
 
     y, info = dpotrs(L, x, lower=1)
@@ -451,7 +472,8 @@ def _solve_chol(L, x):
 
 
 # --------------------------------------------------------------------- banded Gram matrices
-def _tap_pair_pixels(pairs, taps, strides, t, u):
+def _tap_pair_pixels(pairs: list[_AxisPairs], taps: list[tuple[int, ...]], strides: list[int], t: tuple[int, ...],
+                     u: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flat pixel pairs ``(I, J)`` coupled by taps ``t, t'`` and their counts (D-fold product)."""
     I = J = np.zeros(1, dtype=np.int64)
     cnt = np.ones(1)
@@ -463,7 +485,7 @@ def _tap_pair_pixels(pairs, taps, strides, t, u):
     return I, J, cnt
 
 
-def band_plan(layer, side):
+def band_plan(layer: ConvLayer, side: str) -> _BandPlan | None:
     """``(q, b, pairs, sizes)``: order and half-bandwidth of the per-group Gram matrix.
 
     Ordered pixel-major (row-major over the spatial axes) and channel-minor,
@@ -474,7 +496,7 @@ def band_plan(layer, side):
     if layer.padding_mode == "circular":
         return None
     D = layer.ndim
-    w = layer.weight
+    w = cast(np.ndarray, layer.weight)
     G = layer.groups
     c = w.shape[1] if side == "in" else w.shape[0] // G
     Rs = read_maps(layer)
@@ -490,7 +512,7 @@ def band_plan(layer, side):
     return q, b, pairs, sizes
 
 
-def layer_gram_bands(layer, abs_bound, side, plan):
+def layer_gram_bands(layer: ConvLayer, abs_bound: float, side: str, plan: _BandPlan) -> tuple[np.ndarray, float]:
     """Per-group Gram matrices in LAPACK lower band storage ``(G, b + 1, q)`` and their error.
 
     The same sums as :func:`layer_grams` (same rounding bound ``e2``), added
@@ -498,7 +520,7 @@ def layer_gram_bands(layer, abs_bound, side, plan):
     """
     q, b, pairs, sizes = plan
     D = layer.ndim
-    k = tuple(layer.weight.shape[2:])
+    k = tuple(cast(np.ndarray, layer.weight).shape[2:])
     Wm, c, p, G, K = _tap_matrices(layer, side)
     H = _tap_products(Wm).reshape(G, c, K, c, K)
     strides = [int(np.prod(sizes[a + 1:])) for a in range(D)]
@@ -535,7 +557,7 @@ def layer_gram_bands(layer, abs_bound, side, plan):
     return ab, e2
 
 
-def band_psd_certificate(ab, e2, t2):
+def band_psd_certificate(ab: np.ndarray, e2: float, t2: float) -> bool:
     """:func:`psd_certificate` for a symmetric band matrix in lower band storage ``(b + 1, q)``.
 
     The floating-point Cholesky error bound ``gamma_{m+1} |R^T| |R|`` holds
@@ -559,7 +581,7 @@ def band_psd_certificate(ab, e2, t2):
 
 
 # --------------------------------------------------------------------- choice of certificate
-def finite_bound(layer: ConvLayer, tol, fast):
+def finite_bound(layer: ConvLayer, tol: float, fast: bool) -> FiniteBound | None:
     """Certify the finite operator itself when that is cheap enough, else None.
 
     A layer that is a block-diagonal copy of a few matrices is certified
@@ -585,7 +607,7 @@ def finite_bound(layer: ConvLayer, tol, fast):
     dense_cost = G * q ** 3 / 3
     dense_ok = q <= max_order and dense_cost <= budget and G * q * q <= 2 * _grid._KEEP_ENTRIES
     if q > _BAND_MIN_ORDER:
-        best = None
+        best: tuple[int, str, _BandPlan] | None = None
         for sd in ("in", "out"):
             bp = band_plan(layer, sd)
             if bp is not None:
@@ -611,7 +633,7 @@ def finite_bound(layer: ConvLayer, tol, fast):
     return br.lower, br.upper, up, "rayleigh(gram eigenvector)", br.certificates
 
 
-def band_bound(layer: ConvLayer, tol, fast, side, bplan):
+def band_bound(layer: ConvLayer, tol: float, fast: bool, side: str, bplan: _BandPlan) -> FiniteBound | None:
     """The finite-operator certificate with a banded Gram matrix (larger inputs).
 
     Lower side: Lanczos on ``A^T A`` through the real operator from a random

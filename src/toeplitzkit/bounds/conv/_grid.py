@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -40,14 +41,14 @@ _KRYLOV_STEPS = 16
 class GridPlan:
     """The grid reduction of a layer: ``||A|| <= factor * max_grid ||F(w)||_2``."""
 
-    phase_stride: tuple  # polyphase stride per axis (1 where the stride is a row selection)
-    grid: tuple          # DFT grid size N per axis
+    phase_stride: tuple[int, ...]  # polyphase stride per axis (1 where the stride is a row selection)
+    grid: tuple[int, ...]          # DFT grid size N per axis
     factor: float        # multiplier (padding-map norm or row repetition), >= 1
     exact: bool          # the bound equals the norm (up to rounding)
     how: str
 
 
-def padding_matrix(n, lo, hi, mode):
+def padding_matrix(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
     """The ``(n + lo + hi, n)`` selection matrix of a reflect, replicate or circular padding map."""
     L = n + lo + hi
     idx = read_map(n, lo, 1, 1, 1, L, mode)[0]  # the input each padded position copies
@@ -60,7 +61,10 @@ def grid_plan(layer: ConvLayer) -> GridPlan:
     # Per axis a = one level of the multi-level Toeplitz structure; the bound is
     # the product of the per-axis factors because every map involved is a
     # Kronecker product over axes (and over channels).
-    phase, grid, factor, exact, hows = [], [], 1.0, True, []
+    phase: list[int] = []
+    grid: list[int] = []
+    factor, exact = 1.0, True
+    hows: list[str] = []
     for n, (lo, hi), L, Lo, s in zip(layer.input_size, layer.pads, layer.padded,
                                      layer.output_size, layer.stride):
         mode = layer.padding_mode
@@ -71,7 +75,8 @@ def grid_plan(layer: ConvLayer) -> GridPlan:
             # o mod (n/s) (repeated when Lo > n/s).
             N = n // s
             mult = -(-Lo // N)
-            phase.append(s), grid.append(N)
+            phase.append(s)
+            grid.append(N)
             factor *= math.sqrt(mult)
             exact &= Lo == N
             hows.append("circular")
@@ -80,7 +85,8 @@ def grid_plan(layer: ConvLayer) -> GridPlan:
             # circular convolution of size n; a row selection with repetition m
             # has norm sqrt(m).
             counts = np.bincount(np.mod(s * np.arange(Lo) - lo, n), minlength=n)
-            phase.append(1), grid.append(n)
+            phase.append(1)
+            grid.append(n)
             factor *= math.sqrt(int(counts.max()))
             exact = False
             hows.append("circular-rows")
@@ -90,7 +96,8 @@ def grid_plan(layer: ConvLayer) -> GridPlan:
             # past its end, so it is a compression (zero-extend, crop) of the
             # circular convolution of size N = ceil(L/s).
             N = -(-L // s)
-            phase.append(s), grid.append(N)
+            phase.append(s)
+            grid.append(N)
             exact = False
             if mode != "zeros" and (lo or hi):
                 # ||conv o P|| <= ||valid conv|| * ||P||, P the padding map.
@@ -108,7 +115,7 @@ class GridResult:
     upper: float
     items: int
     certified: int
-    best: list  # [(group, grid index, right singular vector)] best first
+    best: list[tuple[int, np.ndarray, np.ndarray]]  # [(group, grid index, right singular vector)] best first
 
 
 @dataclass
@@ -116,13 +123,13 @@ class _GridPairs:
     """The (group, frequency) pairs of the half grid and how their symbols and Gram matrices are formed."""
 
     Wr: np.ndarray        # (G, m * C, K) real polyphase kernels
-    tables: list          # per axis, the exponentials of the grid's frequencies and the taps' offsets
+    tables: list[np.ndarray]  # per axis, the exponentials of the grid's frequencies and the taps' offsets
     idx: np.ndarray       # (nf, D) half-grid points
     gi: np.ndarray        # group of each pair
     fi: np.ndarray        # frequency (row of ``idx``) of each pair
     m: int                # symbol rows (output channels per group)
     C: int                # symbol columns (phase channels per group)
-    taps: list | None = None        # a TapGram per group when the Gram matrices come from tap products
+    taps: list[TapGram] | None = None  # a TapGram per group when the Gram matrices come from tap products
     keep: np.ndarray | None = None  # every Gram matrix, when they all fit
     e2: np.ndarray | None = None    # their spectral-norm errors
     evaluated: bool = False         # ``keep`` and ``e2`` are filled
@@ -136,7 +143,7 @@ class _GridPairs:
         return max(self.m, self.C)
 
 
-def _pair_symbols(pairs: _GridPairs, sel):
+def _pair_symbols(pairs: _GridPairs, sel: np.ndarray) -> np.ndarray:
     """The symbols ``(B, m, C)`` of the pairs ``sel``."""
     gs, fs = pairs.gi[sel], pairs.fi[sel]
     Fs = np.empty((len(gs), pairs.m, pairs.C), dtype=np.complex128)
@@ -146,12 +153,12 @@ def _pair_symbols(pairs: _GridPairs, sel):
     return Fs
 
 
-def _pair_grams(pairs: _GridPairs, sel, out=None):
+def _pair_grams(pairs: _GridPairs, sel: np.ndarray, out: np.ndarray | None = None) -> tuple[Any, np.ndarray]:
     """Computed conjugated Gram matrices ``(B, q, q)`` of the pairs ``sel`` and their spectral-norm errors ``(B,)``.
 
     Once all are kept, a list of views (no copies)."""
     if pairs.keep is not None and pairs.evaluated:
-        return [pairs.keep[j] for j in sel], pairs.e2[sel]
+        return [pairs.keep[j] for j in sel], cast(np.ndarray, pairs.e2)[sel]
     gs, fs = pairs.gi[sel], pairs.fi[sel]
     if pairs.taps is not None:
         taps = pairs.taps
@@ -169,7 +176,7 @@ def _pair_grams(pairs: _GridPairs, sel, out=None):
     return full_hermitian(symbol_gram(Fs)[0]), gram_error(pairs.p, f2)
 
 
-def _krylov_top(Gs, steps, rs):
+def _krylov_top(Gs: np.ndarray, steps: int, rs: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Top Ritz pair of each of the Hermitian ``Gs`` over a Krylov subspace of dimension ``steps`` (an estimate)."""
     B, q = Gs.shape[0], Gs.shape[-1]
     k = min(steps, q)
@@ -192,7 +199,7 @@ def _krylov_top(Gs, steps, rs):
     return x, np.sqrt(np.maximum(lam[:, -1], 0.0))
 
 
-def _vector_symbol_max(pairs: _GridPairs, eF, chunk, n_top):
+def _vector_symbol_max(pairs: _GridPairs, eF: float, chunk: int, n_top: int) -> GridResult:
     """:func:`grid_max` for a symbol with one row or one column: its norm is its Frobenius norm."""
     m, C = pairs.m, pairs.C
     total = len(pairs.gi)
@@ -210,7 +217,8 @@ def _vector_symbol_max(pairs: _GridPairs, eF, chunk, n_top):
     return GridResult(float(fro_ub.max()), total, total, best)
 
 
-def _evaluate_pairs(pairs: _GridPairs, chunk, steps, rs):
+def _evaluate_pairs(pairs: _GridPairs, chunk: int, steps: int,
+                    rs: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Every pair's Gram matrix once (kept when they fit): its trace and a Krylov estimate of its norm."""
     total = len(pairs.gi)
     q = pairs.q
@@ -233,7 +241,8 @@ def _evaluate_pairs(pairs: _GridPairs, chunk, steps, rs):
     return tr, est
 
 
-def _leading_bounds(pairs: _GridPairs, top, tr, eF, steps, rs):
+def _leading_bounds(pairs: _GridPairs, top: np.ndarray, tr: np.ndarray, eF: float, steps: int,
+                    rs: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray]]:
     """Eigenvalue bounds of the leading pairs ``top`` and their top right singular vectors.
 
     The first from one ``eigh`` (exact: for circular padding its plane wave
@@ -254,7 +263,8 @@ def _leading_bounds(pairs: _GridPairs, top, tr, eF, steps, rs):
     return cert, vecs
 
 
-def _prove_below(pairs: _GridPairs, order, fro_ub, tr, t, delta, eF, chunk):
+def _prove_below(pairs: _GridPairs, order: np.ndarray, fro_ub: np.ndarray, tr: np.ndarray, t: float, delta: float,
+                 eF: float, chunk: int) -> tuple[float, int]:
     """Prove every pair below ``t`` (raising ``t`` where a pair fails); ``(t, Cholesky certificates run)``.
 
     Pairs whose trace bound is below ``t`` need nothing; the others get a
@@ -291,7 +301,7 @@ def _prove_below(pairs: _GridPairs, order, fro_ub, tr, t, delta, eF, chunk):
     return t, certified
 
 
-def grid_max(layer: ConvLayer, plan: GridPlan, n_top=2):
+def grid_max(layer: ConvLayer, plan: GridPlan, n_top: int = 2) -> tuple[GridResult, np.ndarray]:
     """Certified ``max`` over the half DFT grid and groups of ``||F(w)||_2``.
 
     1. For every (group, frequency): the (smaller, conjugated) Gram matrix of
@@ -345,7 +355,7 @@ def grid_max(layer: ConvLayer, plan: GridPlan, n_top=2):
     steps = int(np.clip(q // 16, 5, _KRYLOV_STEPS))
     tr, est = _evaluate_pairs(pairs, chunk, steps, rs)
     # sigma_max(F)^2 <= tr(G_exact) <= tr(fl G) + q e2 (each diagonal entry within e2)
-    fro_ub = np.sqrt(np.maximum(tr, 0) * (1 + (q + 2) * _EPS) + q * pairs.e2) * (1 + 2 * _EPS) + eF
+    fro_ub = np.sqrt(np.maximum(tr, 0) * (1 + (q + 2) * _EPS) + q * cast(np.ndarray, pairs.e2)) * (1 + 2 * _EPS) + eF
     order = np.argsort(-est, kind="stable")
     top = leading(order, pairs.gi, n_top)
     cert, vecs = _leading_bounds(pairs, top, tr, eF, steps, rs)
@@ -360,7 +370,7 @@ def grid_max(layer: ConvLayer, plan: GridPlan, n_top=2):
     return GridResult(t, total, certified, best), Wp
 
 
-def _torus_sigma(Wp, U, eF, omegas):
+def _torus_sigma(Wp: np.ndarray, U: tuple[int, ...], eF: float, omegas: np.ndarray) -> np.ndarray:
     """Certified upper bound on ``max_g ||F_g(w)||_2`` at the free frequencies ``omegas`` (B, D).
 
     ``eF`` bounds the error of evaluating the symbol.
@@ -372,7 +382,8 @@ def _torus_sigma(Wp, U, eF, omegas):
     return (sigma_upper(Fs, f2) + eF).reshape(G, -1).max(0)
 
 
-def sup_bound(layer: ConvLayer, phase_stride, tol, start=16, max_cells=200_000):
+def sup_bound(layer: ConvLayer, phase_stride: tuple[int, ...], tol: float, start: int = 16,
+              max_cells: int = 200_000) -> tuple[float, float, int]:
     """Certified ``sup_w ||F(w)||_2`` over the torus by branch and bound.
 
     On a cell of half-width ``r`` around ``c``, ``||F(w)||_2 <= ||F(c)||_2 +
@@ -406,7 +417,7 @@ def sup_bound(layer: ConvLayer, phase_stride, tol, start=16, max_cells=200_000):
     centres = centres[centres[:, -1] <= np.pi + 1e-12]
     vals = _torus_sigma(Wp, U, eF, centres)
     evaluated = len(vals)
-    retired = {}  # half-width -> largest centre value retired at that width
+    retired: dict[float, float] = {}  # half-width -> largest centre value retired at that width
     best = float(vals.max())
     M = best / (1 - r * dsum) if r * dsum < 1 else np.inf
     while True:

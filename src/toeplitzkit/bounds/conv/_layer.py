@@ -14,18 +14,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Union, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from ..._validation import as_array
 from ...toeplitz.conv import conv_operator
-from ...toeplitz.geometry import ConvGeometry, ConvLayer
+from ...toeplitz.geometry import ConvGeometry, ConvLayer, IntOrTuple, PaddingLike
 
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def prepare_layer(weight_or_layer, input_size, stride, padding, dilation, groups, padding_mode,
-                  dtype, check_finite) -> ConvLayer:
+class HasWeight(Protocol):
+    """A layer object: anything with a ``weight`` (``torch.nn.Conv2d``, a :class:`ConvLayer`)."""
+
+    @property
+    def weight(self) -> Any: ...
+
+
+#: A kernel, or a layer object whose ``weight`` (and geometry attributes) are read.
+WeightOrLayer = Union[ArrayLike, HasWeight]
+
+
+def prepare_layer(weight_or_layer: WeightOrLayer, input_size: IntOrTuple, stride: IntOrTuple,
+                  padding: PaddingLike, dilation: IntOrTuple, groups: int, padding_mode: str,
+                  dtype: DTypeLike | None, check_finite: bool) -> ConvLayer:
     """A :class:`ConvLayer` with a float64 weight (rounded to ``dtype`` first) from the public arguments.
 
     ``weight_or_layer`` is an array or any object with a ``weight`` attribute
@@ -34,7 +48,7 @@ def prepare_layer(weight_or_layer, input_size, stride, padding, dilation, groups
     arguments.
     """
     if hasattr(weight_or_layer, "weight") and not isinstance(weight_or_layer, np.ndarray):
-        layer = weight_or_layer
+        layer: Any = weight_or_layer
         w = layer.weight
         if hasattr(w, "detach"):  # a torch tensor, handled without importing torch
             w = w.detach().cpu().numpy()
@@ -65,19 +79,20 @@ def prepare_layer(weight_or_layer, input_size, stride, padding, dilation, groups
     return ConvLayer("", geometry, w)
 
 
-def real_operator(layer: ConvLayer, dtype=np.float64):
+def real_operator(layer: ConvLayer,
+                  dtype: DTypeLike = np.float64) -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray]]:
     """``(apply, apply_adjoint)`` of the layer on arrays (..., cin, *n), weights in ``dtype``."""
-    op = conv_operator(layer.weight, layer.geometry, dtype=dtype)
+    op = conv_operator(cast(np.ndarray, layer.weight), layer.geometry, dtype=dtype)
     return op.apply, op.apply_adjoint
 
 
-def abs_bound(layer: ConvLayer):
+def abs_bound(layer: ConvLayer) -> float:
     # Schur test on B = sum_t |W_t| (x) R_t >= |A| entrywise (R_t the read map
     # of tap t, padding included): ||B||_2 <= sqrt(max row sum * max column
     # sum); a column collects each tap at most m times, m the largest number
     # of outputs of one tap that read the same input entry (1 for zero
     # padding; replicate repeats an edge pixel up to padding + 1 times).
-    w = np.abs(layer.weight)
+    w = np.abs(cast(np.ndarray, layer.weight))
     G = layer.groups
     cout_g = w.shape[0] // G
     row = w.reshape(w.shape[0], -1).sum(1).max()
@@ -96,7 +111,7 @@ def read_maps(layer: ConvLayer, mode: str | None = None) -> list[np.ndarray]:
             zip(layer.input_size, layer.pads, layer.stride, layer.dilation, layer.kernel_size, layer.output_size)]
 
 
-def read_map(n, lo, s, d, k, Lo, mode):
+def read_map(n: int, lo: int, s: int, d: int, k: int, Lo: int, mode: str) -> np.ndarray:
     """Input index read by tap ``t`` at output ``o`` along one axis: ``(k, Lo)``, -1 for zero padding.
 
     ``n`` inputs, ``lo`` padding before them, stride ``s``, dilation ``d``, ``k``
@@ -114,7 +129,7 @@ def read_map(n, lo, s, d, k, Lo, mode):
     return np.mod(i, n)  # circular
 
 
-def max_multiplicity(R, n):
+def max_multiplicity(R: np.ndarray, n: int) -> int:
     """Largest number of outputs of one tap reading the same input entry (the norm^2 of the selection)."""
     return int(max(np.bincount(r[r >= 0], minlength=n).max(initial=0) for r in R))
 
@@ -125,8 +140,8 @@ class Reduction:
     zero: bool           # the operator is zero
     dropped_taps: int    # taps removed or zeroed
     note: str
-    taps: tuple = ()     # per axis, the slice of the kernel kept (empty: unchanged)
-    mask: object = None  # boolean (k'...) mask of the live taps in the kept kernel
+    taps: tuple[slice, ...] = ()     # per axis, the slice of the kernel kept (empty: unchanged)
+    mask: np.ndarray | None = None  # boolean (k'...) mask of the live taps in the kept kernel
 
 
 def reduce_layer(layer: ConvLayer) -> Reduction:
@@ -143,17 +158,21 @@ def reduce_layer(layer: ConvLayer) -> Reduction:
     D = layer.ndim
     # without padding every mode is the same map (circular only wraps when it
     # pads; a single tap keeps 'circular', whose grid is then exact)
-    single = all(d * (k - 1) == 0 for d, k in zip(layer.dilation, layer.weight.shape[2:]))
+    single = all(d * (k - 1) == 0 for d, k in zip(layer.dilation, cast(np.ndarray, layer.weight).shape[2:]))
     if all(lo == 0 and hi == 0 for lo, hi in layer.pads) and layer.padding_mode != "zeros" and not (
             layer.padding_mode == "circular" and single):
         layer = layer.replace(padding_mode="zeros")
     if layer.padding_mode != "zeros":
         return Reduction(layer, False, 0, "")
-    w = layer.weight
+    w = cast(np.ndarray, layer.weight)
     k = w.shape[2:]
     live_w = np.abs(w).reshape(w.shape[0] * w.shape[1], -1).max(0).reshape(k) > 0
-    sizes, strides, pads, dils, slices = [], [], [], [], []
-    live_axes = []
+    sizes: list[int] = []
+    strides: list[int] = []
+    pads: list[tuple[int, int]] = []
+    dils: list[int] = []
+    slices: list[slice] = []
+    live_axes: list[np.ndarray] = []
     for a, R in enumerate(read_maps(layer, "zeros")):
         n, (lo, _), s, d = layer.input_size[a], layer.pads[a], layer.stride[a], layer.dilation[a]
         other = tuple(b for b in range(D) if b != a)
@@ -174,8 +193,11 @@ def reduce_layer(layer: ConvLayer) -> Reduction:
         nn = i1 - i0
         lo2 = first + i0
         hi2 = E + 1 - lo2 - nn
-        sizes.append(nn), strides.append(s if Lo > 1 else 1), dils.append(dd)
-        pads.append((lo2, hi2)), slices.append(slice(t0, t1 + 1))
+        sizes.append(nn)
+        strides.append(s if Lo > 1 else 1)
+        dils.append(dd)
+        pads.append((lo2, hi2))
+        slices.append(slice(t0, t1 + 1))
         live_axes.append(live_t[t0:t1 + 1])
     w2 = w[(slice(None), slice(None)) + tuple(slices)].copy()
     mask = live_axes[0]

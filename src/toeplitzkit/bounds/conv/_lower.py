@@ -10,11 +10,13 @@ whatever the iteration's accuracy.
 from __future__ import annotations
 
 import math
+from typing import Callable, cast
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ...toeplitz.geometry import ConvLayer
-from ._grid import GridPlan
+from ._grid import GridPlan, GridResult
 from ._layer import abs_bound, real_operator
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -23,7 +25,7 @@ _EPS = float(np.finfo(np.float64).eps)
 _LOWER_FLOAT64_MAX = 1 << 15
 
 
-def plane_wave(layer: ConvLayer, plan: GridPlan, g, freq, v):
+def plane_wave(layer: ConvLayer, plan: GridPlan, g: int, freq: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Real start vector near the top right singular vector of the layer.
 
     The polyphase plane wave ``x_r[q] = v_r e^{i w.q}`` of grid frequency
@@ -34,7 +36,7 @@ def plane_wave(layer: ConvLayer, plan: GridPlan, g, freq, v):
     """
     D = layer.ndim
     n = layer.input_size
-    cin_g = layer.weight.shape[1]
+    cin_g = cast(np.ndarray, layer.weight).shape[1]
     s = plan.phase_stride
     coords = np.indices(n)
     phase = np.zeros(n)
@@ -54,14 +56,16 @@ def plane_wave(layer: ConvLayer, plan: GridPlan, g, freq, v):
     return x.ravel()
 
 
-def _forward(apply, shape_in, x, dtype=None):
+def _forward(apply: Callable[..., np.ndarray], shape_in: tuple[int, ...], x: np.ndarray,
+             dtype: DTypeLike | None = None) -> np.ndarray:
     """``A x`` for a flat ``x`` through ``apply`` (cast to ``dtype`` first when given)."""
     if dtype is not None:
         x = x.astype(dtype)
     return apply(x.reshape(shape_in), check_finite=False)
 
 
-def _certified_ratio(apply, shape_in, margin, x):
+def _certified_ratio(apply: Callable[..., np.ndarray], shape_in: tuple[int, ...], margin: float,
+                     x: np.ndarray) -> float:
     """``||A x|| / ||x||`` less its rounding (``margin`` bounds ``||fl(A x) - A x|| / ||x||`` in float64)."""
     # ||A x|| >= ||fl(A x)|| - margin ||x||; each norm within (n + 2) eps
     N = x.size
@@ -73,8 +77,9 @@ def _certified_ratio(apply, shape_in, margin, x):
     return max(ny * (1 - (y.size + 2) * _EPS) - margin * nx, 0.0) / nx
 
 
-def lower_bound(layer: ConvLayer, grid, plan, iters, upper, tol, rng,
-                 n_best=2, n_random=1, stall=None):
+def lower_bound(layer: ConvLayer, grid: GridResult | None, plan: GridPlan | None, iters: int, upper: float,
+                tol: float, rng: np.random.Generator, n_best: int = 2, n_random: int = 1,
+                stall: float | None = None) -> tuple[float, int]:
     """Lower bound on ``||A||_2``: the norm ratio ``||A x|| / ||x||`` of a Ritz vector.
 
     The basis is the Krylov subspace of ``A^T A`` from the sum of the plane
@@ -97,12 +102,13 @@ def lower_bound(layer: ConvLayer, grid, plan, iters, upper, tol, rng,
     apply32, adjoint32 = real_operator(layer, np.float32)
     shape_in = (layer.cin,) + tuple(layer.input_size)
     N = int(np.prod(shape_in))
-    waves = [] if grid is None else [plane_wave(layer, plan, g, f, v) for g, f, v in grid.best[:n_best]]
+    # (the grid's plane waves come with its plan; without a grid there are none)
+    waves = [] if grid is None else [plane_wave(layer, cast(GridPlan, plan), g, f, v) for g, f, v in grid.best[:n_best]]
     waves = [x / np.linalg.norm(x) for x in waves if np.linalg.norm(x) > 0]
     # random vectors at a tenth of the weight: a safety net, not the lead
     noise = [0.1 * r / np.linalg.norm(r) for r in rng.standard_normal((n_random, N))]
     abs_b = abs_bound(layer)
-    K = int(np.prod(layer.weight.shape[1:]))
+    K = int(np.prod(cast(np.ndarray, layer.weight).shape[1:]))
     # ||fl(A x) - A x|| <= margin ||x|| in float64, see abs_bound
     margin = 64 * _EPS * (K + 8 * sum(math.log2(v + 1) for v in layer.input_size) + 16) * abs_b
 

@@ -7,13 +7,15 @@ import numbers
 import time
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..._deprecation import renamed_parameters
 from ..._validation import check_option, positive_int
+from ...toeplitz.geometry import IntOrTuple, PaddingLike
 from .._result import SpectralNormBound
 from ._finite import finite_bound
 from ._grid import grid_max, grid_plan, sup_bound
-from ._layer import prepare_layer, reduce_layer
+from ._layer import WeightOrLayer, prepare_layer, reduce_layer
 from ._lower import lower_bound
 
 __all__ = ["conv_spectral_norm"]
@@ -23,9 +25,11 @@ _MODES = ("certified", "fast")
 
 
 @renamed_parameters(tol="rtol", lower_iters="maxiter")
-def conv_spectral_norm(weight_or_layer, input_size, stride=1, padding=0, dilation=1, groups=1,
-                       padding_mode="zeros", *, rtol: float = 1e-3, dtype=None, mode="certified",
-                       bound="auto", maxiter: int | None = None, rng=None,
+def conv_spectral_norm(weight_or_layer: WeightOrLayer, input_size: IntOrTuple, stride: IntOrTuple = 1,
+                       padding: PaddingLike = 0, dilation: IntOrTuple = 1, groups: int = 1,
+                       padding_mode: str = "zeros", *, rtol: float = 1e-3, dtype: DTypeLike | None = None,
+                       mode: str = "certified", bound: str = "auto", maxiter: int | None = None,
+                       rng: int | np.random.Generator | None = None,
                        check_finite: bool = True) -> SpectralNormBound:
     r"""Certified two-sided bound on the spectral norm of a real convolution layer.
 

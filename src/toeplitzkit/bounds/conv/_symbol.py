@@ -13,6 +13,7 @@ eigenvalue from an eigensolver's value.
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence, cast
 
 import numpy as np
 from scipy.linalg.blas import zherk as _zherk
@@ -23,13 +24,13 @@ from ...toeplitz.geometry import ConvLayer
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def polyphase(layer: ConvLayer, phase_stride):
+def polyphase(layer: ConvLayer, phase_stride: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
     """Polyphase kernel ``(groups, cout_g, cin_g * prod(s), *U)``.
 
     Tap ``t`` (per axis) sits at padded offset ``d t = s u + r``: phase ``r``
     (a new input channel) and shift ``u``.
     """
-    w = layer.weight
+    w = cast(np.ndarray, layer.weight)
     D = layer.ndim
     G = layer.groups
     cout, cin_g = w.shape[:2]
@@ -48,7 +49,7 @@ def polyphase(layer: ConvLayer, phase_stride):
     return out, U
 
 
-def exp_table(N, offsets):
+def exp_table(N: int, offsets: np.ndarray) -> np.ndarray:
     # e^{i 2 pi m u / N} for m < N and the integer offsets u, with the product
     # reduced mod N first, so the argument is in [0, 2 pi) and carries a
     # rounding error of a few eps.
@@ -57,7 +58,7 @@ def exp_table(N, offsets):
     return np.exp(2j * np.pi * (np.mod(m * u, N) / N))
 
 
-def symbol_at(Wr, tables, idx):
+def symbol_at(Wr: np.ndarray, tables: Sequence[np.ndarray], idx: np.ndarray) -> np.ndarray:
     """Symbol of one group at grid points ``idx`` (B, D): (B, m, C).
 
     ``Wr`` is the group's real polyphase kernel as ``(m * C, K)``; the real
@@ -73,7 +74,7 @@ def symbol_at(Wr, tables, idx):
     return F
 
 
-def half_grid(grid):
+def half_grid(grid: tuple[int, ...]) -> np.ndarray:
     # Real kernels give F(-w) = conj(F(w)): the same singular values.  Keep the
     # points whose last index is in [0, N/2]; every +-pair has one of them.
     ranges = [np.arange(N) for N in grid[:-1]] + [np.arange(grid[-1] // 2 + 1)]
@@ -81,7 +82,7 @@ def half_grid(grid):
     return np.stack([g.ravel() for g in mesh], axis=1)
 
 
-def symbol_gram(F):
+def symbol_gram(F: np.ndarray) -> tuple[np.ndarray, int, int]:
     """The smaller Gram matrix of each F (B, m, C), conjugated: (B, q, q), p the inner size.
 
     Only the lower triangle is filled (``zherk``, half the work of a general
@@ -98,7 +99,7 @@ def symbol_gram(F):
     return out, p, q
 
 
-def herm_fro(Gm):
+def herm_fro(Gm: np.ndarray) -> np.ndarray:
     """Frobenius norm of Hermitian matrices (B, q, q) given by their lower triangles."""
     d = np.real(np.diagonal(Gm, axis1=1, axis2=2))
     low = np.tril(Gm, -1)
@@ -106,12 +107,12 @@ def herm_fro(Gm):
     return np.sqrt(2 * off + (d * d).sum(1))
 
 
-def gram_error(p, fro2):
+def gram_error(p: int, fro2: np.ndarray) -> np.ndarray:
     # ||fl(F^H F) - F^H F||_2 <= gamma_p ||F||_F^2 (complex dot products of length p).
     return (2 * p + 8) * _EPS * 1.01 * fro2
 
 
-def sigma_upper(F, fro2):
+def sigma_upper(F: np.ndarray, fro2: np.ndarray) -> np.ndarray:
     """Certified upper bound on sigma_max of each computed symbol ``F`` (B, m, C).
 
     The Gram matrix is within ``gamma_p ||F||_F^2`` of the exact one; the
@@ -125,7 +126,7 @@ def sigma_upper(F, fro2):
     return eig_upper(np.linalg.eigvalsh(Gm)[:, -1], gram_error(p, fro2), fro2, q)
 
 
-def full_hermitian(L):
+def full_hermitian(L: np.ndarray) -> np.ndarray:
     """Hermitian matrices (B, q, q) from their lower triangles (upper part ignored)."""
     low = np.tril(L, -1)
     out = low + np.conj(np.swapaxes(low, 1, 2))
@@ -156,7 +157,7 @@ class TapGram:
     ``e = 1.02 sqrt(2) (K p + nd + 30 D + 12) eps ||A||_1 ||A||_inf``.
     """
 
-    def __init__(self, Wg, U, grid):
+    def __init__(self, Wg: np.ndarray, U: tuple[int, ...], grid: tuple[int, ...]) -> None:
         m, C = Wg.shape[:2]
         D = len(U)
         V = np.moveaxis(Wg if m <= C else np.swapaxes(Wg, 0, 1), 1, -1)  # (q, *U, p)
@@ -188,9 +189,9 @@ class TapGram:
         nd = int(np.prod([2 * u - 1 for u in U]))
         self.error = math.sqrt(2) * 1.02 * (K * p + nd + 30 * D + 12) * _EPS * nb2
 
-    def at(self, pts, out=None):
+    def at(self, pts: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Conjugated Gram matrices ``(B, q, q)`` at grid points ``pts`` (B, D)."""
-        E = None
+        E: Any = None  # the product of one factor per axis (there is at least one)
         for a, table in enumerate(self.tables):
             Ea = table[pts[:, a][:, None], self.half[:, a][None, :] + self.shift[a]]
             E = Ea if E is None else E * Ea
@@ -202,7 +203,7 @@ class TapGram:
         return out
 
 
-def below_one(Gm, e2, t):
+def below_one(Gm: np.ndarray, e2: float, t: float) -> bool:
     """Certify ``sigma_max(F_exact) < t`` from a computed (conjugated) Gram matrix, or return False.
 
     ``Gm`` (q, q) is read through its lower triangle and is within ``e2``
@@ -224,19 +225,19 @@ def below_one(Gm, e2, t):
     return info == 0
 
 
-def eig_upper(lam, e2, tr, q):
+def eig_upper(lam: np.ndarray, e2: np.ndarray | float, tr: np.ndarray | float, q: int) -> np.ndarray:
     # lambda_max(G_exact) <= lambda_max(fl G) + e2; the eigensolver is backward
     # stable (c q eps ||fl G||_2, c = 10) and ||fl G||_2 <= tr(fl G) + (q + 1) e2.
     return np.sqrt(np.maximum(lam, 0.0) + e2 + 10 * (q + 8) * _EPS * (tr + (q + 1) * e2)) * (1 + 4 * _EPS)
 
 
-def right_vector(F, x, m, C):
+def right_vector(F: np.ndarray, x: np.ndarray, m: int, C: int) -> np.ndarray:
     # x: top eigenvector of conj(F F^H) (m <= C) or conj(F^H F): F's top right singular vector
     v = F.conj().T @ x.conj() if m <= C else x.conj()
     return v / (np.linalg.norm(v) + 1e-300)
 
 
-def leading(order, groups, n_top):
+def leading(order: np.ndarray, groups: np.ndarray, n_top: int) -> np.ndarray:
     """The pairs that seed the lower side, from pairs ``order``-ed best first.
 
     The best frequency of each of the ``n_top`` most promising groups (groups
@@ -249,11 +250,11 @@ def leading(order, groups, n_top):
     return np.concatenate([lead, order[~np.isin(order, lead)][:n_top - len(lead)]])
 
 
-def symbol_free(Wp, U, omegas):
+def symbol_free(Wp: np.ndarray, U: tuple[int, ...], omegas: np.ndarray) -> np.ndarray:
     """Symbol at arbitrary frequencies ``omegas`` (B, D) for every group: (G, B, m, C)."""
     G, m, C = Wp.shape[:3]
     D = len(U)
-    E = None
+    E: Any = None  # the product of one factor per axis (there is at least one)
     for a in range(D):
         Ea = np.exp(1j * np.outer(omegas[:, a], np.arange(U[a])))  # (B, U_a)
         E = Ea if E is None else (E[:, :, None] * Ea[:, None, :]).reshape(len(omegas), -1)
