@@ -16,14 +16,16 @@ The network (input 1 x 8 x 8, the digits images scaled to [0, 1])::
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .toeplitz.geometry import ConvLayer
+from .toeplitz.geometry import ConvLayer, IntOrTuple, PaddingLike
 
 __all__ = ["ExampleLayer", "LinearLayer", "DIGITS_CNN_LAYERS", "load_digits_cnn", "train_digits_cnn",
            "digits_cnn_forward"]
@@ -61,7 +63,8 @@ class LinearLayer:
     input_size: ClassVar[None] = None
 
 
-def ExampleLayer(name: str, kind: str, weight, input_size=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+def ExampleLayer(name: str, kind: str, weight: ArrayLike, input_size: IntOrTuple | None = None,
+                 stride: IntOrTuple = (1, 1), padding: PaddingLike = (0, 0), dilation: IntOrTuple = (1, 1),
                  groups: int = 1, padding_mode: str = "zeros") -> ConvLayer | LinearLayer:
     """One layer of a network to bound: a :class:`~toeplitzkit.toeplitz.ConvLayer` or a :class:`LinearLayer`.
 
@@ -104,7 +107,7 @@ def ExampleLayer(name: str, kind: str, weight, input_size=None, stride=(1, 1), p
 
 
 #: (name, kind, in, out, kernel, stride, padding, input size) of the example network.
-DIGITS_CNN_LAYERS = (
+DIGITS_CNN_LAYERS: tuple[tuple[Any, ...], ...] = (
     ("conv1", "conv", 1, 8, 3, 1, 1, (8, 8)),
     ("conv2", "conv", 8, 16, 3, 2, 1, (8, 8)),
     ("fc", "linear", 256, 10, None, None, None, None),
@@ -115,7 +118,7 @@ def _data_path() -> Path:
     return Path(str(resources.files("toeplitzkit") / "data" / _DATA_FILE))
 
 
-def load_digits_cnn(path=None) -> tuple[list[ConvLayer | LinearLayer], dict]:
+def load_digits_cnn(path: str | os.PathLike[str] | None = None) -> tuple[list[ConvLayer | LinearLayer], dict[str, Any]]:
     """Layers and metadata of the built-in example network.
 
     Parameters
@@ -144,7 +147,7 @@ def load_digits_cnn(path=None) -> tuple[list[ConvLayer | LinearLayer], dict]:
     path = _data_path() if path is None else Path(path)
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
-        layers = []
+        layers: list[ConvLayer | LinearLayer] = []
         for name, kind, _cin, _cout, _k, stride, padding, size in DIGITS_CNN_LAYERS:
             w = np.array(data[f"{name}.weight"])
             if kind == "conv":
@@ -155,7 +158,8 @@ def load_digits_cnn(path=None) -> tuple[list[ConvLayer | LinearLayer], dict]:
     return layers, meta
 
 
-def digits_cnn_forward(layers, biases, x) -> np.ndarray:
+def digits_cnn_forward(layers: Sequence[ConvLayer | LinearLayer], biases: Mapping[str, np.ndarray],
+                       x: ArrayLike) -> np.ndarray:
     """Logits of the example network in NumPy (no torch), for images ``x``.
 
     Parameters
@@ -184,6 +188,7 @@ def digits_cnn_forward(layers, biases, x) -> np.ndarray:
     (2, 10)
     """
     h = np.asarray(x, dtype=np.float64)
+    layer: Any  # a ConvLayer or a LinearLayer, told apart by its ``kind``
     for layer in layers:
         b = biases[layer.name]
         if layer.kind == "linear":
@@ -204,7 +209,8 @@ def digits_cnn_forward(layers, biases, x) -> np.ndarray:
     return h
 
 
-def train_digits_cnn(out=None, *, seed: int = 0, epochs: int = 30, lr: float = 3e-3) -> dict:
+def train_digits_cnn(out: str | os.PathLike[str] | None = None, *, seed: int = 0, epochs: int = 30,
+                     lr: float = 3e-3) -> dict[str, Any]:
     """Train the example network on scikit-learn's digits and save its weights.
 
     This is the script that produced ``toeplitzkit/data/digits_cnn.npz``.

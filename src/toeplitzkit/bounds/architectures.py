@@ -16,9 +16,12 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .._validation import check_option
 from ..toeplitz.geometry import ConvGeometry, ConvLayer
@@ -42,16 +45,21 @@ class LinearSpec:
     out_features: int
 
 
-def _conv(name, cin, cout, k, size, stride=1, padding=0, groups=1) -> ConvLayer:
+# The layers of an architecture: its convolutions and its fully connected layers.
+_Layers = tuple[list[ConvLayer], list[LinearSpec]]
+
+
+def _conv(name: str, cin: int, cout: int, k: int, size: int, stride: int = 1, padding: int = 0,
+          groups: int = 1) -> ConvLayer:
     return ConvLayer.from_args(name, (cout, cin // groups, k, k), size, stride, padding, 1, groups)
 
 
-def _out(n, k, s, p):
+def _out(n: int, k: int, s: int, p: int) -> int:
     """Output size along one axis of a ``k``-wide window (a convolution or a pooling) at stride ``s``, padding ``p``."""
     return ConvGeometry.from_args((1, 1, k), n, s, p).output_size[0]
 
 
-def _alexnet():
+def _alexnet() -> _Layers:
     L, n = [], 224
     L.append(_conv("features.0", 3, 64, 11, n, 4, 2))
     n = _out(n, 11, 4, 2)
@@ -66,7 +74,8 @@ def _alexnet():
     return L, fc
 
 
-_VGG_CFG = {
+# channels of each convolution, "M" for a max pooling
+_VGG_CFG: dict[str, list[Any]] = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
@@ -75,7 +84,7 @@ _VGG_CFG = {
 }
 
 
-def _vgg(cfg):
+def _vgg(cfg: Sequence[Any]) -> _Layers:
     L, n, cin, idx = [], 224, 3, 0
     for v in cfg:
         if v == "M":
@@ -90,7 +99,7 @@ def _vgg(cfg):
     return L, fc
 
 
-def _resnet(block, layers, width_mult=1):
+def _resnet(block: str, layers: tuple[int, ...], width_mult: int = 1) -> _Layers:
     L, n = [], 224
     L.append(_conv("conv1", 3, 64, 7, n, 2, 3))
     n = _out(n, 7, 2, 3)
@@ -118,7 +127,8 @@ def _resnet(block, layers, width_mult=1):
     return L, [LinearSpec("fc", 512 * expansion, 1000)]
 
 
-def _densenet121(growth=32, blocks=(6, 12, 24, 16), bn_size=4, init=64):
+def _densenet121(growth: int = 32, blocks: tuple[int, ...] = (6, 12, 24, 16), bn_size: int = 4,
+                 init: int = 64) -> _Layers:
     L, n = [], 224
     L.append(_conv("features.conv0", 3, init, 7, n, 2, 3))
     n = _out(n, 7, 2, 3)
@@ -138,16 +148,17 @@ def _densenet121(growth=32, blocks=(6, 12, 24, 16), bn_size=4, init=64):
     return L, [LinearSpec("classifier", nf, 1000)]
 
 
-def _squeezenet1_0():
+def _squeezenet1_0() -> _Layers:
     L, n = [], 224
 
-    def pool(n):  # MaxPool2d(3, 2, ceil_mode=True)
+    def pool(n: int) -> int:  # MaxPool2d(3, 2, ceil_mode=True)
         return -(-(n - 3) // 2) + 1
 
     L.append(_conv("features.0", 3, 96, 7, n, 2))
     n = _out(n, 7, 2, 0)
     n = pool(n)
-    fires = [(3, 96, 16, 64), (4, 128, 16, 64), (5, 128, 32, 128), "M", (7, 256, 32, 128),
+    # (index, in, squeeze, expand) of each Fire module, "M" for a max pooling
+    fires: list[Any] = [(3, 96, 16, 64), (4, 128, 16, 64), (5, 128, 32, 128), "M", (7, 256, 32, 128),
              (8, 256, 48, 192), (9, 384, 48, 192), (10, 384, 64, 256), "M", (12, 512, 64, 256)]
     for f in fires:
         if f == "M":
@@ -161,9 +172,9 @@ def _squeezenet1_0():
     return L, []
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[], _Layers]] = {
     "alexnet": _alexnet,
-    **{name: (lambda cfg=cfg: _vgg(cfg)) for name, cfg in _VGG_CFG.items()},
+    **{name: functools.partial(_vgg, cfg) for name, cfg in _VGG_CFG.items()},
     "resnet18": lambda: _resnet("basic", (2, 2, 2, 2)),
     "resnet34": lambda: _resnet("basic", (3, 4, 6, 3)),
     "resnet50": lambda: _resnet("bottleneck", (3, 4, 6, 3)),
@@ -201,7 +212,8 @@ def linear_layers(name: str) -> list[LinearSpec]:
     return list(_BUILDERS[name]()[1])
 
 
-def random_weight(spec: ConvLayer, rng=None, dtype=np.float32) -> np.ndarray:
+def random_weight(spec: ConvLayer, rng: int | np.random.Generator | None = None,
+                  dtype: DTypeLike = np.float32) -> np.ndarray:
     """A Kaiming-normal random weight of the layer's shape (fan-in scaling, as PyTorch's ReLU init)."""
     rng = np.random.default_rng(rng)
     shape = spec.weight_shape

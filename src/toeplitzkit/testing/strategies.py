@@ -22,8 +22,11 @@ Usage::
 
 from __future__ import annotations
 
+from typing import Any, Iterable, Literal, Sequence, cast
+
 import numpy as np
 from hypothesis import strategies as st
+from numpy.typing import DTypeLike
 from hypothesis.extra import numpy as hnp
 
 from ..toeplitz.geometry import PADDING_MODES, ConvGeometry
@@ -44,42 +47,43 @@ DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.complex128), n
 REAL_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 
-def _elements(dtype, bound: float):
+def _elements(dtype: DTypeLike, bound: float) -> st.SearchStrategy[Any]:
     """Finite entries of ``dtype`` with modulus at most ``bound`` (no subnormals)."""
     dtype = np.dtype(dtype)
     if dtype.kind == "c":
-        width = 32 if dtype == np.complex64 else 64
+        width: Literal[32, 64] = 32 if dtype == np.complex64 else 64
         part = st.floats(-bound, bound, width=width, allow_nan=False, allow_infinity=False,
                          allow_subnormal=False)
         # real and imaginary parts in [-b/sqrt2, b/sqrt2] would be tighter; a box of side
         # 2b keeps the modulus below sqrt(2) b, which is all callers rely on
         return st.builds(complex, part, part)
     if dtype.kind == "f":
-        return st.floats(-bound, bound, width=dtype.itemsize * 8, allow_nan=False,
+        return st.floats(-bound, bound, width=cast(Literal[16, 32, 64], dtype.itemsize * 8), allow_nan=False,
                          allow_infinity=False, allow_subnormal=False)
     raise ValueError(f"'dtype' must be a float or complex dtype, got {dtype}")
 
 
-def _as_strategy(value):
+def _as_strategy(value: Any) -> st.SearchStrategy[Any]:
     if isinstance(value, st.SearchStrategy):
         return value
     return st.just(value)
 
 
-def _dtypes(dtypes):
+def _dtypes(dtypes: Iterable[DTypeLike]) -> st.SearchStrategy[np.dtype]:
     dtypes = tuple(np.dtype(d) for d in dtypes)
     if not dtypes:
         raise ValueError("'dtypes' must not be empty")
     return st.sampled_from(dtypes)
 
 
-def _array(draw, dtype, shape, bound):
+def _array(draw: st.DrawFn, dtype: np.dtype, shape: tuple[int, ...], bound: float) -> np.ndarray:
     return draw(hnp.arrays(dtype, shape, elements=_elements(dtype, bound)))
 
 
 @st.composite
-def circulant_vectors(draw, *, size=None, min_size: int = 1, max_size: int = 32, dtypes=DTYPES,
-                      bound: float = 10.0, batch_shape=()):
+def circulant_vectors(draw: st.DrawFn, *, size: int | st.SearchStrategy[int] | None = None, min_size: int = 1,
+                      max_size: int = 32, dtypes: Sequence[DTypeLike] = DTYPES, bound: float = 10.0,
+                      batch_shape: tuple[int, ...] = ()) -> np.ndarray:
     """First columns ``c`` of circulant matrices: arrays of shape ``(*batch_shape, n)``.
 
     Parameters
@@ -113,8 +117,9 @@ def circulant_vectors(draw, *, size=None, min_size: int = 1, max_size: int = 32,
 
 
 @st.composite
-def toeplitz_pairs(draw, *, max_size: int = 24, square: bool | None = None, dtypes=DTYPES,
-                   bound: float = 10.0, batch_shape=()):
+def toeplitz_pairs(draw: st.DrawFn, *, max_size: int = 24, square: bool | None = None,
+                   dtypes: Sequence[DTypeLike] = DTYPES, bound: float = 10.0,
+                   batch_shape: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(c, r)``: first column ``(..., m)`` and first row ``(..., n)`` of one dtype.
 
     Parameters
@@ -158,8 +163,9 @@ def toeplitz_pairs(draw, *, max_size: int = 24, square: bool | None = None, dtyp
 
 
 @st.composite
-def low_rank_matrices(draw, *, max_size: int = 16, max_rank: int | None = None, min_rank: int = 1,
-                      dtypes=(np.float64, np.complex128), square: bool = False):
+def low_rank_matrices(draw: st.DrawFn, *, max_size: int = 16, max_rank: int | None = None, min_rank: int = 1,
+                      dtypes: Sequence[DTypeLike] = (np.float64, np.complex128),
+                      square: bool = False) -> tuple[np.ndarray, int]:
     """Pairs ``(M, rank)``: an ``m x n`` matrix of exact, well-separated rank ``rank``.
 
     ``M = U diag(s) V^H`` with orthonormal ``U`` (m x rank), ``V`` (n x rank) and
@@ -198,7 +204,7 @@ def low_rank_matrices(draw, *, max_size: int = 16, max_rank: int | None = None, 
     s = np.array(draw(st.lists(st.floats(1.0, 10.0), min_size=rank, max_size=rank)), dtype=np.float64)
     rng = np.random.default_rng(seed)
 
-    def orth(k):
+    def orth(k: int) -> np.ndarray:
         A = rng.standard_normal((k, rank))
         if dtype.kind == "c":
             A = A + 1j * rng.standard_normal((k, rank))
@@ -209,8 +215,9 @@ def low_rank_matrices(draw, *, max_size: int = 16, max_rank: int | None = None, 
 
 
 @st.composite
-def conv_weights(draw, *, max_channels: int = 4, max_kernel: int = 5, dtypes=REAL_DTYPES,
-                 bound: float = 1.0, square_kernel: bool = False):
+def conv_weights(draw: st.DrawFn, *, max_channels: int = 4, max_kernel: int = 5,
+                 dtypes: Sequence[DTypeLike] = REAL_DTYPES, bound: float = 1.0,
+                 square_kernel: bool = False) -> np.ndarray:
     """Convolution kernels of shape ``(cout, cin, kh, kw)``, odd and even sizes alike.
 
     Parameters
@@ -246,10 +253,10 @@ def conv_weights(draw, *, max_channels: int = 4, max_kernel: int = 5, dtypes=REA
 
 
 @st.composite
-def conv_configs(draw, *, max_channels: int = 4, max_kernel: int = 4, max_groups: int = 2,
+def conv_configs(draw: st.DrawFn, *, max_channels: int = 4, max_kernel: int = 4, max_groups: int = 2,
                  max_stride: int = 2, max_dilation: int = 2, max_padding: int = 2,
-                 max_input: int = 8, padding_modes=PADDING_MODES, dtypes=(np.float64,),
-                 bound: float = 1.0):
+                 max_input: int = 8, padding_modes: Sequence[str] = PADDING_MODES,
+                 dtypes: Sequence[DTypeLike] = (np.float64,), bound: float = 1.0) -> dict[str, Any]:
     """Keyword arguments of a valid ``torch.nn.Conv2d`` / ``Conv2dOperator`` configuration.
 
     Returns a dict with ``weight`` ``(cout, cin // groups, kh, kw)``,
@@ -297,6 +304,7 @@ def conv_configs(draw, *, max_channels: int = 4, max_kernel: int = 4, max_groups
     padding = draw(st.one_of(st.integers(0, max_padding),
                              st.tuples(st.integers(0, max_padding), st.integers(0, max_padding)),
                              st.sampled_from(["same", "valid"])))
+    stride: int | tuple[int, int]
     if padding == "same":
         stride = 1
     else:
@@ -320,8 +328,9 @@ def conv_configs(draw, *, max_channels: int = 4, max_kernel: int = 4, max_groups
 
 
 @st.composite
-def trig_polynomials(draw, *, ndims=(1, 2), matrix: bool | None = None, max_degree: int = 3,
-                     max_matrix: int = 3, dtypes=(np.float64, np.complex128), bound: float = 1.0):
+def trig_polynomials(draw: st.DrawFn, *, ndims: Sequence[int] = (1, 2), matrix: bool | None = None,
+                     max_degree: int = 3, max_matrix: int = 3,
+                     dtypes: Sequence[DTypeLike] = (np.float64, np.complex128), bound: float = 1.0) -> np.ndarray:
     """Coefficient arrays of trigonometric polynomials, 1-D or 2-D, scalar or matrix.
 
     The layout is that of :class:`toeplitzkit.toeplitz.TrigPolynomial`: the
@@ -362,8 +371,10 @@ def trig_polynomials(draw, *, ndims=(1, 2), matrix: bool | None = None, max_degr
 
 
 @st.composite
-def finite_matrices(draw, *, rows=None, cols=None, max_size: int = 8, dtypes=DTYPES,
-                    bound: float = 10.0, square: bool = False, batch_shape=()):
+def finite_matrices(draw: st.DrawFn, *, rows: int | st.SearchStrategy[int] | None = None,
+                    cols: int | st.SearchStrategy[int] | None = None, max_size: int = 8,
+                    dtypes: Sequence[DTypeLike] = DTYPES, bound: float = 10.0, square: bool = False,
+                    batch_shape: tuple[int, ...] = ()) -> np.ndarray:
     """Matrices ``(*batch_shape, m, n)`` with finite, bounded entries.
 
     Parameters

@@ -13,18 +13,19 @@ step.
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
 import torch
 
 from ..._deprecation import renamed_parameters
-from ...toeplitz.geometry import ConvGeometry
+from ...toeplitz.geometry import ConvGeometry, IntOrTuple, PaddingLike
 from .bounds import _pad_map_norm
 
 __all__ = ["gram_spectral_norm_bound"]
 
 
 # ------------------------------------------------------------------ the grid of one axis
-def _axis_grid(n, lo, hi, ext, s, mode):
+def _axis_grid(n: int, lo: int, hi: int, ext: int, s: int, mode: str) -> tuple[int, float]:
     """Cycle ``M`` (in strided units) on which one axis of the layer is a compression of a circular conv.
 
     Returns ``(M, pad_norm)``.  With zero padding, output ``i`` reads ``x[s i + a - lo]``
@@ -50,7 +51,8 @@ def _axis_grid(n, lo, hi, ext, s, mode):
     return max(-(-P // s), out), _pad_map_norm(n, lo, hi, mode)
 
 
-def _polyphase(weight, d, s, dil):
+def _polyphase(weight: torch.Tensor, d: int, s: Sequence[int],
+               dil: Sequence[int]) -> tuple[torch.Tensor, list[int]]:
     """Dilated, stride-rearranged kernel ``(cout, cin/g * phases, *kp)``, keeping only phases that hold taps.
 
     ``K_phi[b] = K_dilated[s b + phi]``; the phases join the input channels.  A phase that
@@ -79,7 +81,7 @@ def _polyphase(weight, d, s, dil):
     return wp.reshape(cout, -1, *kp), kp
 
 
-def _frequencies(grid):
+def _frequencies(grid: Sequence[int]) -> torch.Tensor:
     """Integer frequency vectors of the grid, one of each pair ``{k, -k}`` (real kernels: equal norms)."""
     if not grid:
         return torch.zeros(1, 0, dtype=torch.long)
@@ -95,14 +97,15 @@ def _frequencies(grid):
     return ks[code <= ncode]
 
 
-def _phase_table(freqs, kp, grid, device):
+def _phase_table(freqs: torch.Tensor, kp: Sequence[int], grid: Sequence[int],
+                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """``E[f, tap] = exp(-2 pi i sum_ax k_ax b_ax / M_ax)``, float64 cos and sin tables ``(nf, K)``."""
     d = len(kp)
     if d == 0:
         one = torch.ones(1, 1, dtype=torch.float64, device=device)
         return one, torch.zeros_like(one)
-    taps = torch.meshgrid(*[torch.arange(k) for k in kp], indexing="ij")
-    taps = torch.stack([t.reshape(-1) for t in taps], dim=1)  # (K, d)
+    tap_axes = torch.meshgrid(*[torch.arange(k) for k in kp], indexing="ij")
+    taps = torch.stack([t.reshape(-1) for t in tap_axes], dim=1)  # (K, d)
     # the angle as an exact rational turn first: no large arguments reach cos and sin
     turn = torch.zeros(freqs.shape[0], taps.shape[0], dtype=torch.float64)
     for ax in range(d):
@@ -113,11 +116,11 @@ def _phase_table(freqs, kp, grid, device):
 
 
 # ------------------------------------------------------------------ rounding margins
-def _unit(dtype):
+def _unit(dtype: torch.dtype) -> float:
     return 2.0 ** -24 if dtype in (torch.float32, torch.complex64) else 2.0 ** -53
 
 
-def _gamma(n, u):
+def _gamma(n: int, u: float) -> float:
     """A complex-arithmetic ``gamma_n`` with a safety factor: ``2 sqrt(2) n u / (1 - 2 sqrt(2) n u)``."""
     t = 2 * math.sqrt(2) * n * u
     if t >= 0.5:
@@ -125,7 +128,7 @@ def _gamma(n, u):
     return t / (1 - t)
 
 
-def _schur(a):
+def _schur(a: torch.Tensor) -> torch.Tensor:
     """``max row sum * max column sum`` of ``|a|`` for a batch ``(..., m, n)``: ``>= || |a| ||_2^2`` (Schur).
 
     Entries are taken as ``|Re a| + |Im a| >= |a|`` (no square roots; norms of nonnegative
@@ -138,10 +141,10 @@ def _schur(a):
 
 # ------------------------------------------------------------------ the bound
 @renamed_parameters(iters="maxiter")
-def gram_spectral_norm_bound(weight: torch.Tensor, input_size=None, stride=1, padding=0, dilation=1,
-                             groups: int = 1, padding_mode: str = "zeros", *, rtol: float = 1e-3,
-                             maxiter: int | None = None, state: dict | None = None,
-                             precision: str = "auto") -> torch.Tensor:
+def gram_spectral_norm_bound(weight: torch.Tensor, input_size: IntOrTuple | None = None, stride: IntOrTuple = 1,
+                             padding: PaddingLike = 0, dilation: IntOrTuple = 1, groups: int = 1,
+                             padding_mode: str = "zeros", *, rtol: float = 1e-3, maxiter: int | None = None,
+                             state: dict[str, Any] | None = None, precision: str = "auto") -> torch.Tensor:
     r"""Certified, differentiable upper bound on the spectral norm of a convolution or linear layer.
 
     Parameters
@@ -244,6 +247,8 @@ def gram_spectral_norm_bound(weight: torch.Tensor, input_size=None, stride=1, pa
         raise ValueError("'weight' contains NaN or inf")
     d = weight.ndim - 2
     cout = weight.shape[0]
+    kp: list[int]
+    grid: list[int]
     if d == 0:
         wp, kp, grid, pad_norm, groups = weight[:, :, None].reshape(cout, -1), [], [], 1.0, 1
     else:
@@ -268,7 +273,8 @@ def gram_spectral_norm_bound(weight: torch.Tensor, input_size=None, stride=1, pa
                       rtol, iters, state, precision)
 
 
-def _certified(weight, wg, kp, grid, pad_norm, rtol, iters, state, precision="auto"):
+def _certified(weight: torch.Tensor, wg: torch.Tensor, kp: list[int], grid: list[int], pad_norm: float, rtol: float,
+               iters: int | None, state: dict[str, Any] | None, precision: str = "auto") -> torch.Tensor:
     # wg: (groups, co, ci, K) with gradient; everything heavy below runs without it.
     G, co, ci, K = wg.shape
     real_dt = weight.dtype
@@ -313,7 +319,7 @@ def _certified(weight, wg, kp, grid, pad_norm, rtol, iters, state, precision="au
             v = torch.complex(torch.randn(B, c, 1, generator=g, dtype=torch.float64),
                               torch.randn(B, c, 1, generator=g, dtype=torch.float64)).to(device=dev, dtype=cdt)
 
-        def power(Hs, vs, n):
+        def power(Hs: torch.Tensor, vs: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
             for _ in range(n):
                 vs = Hs @ vs
                 vs = vs / torch.linalg.vector_norm(vs, dim=(-2, -1), keepdim=True).clamp_min(1e-30)
