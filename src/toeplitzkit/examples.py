@@ -37,16 +37,16 @@ _DATA_FILE = "digits_cnn.npz"
 class LinearLayer:
     """A dense (linear) layer of a network to bound.
 
+    ``kind`` is ``'linear'`` and ``input_size`` is None (its norm does not
+    depend on an input size); a convolution is a
+    :class:`~toeplitzkit.toeplitz.ConvLayer` (``kind`` ``'conv'``).
+
     Attributes
     ----------
     name : str
         Layer name (``fc``, ...).
     weight : (out, in) ndarray
         PyTorch layout.
-
-    ``kind`` is ``'linear'`` and ``input_size`` is None (its norm does not
-    depend on an input size); a convolution is a
-    :class:`~toeplitzkit.toeplitz.ConvLayer` (``kind`` ``'conv'``).
 
     Examples
     --------
