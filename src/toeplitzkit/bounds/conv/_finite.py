@@ -155,19 +155,41 @@ def gram_order(layer: ConvLayer) -> tuple[int, str]:
     return (q_in, "in") if q_in <= q_out else (q_out, "out")
 
 
-def _tap_products(Wm: np.ndarray) -> np.ndarray:
-    """``Wm[g]^T Wm[g]`` for each group, exactly symmetric: one triangle by ``dsyrk`` (half a product)."""
-    from scipy.linalg.blas import dsyrk
+class _TapProducts:
+    """The blocks ``W_t^T W_u`` (``(g, c, c)`` per tap pair) of each group's ``Wm^T Wm``.
 
-    g, p, m = Wm.shape
-    if m <= 64 or g > 64:
-        H = np.matmul(np.swapaxes(Wm, 1, 2), Wm)
-        return 0.5 * (H + np.swapaxes(H, 1, 2))
-    H = np.empty((g, m, m))
-    for i in range(g):
-        U = dsyrk(1.0, np.asfortranarray(Wm[i]), trans=1, lower=0)
-        H[i] = np.triu(U) + np.triu(U, 1).T
-    return H
+    ``Wm`` is ``(g, p, K c)`` with tap-major columns ``(t, c)``, so the block of a tap
+    pair is a contiguous ``c x c`` window.  Large products take one triangle by
+    ``dsyrk`` (half a product); a block below the diagonal is read as the transpose
+    of its mirror, so the matrix is exactly symmetric without being copied.
+    """
+
+    def __init__(self, Wm: np.ndarray, c: int) -> None:
+        from scipy.linalg.blas import dsyrk
+
+        g, p, m = Wm.shape
+        self.c = c
+        self._full: np.ndarray | None = None
+        if m <= 64 or g > 64:
+            H = np.matmul(np.swapaxes(Wm, 1, 2), Wm)
+            self._full = 0.5 * (H + np.swapaxes(H, 1, 2))
+            return
+        U = np.empty((g, m, m))
+        for i in range(g):
+            U[i] = dsyrk(1.0, np.asfortranarray(Wm[i]), trans=1, lower=0)
+        for t in range(m // c):  # the diagonal blocks: mirror their upper triangles
+            D = U[:, t * c:(t + 1) * c, t * c:(t + 1) * c]
+            D[:] = np.triu(D) + np.swapaxes(np.triu(D, 1), 1, 2)
+        self._upper = U
+
+    def block(self, t: int, u: int) -> np.ndarray:
+        """``W_t^T W_u`` for every group: ``(g, c, c)``."""
+        c = self.c
+        if self._full is not None:
+            return self._full[:, t * c:(t + 1) * c, u * c:(u + 1) * c]
+        if t <= u:
+            return self._upper[:, t * c:(t + 1) * c, u * c:(u + 1) * c]
+        return np.swapaxes(self._upper[:, u * c:(u + 1) * c, t * c:(t + 1) * c], 1, 2)
 
 
 def _axis_pairs(R: np.ndarray, side: str, n: int) -> _AxisPairs:
@@ -192,7 +214,7 @@ def _axis_pairs(R: np.ndarray, side: str, n: int) -> _AxisPairs:
 
 
 def _tap_matrices(layer: ConvLayer, side: str) -> tuple[np.ndarray, int, int, int, int]:
-    """Per group, the taps side by side: ``(G, p, c K)`` with columns ``(c, t)``.
+    """Per group, the taps side by side: ``(G, p, K c)`` with tap-major columns ``(t, c)``.
 
     ``c`` is the Gram matrix's channel count (inputs for ``side='in'``, outputs
     otherwise), ``p`` the other one, ``K`` the number of taps.
@@ -202,9 +224,10 @@ def _tap_matrices(layer: ConvLayer, side: str) -> tuple[np.ndarray, int, int, in
     cout_g, cin_g = w.shape[0] // G, w.shape[1]
     K = int(np.prod(w.shape[2:]))
     wg = w.reshape(G, cout_g, cin_g, K)
-    if side == "in":
-        return wg.reshape(G, cout_g, cin_g * K), cin_g, cout_g, G, K
-    Wm = np.swapaxes(np.ascontiguousarray(np.swapaxes(wg, 2, 3)).reshape(G, cout_g * K, cin_g), 1, 2)
+    if side == "in":  # Wm[g, o, (t, i)] = w[g, o, i, t]
+        return np.ascontiguousarray(np.swapaxes(wg, 2, 3)).reshape(G, cout_g, K * cin_g), cin_g, cout_g, G, K
+    # Wm[g, i, (t, o)] = w[g, o, i, t]
+    Wm = np.ascontiguousarray(np.transpose(wg, (0, 2, 3, 1))).reshape(G, cin_g, K * cout_g)
     return Wm, cout_g, cin_g, G, K
 
 
@@ -244,14 +267,14 @@ def layer_grams(layer: ConvLayer, abs_bound: float,
     for g0 in range(0, G, step):
         g1 = min(G, g0 + step)
         Wc = Wm[g0:g1]
-        H = _tap_products(Wc).reshape(g1 - g0, c, K, c, K)  # H[(x, t), (y, t')]
+        H = _TapProducts(Wc, c)
         out = np.zeros((g1 - g0, P, c, P, c))
         for ti, t in enumerate(taps):
             for ui, u in enumerate(taps):
                 I, J, cnt = _tap_pair_pixels(pairs, taps, strides, t, u)
                 if not len(I):
                     continue
-                blk = H[:, :, ti, :, ui]  # (g, c, c)
+                blk = H.block(ti, ui)  # (g, c, c)
                 if np.all(cnt == 1):
                     out[:, I, :, J, :] += blk[None]
                 else:
@@ -522,7 +545,7 @@ def layer_gram_bands(layer: ConvLayer, abs_bound: float, side: str, plan: _BandP
     D = layer.ndim
     k = tuple(cast(np.ndarray, layer.weight).shape[2:])
     Wm, c, p, G, K = _tap_matrices(layer, side)
-    H = _tap_products(Wm).reshape(G, c, K, c, K)
+    H = _TapProducts(Wm, c)
     strides = [int(np.prod(sizes[a + 1:])) for a in range(D)]
     e2 = 1.02 * (p + K * K + 12) * _EPS * abs_bound ** 2 * (1 + 4 * _EPS)
     # accumulate c x c blocks per pixel offset d = I - J >= 0 (contiguous
@@ -538,7 +561,7 @@ def layer_gram_bands(layer: ConvLayer, abs_bound: float, side: str, plan: _BandP
             if not keep.any():
                 continue
             I, J, cnt = I[keep], J[keep], cnt[keep]
-            blk = H[:, :, ti, :, ui]  # (G, c, c)
+            blk = H.block(ti, ui)  # (G, c, c)
             if np.all(cnt == 1):
                 B[:, I - J, J] += blk[:, None]
             else:
