@@ -259,6 +259,9 @@ def test_certify_grams_falls_back_when_the_eigenvector_is_poor(monkeypatch, rng)
     ((6, 2, 3, 2), (5, 7), dict(padding=1, groups=3, padding_mode="reflect", dilation=(1, 2))),
     ((2, 3, 5), 9, dict(padding=2, padding_mode="reflect")),
     ((2, 2, 2, 3, 2), 4, dict(padding=1, stride=2, padding_mode="replicate")),
+    ((3, 2, 4, 4), (7, 8), dict(padding=3, padding_mode="circular")),  # wraps, rows repeat
+    ((2, 3, 3, 1), (6, 9), dict(padding=(2, 0), dilation=2, padding_mode="circular")),
+    ((2, 2, 5, 1), (9, 4), dict(padding=2)),  # the longer reach on the first axis: it varies fastest
 ])
 def test_banded_gram_equals_the_dense_one_in_its_band(cfg, rng):
     shape, n, kw = cfg
@@ -270,20 +273,48 @@ def test_banded_gram_equals_the_dense_one_in_its_band(cfg, rng):
     for side in ("in", "out"):
         (_, dense, e2d), = list(finite.layer_grams(layer, abs_b, side))
         plan = finite.band_plan(layer, side)
-        q, b = plan[:2]
+        q, b, _, sizes, strides = plan
         ab, e2 = finite.layer_gram_bands(layer, abs_b, side, plan)
         assert e2 == e2d
+        # the band is the dense Gram matrix (row-major pixels) in the plan's pixel order:
+        # axis strides chosen by the plan, each circular axis in the order 0, n-1, 1, n-2, ...
+        c = q // int(np.prod(sizes))
+        order = [finite._fold(m) if layer.padding_mode == "circular" else np.arange(m) for m in sizes]
+        idx = np.indices(sizes).reshape(len(sizes), -1)
+        pix = sum(order[a][idx[a]] * strides[a] for a in range(len(sizes)))
+        assert sorted(pix) == list(range(len(pix)))
+        perm = (pix[:, None] * c + np.arange(c)).ravel()
         for g in range(layer.groups):
+            want = np.empty((q, q))
+            want[np.ix_(perm, perm)] = dense[g]
             full = np.zeros((q, q))
             for d in range(b + 1):
                 full[np.arange(d, q), np.arange(q - d)] = ab[g, d, :q - d]
-            np.testing.assert_array_equal(np.tril(full), np.tril(dense[g]))
-            assert not np.any(np.tril(dense[g], -(b + 1)))  # nothing outside the band
+            np.testing.assert_array_equal(np.tril(full), np.tril(want))
+            assert not np.any(np.tril(want, -(b + 1)))  # nothing outside the band
 
 
-def test_circular_padding_is_not_banded():
-    layer = _layer.prepare_layer(np.ones((1, 1, 3, 3)), 8, 1, 1, 1, 1, "circular", None, True)
-    assert finite.band_plan(layer, "in") is None
+@pytest.mark.parametrize("n", [1, 2, 3, 6, 7])
+def test_fold_turns_a_cyclic_band_into_a_band(n):
+    f = finite._fold(n)
+    assert sorted(f) == list(range(n))
+    assert all(abs(int(f[i]) - int(f[(i + 1) % n])) <= 2 for i in range(n))  # cyclic neighbours stay close
+
+
+@pytest.mark.parametrize("shape,n,kw", [
+    ((3, 3, 4, 4), (24, 25), dict(padding=3, padding_mode="circular")),  # 3 output rows repeat per axis
+    ((3, 4, 7, 1), (24, 20), dict(padding=2, dilation=2, padding_mode="reflect")),  # reach 12 rows, 0 columns
+])
+def test_banded_certificate_for_wrapped_and_one_sided_layers(shape, n, kw, rng):
+    # circular padding whose output repeats rows (the grid bound times the repetition
+    # factor was up to 1.43x the norm) and a column kernel on a wide input
+    w = rng.standard_normal(shape)
+    b = conv_spectral_norm(w, n, **kw)
+    assert "gram-cholesky-banded" in b.method
+    A = Conv2dOperator(w, n, **kw).to_dense()
+    exact = np.sqrt(np.linalg.eigvalsh(A @ A.T if A.shape[0] <= A.shape[1] else A.T @ A)[-1])
+    assert b.lower <= exact * (1 + 1e-9) and b.upper >= exact * (1 - 1e-9)
+    assert b.upper <= b.lower * (1 + TOL) * (1 + 1e-12)
 
 
 @pytest.mark.thesis("Section 6a (the layer's own size)")

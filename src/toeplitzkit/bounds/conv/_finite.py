@@ -26,6 +26,7 @@ touches the input; :func:`finite_bound` chooses the certificate:
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, Iterator, Literal, cast, overload
@@ -66,7 +67,7 @@ FiniteBound = tuple[float, float, str, str, int]
 # Per tap pair ``(t, t')`` of one axis: the index pairs it couples and their counts (:func:`_axis_pairs`).
 _AxisPairs = dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
 # ``(q, b, pairs, sizes)`` of :func:`band_plan`.
-_BandPlan = tuple[int, int, list[_AxisPairs], tuple[int, ...]]
+_BandPlan = tuple[int, int, list[_AxisPairs], tuple[int, ...], list[int]]
 
 
 # --------------------------------------------------------------------- matrices in disguise
@@ -508,16 +509,25 @@ def _tap_pair_pixels(pairs: list[_AxisPairs], taps: list[tuple[int, ...]], strid
     return I, J, cnt
 
 
+def _fold(n: int) -> np.ndarray:
+    """Position of each index ``i < n`` in the order ``0, n - 1, 1, n - 2, ...``.
+
+    Indices at cyclic distance ``r`` land at most ``2 r`` apart.
+    """
+    i = np.arange(n)
+    return np.where(i < (n + 1) // 2, 2 * i, 2 * (n - 1 - i) + 1)
+
+
 def band_plan(layer: ConvLayer, side: str) -> _BandPlan | None:
     """``(q, b, pairs, sizes)``: order and half-bandwidth of the per-group Gram matrix.
 
-    Ordered pixel-major (row-major over the spatial axes) and channel-minor,
-    the Gram matrix couples only pixels that one output reads together (or
-    outputs that read one pixel), so it is banded; circular padding wraps
-    around and is not.  Returns None for circular padding.
+    Ordered pixel-major and channel-minor (the spatial axis whose couplings
+    reach furthest varying fastest), the Gram matrix couples only pixels that one output reads together (or
+    outputs that read one pixel), so it is banded.  Circular padding wraps
+    around: its couplings form a cyclic band, which the order ``0, n - 1, 1,
+    n - 2, ...`` along each axis (:func:`_fold`) turns into a band of twice the
+    width (the Gram matrix is certified in that symmetric permutation).
     """
-    if layer.padding_mode == "circular":
-        return None
     D = layer.ndim
     w = cast(np.ndarray, layer.weight)
     G = layer.groups
@@ -525,14 +535,23 @@ def band_plan(layer: ConvLayer, side: str) -> _BandPlan | None:
     Rs = read_maps(layer)
     pairs = [_axis_pairs(R, side, n) for R, n in zip(Rs, layer.input_size)]
     sizes = tuple(layer.input_size) if side == "in" else tuple(layer.output_size)
-    strides = [int(np.prod(sizes[a + 1:])) for a in range(D)]
-    bpix = 0
-    for a in range(D):
-        reach = max((int(np.max(np.abs(i - j))) for i, j, _ in pairs[a].values() if len(i)), default=0)
-        bpix += reach * strides[a]
+    if layer.padding_mode == "circular":
+        folds = [_fold(n) for n in sizes]
+        pairs = [{key: (f[i], f[j], cnt) for key, (i, j, cnt) in pa.items()} for pa, f in zip(pairs, folds)]
+    reach = [max((int(np.max(np.abs(i - j))) for i, j, _ in pairs[a].values() if len(i)), default=0)
+             for a in range(D)]
+    # pixel order: the axis with the longest reach varies fastest (row-major when it ties)
+    bpix, strides = -1, [0] * D
+    for perm in itertools.permutations(range(D)):
+        st, acc = [0] * D, 1
+        for a in reversed(perm):
+            st[a], acc = acc, acc * sizes[a]
+        width = sum(r * t for r, t in zip(reach, st))
+        if bpix < 0 or width < bpix:
+            bpix, strides = width, st
     q = c * int(np.prod(sizes))
     b = min(q - 1, c * bpix + c - 1)
-    return q, b, pairs, sizes
+    return q, b, pairs, sizes, strides
 
 
 def layer_gram_bands(layer: ConvLayer, abs_bound: float, side: str, plan: _BandPlan) -> tuple[np.ndarray, float]:
@@ -541,12 +560,10 @@ def layer_gram_bands(layer: ConvLayer, abs_bound: float, side: str, plan: _BandP
     The same sums as :func:`layer_grams` (same rounding bound ``e2``), added
     only where row >= column: ``ab[r - s, s] = G[r, s]``.
     """
-    q, b, pairs, sizes = plan
-    D = layer.ndim
+    q, b, pairs, sizes, strides = plan
     k = tuple(cast(np.ndarray, layer.weight).shape[2:])
     Wm, c, p, G, K = _tap_matrices(layer, side)
     H = _TapProducts(Wm, c)
-    strides = [int(np.prod(sizes[a + 1:])) for a in range(D)]
     e2 = 1.02 * (p + K * K + 12) * _EPS * abs_bound ** 2 * (1 + 4 * _EPS)
     # accumulate c x c blocks per pixel offset d = I - J >= 0 (contiguous
     # writes), then move them into LAPACK's band storage in one pass per d
