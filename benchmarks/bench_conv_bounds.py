@@ -50,7 +50,8 @@ import numpy as np  # noqa: E402
 from toeplitzkit.bounds import (conv_power_method, conv_sigma_max, conv_spectral_norm,  # noqa: E402
                                 gram_iteration_bound, lipbound, sedghi_singular_values,
                                 singla_feizi_bound)
-from toeplitzkit.bounds.architectures import ConvSpec, conv_layers, random_weight  # noqa: E402
+from toeplitzkit.bounds.architectures import conv_layers, random_weight  # noqa: E402
+from toeplitzkit.toeplitz import ConvLayer  # noqa: E402
 
 
 def timed(fn):
@@ -117,7 +118,7 @@ def table_5_2(arch, every=1, rng=0):
 def mobilenet_v2_layers():
     """torchvision's MobileNetV2 convolutions at 224 x 224 (architectures.py has no MobileNetV2)."""
     def conv(name, cin, cout, k, n, s=1, p=0, g=1):
-        return ConvSpec(name, cin, cout, (k, k), (s, s), (p, p), (1, 1), g, (n, n))
+        return ConvLayer.from_args(name, (cout, cin // g, k, k), n, s, p, 1, g)
 
     L, n = [conv("features.0.0", 3, 32, 3, 224, 2, 1)], 112
     inp, idx = 32, 1
