@@ -62,13 +62,11 @@ def conv_spectral_norm(weight_or_layer: WeightOrLayer, input_size: IntOrTuple, s
         iterations from the two best frequencies' plane waves and a random
         vector; ``'fast'`` runs at most 4 from the best plane wave alone
         (12 for reflect and replicate padding and for circular padding that
-        is not the exact circular case),
-        and certifies the finite operator within a smaller budget (Gram
-        order 1024, ``4e8`` Cholesky flops); meant for training loops.  Its
-        lower side is within 1% of the norm on the generated layers of
-        ``benchmarks/bench_conv_exact.py`` except where the grid route's top
-        singular vector is far from a plane wave.  The upper side is certified in
-        both modes; ``method`` names the mode.
+        is not the exact circular case), then, when the bracket is still wider
+        than 1%, a second run of up to ``max(48, 3 maxiter)`` from a random
+        start, and certifies the finite operator within a smaller budget (Gram
+        order 1024, ``4e8`` Cholesky flops); meant for training loops.  The
+        upper side is certified in both modes; ``method`` names the mode.
     bound : {'auto', 'grid', 'sup'}, default 'auto'
         ``'auto'``: the finite operator at this input size where that is
         affordable (see Notes), else ``'grid'``.  ``'grid'``: the certified
@@ -244,6 +242,11 @@ def conv_spectral_norm(weight_or_layer: WeightOrLayer, input_size: IntOrTuple, s
         upper *= 1 + 4 * _EPS
     lower, done = lower_bound(layer, grid, plan, lower_iters, upper, tol, rng,
                                n_best=1 if fast else 2, n_random=0 if fast else 1)
+    if fast and upper > lower * 1.01 and lower_iters > 0:
+        # a loose bracket: the plane wave may have missed a direction (a boundary mode of
+        # reflect or replicate padding); a second, longer run from a random start too
+        again, more = lower_bound(layer, grid, plan, max(48, 3 * lower_iters), upper, tol, rng, n_best=1, n_random=1)
+        lower, done = max(lower, again), done + more
     up_how = f"dft-grid({plan.how}, N={plan.grid}" + (f", x{plan.factor:.6g}" if plan.factor != 1 else "") + ")"
     if bound == "sup":
         up_how = f"torus-sup(branch-and-bound, {cells} cells, slack<={tol:g}, {plan.how}" + \
