@@ -666,7 +666,7 @@ class Conv3dOperator(_ConvNdOperator):
     Notes
     -----
     The same FFT algorithm, cost and memory behaviour as :class:`Conv2dOperator`
-    (see its Notes), over three spatial axises.  The weight has no batch dimensions.
+    (see its Notes), over three spatial axes.  The weight has no batch dimensions.
 
     References
     ----------
