@@ -221,7 +221,14 @@ def test_fast_mode_is_sound_and_says_so(rng):
     A = dense_torch(w, 10, padding=1)
     b = conv_spectral_norm(w, 10, padding=1, mode="fast", bound="grid")
     check_bracket(b, A)
-    assert b.method.startswith("fast:") and b.lower_iters <= 4
+    assert b.method.startswith("fast:")
+    # at most 4 iterations from the plane wave, then, because the bracket is wider than 1%
+    # (the grid exceeds this layer's norm at n = 10), one run of at most max(48, 3 * 4)
+    assert b.upper > 1.01 * b.lower and b.lower_iters <= 4 + 48
+    # a tight bracket (circular padding: the grid is the operator's spectrum) stops at 4
+    c = conv_spectral_norm(w, 10, padding=1, padding_mode="circular", mode="fast")
+    check_bracket(c, dense_torch(w, 10, padding=1, mode="circular"))
+    assert c.upper <= 1.01 * c.lower and c.lower_iters <= 4
     assert conv_spectral_norm(w, 10, padding=1).method.startswith("certified:")
 
 
