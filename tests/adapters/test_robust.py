@@ -271,3 +271,34 @@ def test_report_and_cli_table_bound_a_layer_through_one_function():
     for line in (head, first):
         assert all(line[i] != " " and (i == 0 or line[i - 1] == " ") for i in starts), line
         assert line == line.rstrip()
+
+
+def _jacobian_norm(layer, shape):
+    x = torch.zeros((1,) + shape, dtype=torch.float64)
+    J = torch.autograd.functional.jacobian(lambda v: layer(v.reshape((1,) + shape)).reshape(-1), x.reshape(-1))
+    return float(torch.linalg.matrix_norm(J, ord=2))
+
+
+def test_regularizer_and_report_bound_1d_and_3d_convolutions():
+    # Conv1d/Conv3d and BatchNorm3d were not recognized before, so their factor was left out
+    torch.manual_seed(0)
+    c1 = nn.Conv1d(2, 3, 3, padding=1, stride=2).double()
+    c3 = nn.Conv3d(1, 2, 2, padding=1, dilation=(1, 2, 1)).double()
+    net = nn.Sequential(c1, nn.ReLU(), nn.Unflatten(1, (1, 3, 1)), c3, nn.BatchNorm3d(2).double(),
+                        nn.Flatten(), nn.Linear(2 * 4 * 1 * 4, 3).double())
+    shape = (2, 5)
+    reg = LipschitzRegularizer(net, shape, include_last_linear=True)
+    bounds = dict(reg.layer_bounds())
+    assert set(bounds) == {"0", "3", "4", "6"}
+    assert float(bounds["0"].detach()) >= _jacobian_norm(c1, (2, 5)) * (1 - 1e-12)
+    assert float(bounds["3"].detach()) >= _jacobian_norm(c3, (1, 3, 1, 3)) * (1 - 1e-12)
+    reg().backward()
+    assert c1.weight.grad.abs().sum() > 0 and c3.weight.grad.abs().sum() > 0
+    rep = lipschitz_report(net, shape)
+    kinds = {ly.name: ly.kind for ly in rep.layers}
+    assert kinds["0"] == "conv1d" and kinds["3"] == "conv3d" and kinds["4"] == "batchnorm"
+    row = {ly.name: ly for ly in rep.layers}["3"]
+    exact = _jacobian_norm(c3, (1, 3, 1, 3))
+    assert row.lower <= exact * (1 + 1e-9) and row.upper >= exact * (1 - 1e-9)
+    with pytest.raises(ValueError, match="method='tight' bounds 2-D convolutions only; layer '0' is Conv1d"):
+        LipschitzRegularizer(net, shape, method="tight")

@@ -29,12 +29,13 @@ __all__ = [
     "LayerBound",
 ]
 
-_BN = (nn.BatchNorm1d, nn.BatchNorm2d)
+_BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
 def _kind(m: nn.Module):
-    if isinstance(m, nn.Conv2d):
-        return "conv2d"
+    if isinstance(m, _CONV):
+        return f"conv{m.weight.ndim - 2}d"
     if isinstance(m, nn.Linear):
         return "linear"
     if isinstance(m, _BN):
@@ -94,8 +95,9 @@ def _bn_bound(m) -> torch.Tensor:
     return scale.abs().amax()
 
 
-def _conv_args(m: nn.Conv2d, in_shape):
-    return dict(input_size=tuple(in_shape[-2:]), stride=m.stride, padding=m.padding, dilation=m.dilation,
+def _conv_args(m: nn.Conv1d | nn.Conv2d | nn.Conv3d, in_shape):
+    d = m.weight.ndim - 2
+    return dict(input_size=tuple(in_shape[-d:]), stride=m.stride, padding=m.padding, dilation=m.dilation,
                 groups=m.groups, padding_mode=m.padding_mode)
 
 
@@ -105,7 +107,7 @@ class LipschitzRegularizer(nn.Module):
     Parameters
     ----------
     model : torch.nn.Module
-        The network.  Its ``Conv2d``, ``Linear``, ``BatchNorm1d/2d`` layers and the
+        The network.  Its ``Conv1d/2d/3d``, ``Linear``, ``BatchNorm1d/2d/3d`` layers and the
         structured layers of :mod:`toeplitzkit.adapters.torch` (anything with a
         ``lipschitz_upper()`` method) are found by one traced forward pass.
     input_shape : tuple of int
@@ -175,6 +177,11 @@ class LipschitzRegularizer(nn.Module):
                     break
         if not batchnorm:
             layers = [ly for ly in layers if ly[2] != "batchnorm"]
+        if method == "tight":
+            for name, m, kind, _ in layers:
+                if kind in ("conv1d", "conv3d"):
+                    raise ValueError(f"method='tight' bounds 2-D convolutions only; layer {name!r} is "
+                                     f"{type(m).__name__}: use method='gram' or 'lipbound'")
         # Plain list: the regularizer must not register the model's modules as its own.
         self._layers = layers
         self.method = method
@@ -189,7 +196,7 @@ class LipschitzRegularizer(nn.Module):
         """``[(name, bound)]``: the differentiable per-layer bounds, in call order."""
         out = []
         for name, m, kind, in_shape in self._layers:
-            if kind == "conv2d":
+            if kind.startswith("conv"):
                 if self.method == "gram":
                     b = gram_spectral_norm_bound(m.weight, **_conv_args(m, in_shape), rtol=self.rtol,
                                                  state=self._states.setdefault(name, {}), precision=self.precision)
@@ -602,7 +609,7 @@ def lipschitz_report(model: nn.Module, input_shape: Sequence[int], *, lower_iter
     shape = _check_input_shape(input_shape)
     rows = []
     for name, m, kind, in_shape in _trace_layers(model, shape):
-        if kind == "conv2d":
+        if kind.startswith("conv"):
             lower, upper, method = _numpy_conv_bound(m, in_shape, lower_iters)
         elif kind == "linear":
             lower, upper, method = linear_layer_bound(m.weight.detach().cpu().double().numpy())
@@ -622,8 +629,9 @@ def lipschitz_report(model: nn.Module, input_shape: Sequence[int], *, lower_iter
     return LipschitzReport(rows, prod, shape, network, note)
 
 
-def _numpy_conv_bound(m: nn.Conv2d, in_shape: tuple[int, ...], iters: int) -> tuple[float, float, str]:
+def _numpy_conv_bound(m: nn.Conv1d | nn.Conv2d | nn.Conv3d, in_shape: tuple[int, ...],
+                      iters: int) -> tuple[float, float, str]:
     w = m.weight.detach().cpu().numpy().astype(np.float64)
-    return conv_layer_bound(w, tuple(in_shape[-2:]), stride=m.stride, padding=m.padding, dilation=m.dilation,
+    return conv_layer_bound(w, tuple(in_shape[-(w.ndim - 2):]), stride=m.stride, padding=m.padding, dilation=m.dilation,
                             groups=m.groups, padding_mode=m.padding_mode, maxiter=iters, rng=0)
 
