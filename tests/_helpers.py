@@ -6,6 +6,17 @@ from hypothesis.extra import numpy as hnp
 
 DTYPES = [np.float64, np.float32, np.complex128, np.complex64]
 
+# The subpackages whose public names (``__all__`` and the lazy export maps) the API checks
+# walk; torch is installed by the test extra, so its adapters are among them.
+PUBLIC_SUBPACKAGES = [
+    "toeplitzkit",
+    "toeplitzkit.toeplitz",
+    "toeplitzkit.decompose",
+    "toeplitzkit.bounds",
+    "toeplitzkit.testing",
+    "toeplitzkit.adapters.torch",
+]
+
 
 def rand(rng, shape, dtype):
     """Standard normal entries of ``dtype`` (real and imaginary parts for complex types)."""

@@ -10,20 +10,9 @@ import re
 
 import pytest
 
-from toeplitzkit._deps import HAS_TORCH
+from ._helpers import PUBLIC_SUBPACKAGES
 
-SUBPACKAGES = [
-    "toeplitzkit",
-    "toeplitzkit.toeplitz",
-    "toeplitzkit.decompose",
-    "toeplitzkit.bounds",
-    "toeplitzkit.testing",
-    "toeplitzkit.examples",
-    "toeplitzkit.verify",
-    "toeplitzkit.cli",
-]
-if HAS_TORCH:
-    SUBPACKAGES.append("toeplitzkit.adapters.torch")
+SUBPACKAGES = PUBLIC_SUBPACKAGES + ["toeplitzkit.examples", "toeplitzkit.verify", "toeplitzkit.cli"]
 
 _EXAMPLES = re.compile(r"^\s*Examples\s*\n\s*-{3,}\s*\n(?P<body>.*)", re.MULTILINE | re.DOTALL)
 

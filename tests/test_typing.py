@@ -15,16 +15,10 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
+from ._helpers import PUBLIC_SUBPACKAGES
 
-# torch is installed by the test extra: its adapters are checked like the rest
-SUBPACKAGES = [
-    "toeplitzkit",
-    "toeplitzkit.toeplitz",
-    "toeplitzkit.decompose",
-    "toeplitzkit.bounds",
-    "toeplitzkit.testing",
-    "toeplitzkit.adapters.torch",
-]
+
+SUBPACKAGES = PUBLIC_SUBPACKAGES
 
 # Public names allowed to lack hints for now, as "<subpackage>.<name>" (a module being
 # restructured gets its hints when that settles; none is left).  The set may only

@@ -29,7 +29,7 @@ __all__ = [
     "LayerBound",
 ]
 
-_BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+_BN = (nn.modules.batchnorm._BatchNorm,)  # BatchNorm1d/2d/3d, SyncBatchNorm, as the certificate
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
