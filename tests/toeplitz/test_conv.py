@@ -457,7 +457,7 @@ def test_auto_method_choice_and_paths_agree():
     # a 1x1 kernel is a plain matrix product per pixel: direct
     assert Conv2dOperator(rng.standard_normal((8, 4, 1, 1)), 16).method == "direct"
     # a large kernel on few channels: the transform does less work
-    big = Conv2dOperator(rng.standard_normal((2, 2, 9, 9)), 32, padding=4)
+    big = Conv2dOperator(rng.standard_normal((4, 4, 15, 15)), 64, padding=7)
     assert big.method == "fft"
     for kw in [dict(stride=2, padding=1), dict(padding="same", dilation=2), dict(padding=(0, 3), stride=(1, 3))]:
         w = rng.standard_normal((6, 3, 3, 2))

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from .. import _fft
+from .._deps import HAS_NUMBA
 from .._validation import as_array, check_option, result_dtype
 from .base import StructuredOperator
 from .geometry import PADDING_MODES, PADDING_STRINGS, ConvGeometry  # noqa: F401  (re-exported names)
@@ -42,8 +43,35 @@ _NUMPY_PAD_MODE: dict[str, Literal["wrap", "reflect", "edge"]] = {
 _CACHE_BYTES = 1 << 25
 _CHUNK_BYTES = 1 << 22
 _METHODS = ("auto", "fft", "direct")
-# 'auto' evaluates directly when K * prod(output_size) <= _DIRECT_RATIO * prod(fft_shape)
-_DIRECT_RATIO = 12.0
+# The direct path gathers the windows of at most this many bytes of input at a
+# time into the column matrix of one matrix product (whole images when they fit,
+# else bands of output rows of one image).
+_COLS_BYTES = 1 << 23
+# Groups with c_out_g * c_in_g at most this use compiled loops (depthwise layers).
+_LOOP_GROUP_SIZE = 16
+_USE_NUMBA = HAS_NUMBA
+# Rates of the cost model behind method='auto' (per second, float64, one thread),
+# fitted to measured times of both paths (2-D: 1-64 channels, kernels 3-15,
+# inputs 16-128; 1-D and 3-D likewise): multiply-adds of large matrix products,
+# of the compiled group loops and of the per-frequency complex products,
+# entries gathered into the column matrix, FFT work units (n log2 n), small
+# per-frequency products, per-tap phase terms and accumulations of a streamed
+# spectrum, and the fixed cost of a product.
+_COST = {"gemm_macs": 1.7e10, "loop_macs": 4.5e9, "complex_macs": 1.5e9, "gather": 1.5e9, "fft": 2.0e9,
+         "freq": 5.0e7, "phase": 5.0e7, "accumulate": 2.0e8, "call": 2.0e-5}
+_KERNELS: Any = None
+
+
+def _kernels() -> Any:
+    """The compiled kernels of the direct path, or None without Numba (NumPy then does the same work)."""
+    global _KERNELS
+    if not _USE_NUMBA:
+        return None
+    if _KERNELS is None:
+        from . import _conv_kernels
+
+        _KERNELS = _conv_kernels
+    return _KERNELS
 
 
 class _ConvNdOperator(StructuredOperator):
@@ -95,19 +123,15 @@ class _ConvNdOperator(StructuredOperator):
         self._dtype = w.dtype
         self.check_finite = check_finite
         self._spec_cache: dict[tuple, Any] = {}
-        # Direct evaluation: one matrix product per kernel tap on the strided
-        # view of the padded input, K c_out c_in prod(out) multiply-adds; the
-        # FFT path mixes channels at every frequency of the (full-resolution)
-        # grid, about 2 c_out c_in prod(fft_shape), plus the transforms.
-        method = check_option(method, "method", _METHODS)
-        if method == "auto":
-            K = int(np.prod(self.kernel_size))
-            direct = K * int(np.prod(self.output_size)) <= _DIRECT_RATIO * int(np.prod(self._fft_shape))
-            method = "direct" if direct else "fft"
-        self.method = method
-        self._direct = method == "direct"
+        self._buffers: dict[tuple, np.ndarray] = {}
         self._dtaps = [tuple(int(t) * d for t, d in zip(tap, self.dilation))
                        for tap in np.ndindex(*self.kernel_size)]
+        self._plan_direct()
+        method = check_option(method, "method", _METHODS)
+        if method == "auto":
+            method = "direct" if self._direct_cost() <= self._fft_cost() else "fft"
+        self.method = method
+        self._direct = method == "direct"
 
     # ---------------------------------------------------------------- kernel spectrum
     def _grid(self, real: bool) -> tuple[int, ...]:
@@ -266,98 +290,265 @@ class _ConvNdOperator(StructuredOperator):
                     Z4[b, i, :, start:stop] = acc
 
     # ---------------------------------------------------------------- direct path
+    def _plan_direct(self) -> None:
+        """Everything the direct path needs per geometry, computed once.
+
+        The layer is seen with three spatial axes (leading axes of size 1 for
+        1-D and 2-D).  With zero padding, taps whose every read lands in the
+        padding contribute nothing and are dropped (a 3x3 kernel on a 1x1
+        input keeps its centre tap only).
+        """
+        nd = self._nd
+        one = (1,) * (3 - nd)
+        self._o3 = one + self.output_size
+        self._s3 = one + self.stride
+        self._p3 = one + self._padded
+        self._n3 = one + self.input_size
+        self._inner = tuple(slice(pl, pl + L) for (pl, _), L in zip(self.padding, self.input_size))
+        zeros = self.padding_mode == "zeros"
+        active = []
+        for e, tap in enumerate(self._dtaps):
+            if zeros and not all(
+                    any(pl <= o * s + t < pl + L for o in range(n_out))
+                    for t, s, n_out, L, (pl, _) in zip(tap, self.stride, self.output_size, self.input_size,
+                                                        self.padding)):
+                continue
+            active.append(e)
+        self._active = np.array(active, dtype=np.int64)
+        self._taps3 = np.array([(0,) * (3 - nd) + self._dtaps[e] for e in active], dtype=np.int64).reshape(-1, 3)
+        self._stride3 = np.array(self._s3, dtype=np.int64)
+        # a 1x1 kernel at stride 1 without padding reads the input itself: no gathering
+        self._identity = (len(active) == 1 and self._taps3.tolist() == [[0, 0, 0]]
+                          and self.output_size == self.input_size and self._padded == self.input_size)
+        # per padded axis, the positions of the padding and the padded positions they copy
+        self._pad_src: list[tuple[int, np.ndarray, np.ndarray]] = []
+        if not zeros:
+            for ax, (L, (pl, pr)) in enumerate(zip(self.input_size, self.padding)):
+                if pl + pr == 0:
+                    continue
+                src = np.pad(np.arange(L), (pl, pr), mode=_NUMPY_PAD_MODE[self.padding_mode])
+                pos = np.r_[0:pl, pl + L:pl + L + pr]
+                self._pad_src.append((ax, pos, pl + src[pos]))
+        g = self.groups
+        co_g, ci_g = self.out_channels // g, self.weight.shape[1]
+        # depthwise-like groups: a matrix product per group would be a few multiply-adds long
+        self._loops = _kernels() is not None and co_g * ci_g <= _LOOP_GROUP_SIZE and not self._identity
+
+    def _direct_cost(self) -> float:
+        """Modelled seconds of one direct product per image (float64, one thread; see ``_COST``)."""
+        g = self.groups
+        Ka = len(self._active)
+        P = int(np.prod(self.output_size))
+        macs = self.out_channels * (self.in_channels // g) * Ka * P
+        if self._loops:
+            return _COST["call"] + macs / _COST["loop_macs"]
+        gathered = 0 if self._identity else self.in_channels * Ka * P
+        return _COST["call"] + macs / _COST["gemm_macs"] + gathered / _COST["gather"]
+
+    def _fft_cost(self) -> float:
+        """Modelled seconds of one FFT product per image (float64, one thread; see ``_COST``)."""
+        g = self.groups
+        N = int(np.prod(self._fft_shape))
+        nf = int(np.prod(self._grid(True)))
+        co, ci_g = self.out_channels, self.in_channels // g
+        transforms = (self.in_channels + co) * N * max(1.0, np.log2(N)) / _COST["fft"]
+        if nf * co * ci_g * 16 <= _CACHE_BYTES:  # cached spectrum: one small product per frequency
+            mix = nf * g / _COST["freq"] + nf * co * ci_g / _COST["complex_macs"]
+        else:  # per-tap real products on the streamed spectrum, phases, accumulation over the taps
+            nk = nf * self._taps[0].size
+            mix = nk * (2 * co * ci_g / _COST["gemm_macs"] + 1 / _COST["phase"] + co / _COST["accumulate"])
+        return _COST["call"] * 3 + transforms + mix
+
     def _direct_weights(self, dtype: DTypeLike, adjoint: bool) -> np.ndarray:
-        """Per tap, the kernel as ``(K, groups, c_out_g, c_in_g)`` (``(K, g, c_in_g, c_out_g)``
-        conjugated for the adjoint)."""
+        """The kernel restricted to the active taps, per dtype.
+
+        Matrix products: ``(groups, c_out_g, c_in_g K)`` (forward) or its
+        conjugate transpose ``(groups, c_in_g K, c_out_g)``; loops:
+        ``(c_out, c_in_g, K)`` (conjugated for the adjoint).
+        """
         key = ("direct", adjoint, np.dtype(dtype).str)
         W = self._spec_cache.get(key)
         if W is None:
             g = self.groups
-            co, ci = self.out_channels // g, self.weight.shape[1]
-            w = self.weight.reshape(g, co, ci, -1).astype(dtype)
-            W = np.moveaxis(w, -1, 0)  # (K, g, co, ci)
-            if adjoint:
-                W = np.conj(np.swapaxes(W, -1, -2))
-            W = np.ascontiguousarray(W)
+            co, ci = self.out_channels, self.weight.shape[1]
+            w = self.weight.reshape(co, ci, -1)[:, :, self._active].astype(dtype)
+            if self._loops:
+                W = np.ascontiguousarray(np.conj(w) if adjoint else w)
+            else:
+                W = w.reshape(g, co // g, -1)
+                W = np.ascontiguousarray(np.conj(np.swapaxes(W, 1, 2)) if adjoint else W)
             self._spec_cache[key] = W
         return W
 
-    def _tap_windows(self, tap: tuple[int, ...]) -> tuple[tuple[slice, ...], tuple[slice, ...]] | None:
-        """For one tap: the output window it reaches and the input entries it reads.
+    def _chunks(self, B: int, itemsize: int) -> tuple[int, list[tuple[int, int]]]:
+        """Images per chunk and, for one image at a time, the bands of the first long output axis.
 
-        ``(out_view, in_view)``: ``y[out_view] += W_e x[in_view]``.  With zero
-        padding the input is not padded: outputs whose read falls into the
-        padding are left out of the window.  Otherwise ``in_view`` indexes the
-        explicitly padded input.
+        The column matrix of a chunk takes at most about ``_COLS_BYTES``.
+        Returns ``(nb, bands)`` with bands ``(lo, hi)`` along axis ``self._band_axis``.
         """
-        outs, ins = [], []
-        zeros = self.padding_mode == "zeros"
-        for t, s, n_out, L, (pl, _) in zip(tap, self.stride, self.output_size, self.input_size, self.padding):
-            if not zeros:
-                outs.append(slice(0, n_out))
-                ins.append(slice(t, t + s * (n_out - 1) + 1, s))
-                continue
-            # input index s*o + t - pl must lie in [0, L)
-            o_lo = max(0, -(-(pl - t) // s))
-            o_hi = min(n_out, (L - 1 + pl - t) // s + 1)
-            if o_hi <= o_lo:
-                return None
-            i_lo = s * o_lo + t - pl
-            outs.append(slice(o_lo, o_hi))
-            ins.append(slice(i_lo, i_lo + s * (o_hi - o_lo - 1) + 1, s))
-        lead = (slice(None), slice(None))
-        return lead + tuple(outs), lead + tuple(ins)
+        o3 = self._o3
+        per_pixel = self.in_channels * len(self._active) * itemsize
+        P = int(np.prod(o3))
+        if per_pixel * P <= _COLS_BYTES or self._loops or self._identity:
+            nb = max(1, min(B, _COLS_BYTES // max(1, per_pixel * P)))
+            return nb, [(0, o3[self._band_axis])]
+        unit = int(np.prod(o3[self._band_axis + 1:]))
+        rows = max(1, _COLS_BYTES // (per_pixel * unit))
+        n = o3[self._band_axis]
+        return 1, [(r, min(n, r + rows)) for r in range(0, n, rows)]
 
-    @staticmethod
-    def _tap_product(W: np.ndarray, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``W`` ``(g, p, q)`` times ``X`` ``(B, g, q, P)`` -> ``(B, g, p, P)``."""
-        if W.shape[-1] == 1:  # depthwise and friends: a broadcast product
-            return np.multiply(W, X, out=out)
-        return np.matmul(W, X, out=out)
+    @property
+    def _band_axis(self) -> int:
+        o3 = self._o3
+        return next((a for a in range(2) if o3[a] > 1), 2)
+
+    def _fill_padding(self, buf: np.ndarray) -> None:
+        """Write the circular / reflect / replicate padding of ``buf`` (interior already written), axis by axis."""
+        for ax, pos, src in self._pad_src:
+            head = (slice(None),) * ax
+            tail = self._inner[ax + 1:]
+            buf[(Ellipsis,) + head + (pos,) + tail] = buf[(Ellipsis,) + head + (src,) + tail]
+
+    def _box(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+        a = self._band_axis
+        o3 = self._o3
+        lo3 = np.zeros(3, dtype=np.int64)
+        hi3 = np.array(o3, dtype=np.int64)
+        lo3[a], hi3[a] = lo, hi
+        return lo3, hi3, tuple(int(h - lo_) for lo_, h in zip(lo3, hi3))
+
+    def _im2col(self, xp: np.ndarray, lo: np.ndarray, hi: np.ndarray, cols: np.ndarray) -> None:
+        """``cols[c, e, b, o - lo] = xp[b, c, o * s + tap_e]``: one strided copy per tap."""
+        for e, view in enumerate(self._windows(xp, lo, hi)):
+            np.copyto(cols[:, e], np.swapaxes(view, 0, 1))
+
+    def _col2im(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray, xp: np.ndarray) -> None:
+        """The adjoint of :meth:`_im2col`: ``xp[b, c, o * s + tap_e] += cols[c, e, b, o - lo]``."""
+        for e, view in enumerate(self._windows(xp, lo, hi)):
+            view += np.swapaxes(cols[:, e], 0, 1)
+
+    def _windows(self, xp: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
+        """Per active tap, the strided view of ``xp`` it reads for the output box ``[lo, hi)``: ``(n, C, *box)``."""
+        s3 = self._s3
+        return [xp[(slice(None), slice(None)) + tuple(slice(int(a) * s + t, (int(b) - 1) * s + t + 1, s)
+                                                       for a, b, s, t in zip(lo, hi, s3, tap))]
+                for tap in self._taps3.tolist()]
+
+    def _take(self, key: tuple, shape: tuple[int, ...], dtype: np.dtype, zero: bool) -> np.ndarray:
+        """A work buffer kept between products (fresh pages cost as much as a small product).
+
+        Taken out of the pool while in use, so that concurrent products on one
+        operator never share one.  ``zero``: allocated zero-filled (the
+        zero-padded input keeps its zero border: only the interior is written).
+        """
+        full = (key, shape, dtype.str)
+        buf = self._buffers.pop(full, None)
+        if buf is None:
+            buf = (np.zeros if zero else np.empty)(shape, dtype=dtype)
+        return buf
+
+    def _give(self, key: tuple, buf: np.ndarray) -> None:
+        if buf.nbytes <= _CACHE_BYTES:
+            self._buffers[(key, buf.shape, buf.dtype.str)] = buf
 
     def _direct_forward(self, x: np.ndarray) -> np.ndarray:
+        """Direct product: gather the windows of the padded input (im2col), one matrix product per chunk."""
         B = x.shape[0]
+        dt = x.dtype
         g = self.groups
-        co, ci = self.out_channels // g, self.weight.shape[1]
-        xp = x if self.padding_mode == "zeros" else self._pad(x)
-        W = self._direct_weights(x.dtype, adjoint=False)
-        shape = (B, self.in_channels) + self.output_size
-        P = int(np.prod(self.output_size))
-        out = np.zeros((B, g, co, P), dtype=x.dtype)
-        xs = np.empty(shape, dtype=x.dtype)  # one tap's strided view of the input
-        # the product goes through a buffer of a quarter of the output at most
-        step = max(1, -(-co // 4))
-        tmp = np.empty((B, g, min(co, step), P), dtype=x.dtype)
-        for e, tap in enumerate(self._dtaps):
-            views = self._tap_windows(tap)
-            if views is None:
+        co, cin = self.out_channels, self.in_channels
+        co_g, ci_g = co // g, cin // g
+        P = int(np.prod(self._o3))
+        W = self._direct_weights(dt, adjoint=False)
+        out = np.empty((B, co, P), dtype=dt)
+        if self._identity:  # 1x1 kernel, stride 1, no padding: x is the column matrix
+            np.matmul(W, x.reshape(B, g, ci_g, P), out=out.reshape(B, g, co_g, P))
+            return out.reshape((B, co) + self.output_size)
+        xs = x.reshape((B, cin) + self._n3)
+        nb, bands = self._chunks(B, dt.itemsize)
+        zeros = self.padding_mode == "zeros"
+        xp = self._take(("pad",), (nb, cin) + self._p3, dt, zero=zeros)
+        inner = (slice(None), slice(None)) + (slice(0, 1),) * (3 - self._nd) + self._inner
+        Ka = len(self._active)
+        kern = _kernels()
+        m_max = max(int(np.prod(self._box(lo, hi)[2])) for lo, hi in bands)
+        cols_buf = None if self._loops else self._take(("cols",), (cin * Ka * nb * m_max,), dt, zero=False)
+        for b0 in range(0, B, nb):
+            n = min(nb, B - b0)
+            buf = xp[:n]
+            buf[inner] = xs[b0:b0 + n]
+            if not zeros:
+                self._fill_padding(buf)
+            if self._loops:
+                assert kern is not None
+                kern.grouped_forward(buf, W, self._taps3, self._stride3,
+                                     out[b0:b0 + n].reshape((n, co) + self._o3))
                 continue
-            ov, iv = views
-            if any(sl.stop - sl.start != n for sl, n in zip(ov[2:], self.output_size)):
-                xs.fill(0)
-            xs[ov] = xp[iv]
-            X = xs.reshape(B, g, ci, P)
-            for c0 in range(0, co, step):
-                c1 = min(co, c0 + step)
-                t = self._tap_product(W[e][:, c0:c1], X, out=tmp[:, :, :c1 - c0])
-                out[:, :, c0:c1] += t
-        return out.reshape((B, self.out_channels) + self.output_size)
+            assert cols_buf is not None
+            for lo, hi in bands:
+                lo3, hi3, box = self._box(lo, hi)
+                m = int(np.prod(box))
+                cols = cols_buf[:cin * Ka * n * m].reshape((cin, Ka, n) + box)
+                self._im2col(buf, lo3, hi3, cols)
+                cm = cols.reshape(g, ci_g * Ka, n * m)
+                if n == 1:
+                    c0 = lo * (m // (hi - lo))
+                    np.matmul(W, cm, out=out[b0].reshape(g, co_g, P)[:, :, c0:c0 + m])
+                else:
+                    out[b0:b0 + n] = np.swapaxes(np.matmul(W, cm).reshape(co, n, P), 0, 1)
+        self._give(("pad",), xp)
+        if cols_buf is not None:
+            self._give(("cols",), cols_buf)
+        return out.reshape((B, co) + self.output_size)
 
     def _direct_backward(self, y: np.ndarray) -> np.ndarray:
+        """Adjoint of :meth:`_direct_forward`: one matrix product per chunk, then scatter (col2im)."""
         B = y.shape[0]
+        dt = y.dtype
         g = self.groups
-        yb = y.reshape(B, g, self.out_channels // g, -1)
-        W = self._direct_weights(y.dtype, adjoint=True)
-        size = self.input_size if self.padding_mode == "zeros" else self._padded
-        res = np.zeros((B, self.in_channels) + size, dtype=y.dtype)
-        for e, tap in enumerate(self._dtaps):
-            views = self._tap_windows(tap)
-            if views is None:
-                continue
-            ov, iv = views
-            prod = self._tap_product(W[e], yb).reshape((B, self.in_channels) + self.output_size)
-            res[iv] += prod[ov]
-        return res if self.padding_mode == "zeros" else self._pad_adjoint(res)
+        co, cin = self.out_channels, self.in_channels
+        co_g, ci_g = co // g, cin // g
+        P = int(np.prod(self._o3))
+        W = self._direct_weights(dt, adjoint=True)
+        if self._identity:
+            res = np.matmul(W, y.reshape(B, g, co_g, P))
+            return res.reshape((B, cin) + self.input_size)
+        ys = y.reshape(B, co, P)
+        nb, bands = self._chunks(B, dt.itemsize)
+        zeros = self.padding_mode == "zeros"
+        xg = self._take(("adjoint pad",), (nb, cin) + self._p3, dt, zero=False)
+        inner = (slice(None), slice(None)) + (slice(0, 1),) * (3 - self._nd) + self._inner
+        res = np.empty((B, cin) + self._n3, dtype=dt)
+        Ka = len(self._active)
+        kern = _kernels()
+        m_max = max(int(np.prod(self._box(lo, hi)[2])) for lo, hi in bands)
+        cols_buf = None if self._loops else self._take(("cols",), (cin * Ka * nb * m_max,), dt, zero=False)
+        for b0 in range(0, B, nb):
+            n = min(nb, B - b0)
+            buf = xg[:n]
+            buf.fill(0)
+            if self._loops:
+                assert kern is not None
+                kern.grouped_adjoint(np.ascontiguousarray(ys[b0:b0 + n]).reshape((n, co) + self._o3), W, self._taps3,
+                                     self._stride3, buf)
+            else:
+                assert cols_buf is not None
+                for lo, hi in bands:
+                    lo3, hi3, box = self._box(lo, hi)
+                    m = int(np.prod(box))
+                    if n == 1:
+                        c0 = lo * (m // (hi - lo))
+                        ym = ys[b0].reshape(g, co_g, P)[:, :, c0:c0 + m]
+                    else:
+                        ym = np.swapaxes(ys[b0:b0 + n], 0, 1).reshape(g, co_g, n * m)
+                    cm = cols_buf[:cin * Ka * n * m].reshape(g, ci_g * Ka, n * m)
+                    np.matmul(W, ym, out=cm)
+                    self._col2im(cm.reshape((cin, Ka, n) + box), lo3, hi3, buf)
+            res[b0:b0 + n] = buf[inner] if zeros else self._pad_adjoint(buf)
+        self._give(("adjoint pad",), xg)
+        if cols_buf is not None:
+            self._give(("cols",), cols_buf)
+        return res.reshape((B, cin) + self.input_size)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         """``x`` ``(B, in_channels, *input_size)`` -> ``(B, out_channels, *output_size)``."""
