@@ -184,3 +184,23 @@ def test_precision_weight_keeps_float32_and_is_still_certified():
     assert exact <= fast <= exact * 1.02     # float32 products: rtol plus their worst-case margins
     with pytest.raises(ValueError, match="'precision' must be one of \\('auto', 'weight'\\)"):
         gram_spectral_norm_bound(w, 5, precision="half")
+
+
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("kp, grid", [([3, 3], [5, 5]), ([2], [7]), ([2, 3, 2], [4, 5, 3]), ([3, 2], [2, 9]), ([], [])])
+def test_gram_symbol_by_tap_pairs_equals_the_direct_products(left, kp, grid):
+    # the float64 route: H(w) = sum_d R_d exp(-+ i w d) from the tap pairs, against F F^H (or F^H F) of
+    # the symbol F(w) = sum_t W_t exp(-i w t) per frequency; the charged error bounds the difference
+    from toeplitzkit.adapters.torch.gram import _frequencies, _gram_by_offsets, _phase_table
+    g = torch.Generator().manual_seed(len(kp) + 10 * left)
+    K = math.prod(kp)
+    w = torch.randn(2, 3, 5, K, dtype=F64, generator=g)
+    freqs = _frequencies(grid)
+    cos, sin = _phase_table(freqs, kp, grid, w.device)
+    F = torch.complex(torch.einsum("fk,gock->gfoc", cos, w), -torch.einsum("fk,gock->gfoc", sin, w)).reshape(-1, 3, 5)
+    direct = F @ F.mH if left else F.mH @ F
+    H, e_H = _gram_by_offsets(w, left, kp, grid, freqs, 2.0 ** -53)
+    assert H.shape == direct.shape and H.dtype == torch.complex128
+    diff = torch.linalg.matrix_norm(H - direct, ord=2)
+    assert bool((diff <= e_H).all())
+    assert float(e_H.max()) < 1e-11 * float(torch.linalg.matrix_norm(direct, ord=2).max())

@@ -115,6 +115,67 @@ def _phase_table(freqs: torch.Tensor, kp: Sequence[int], grid: Sequence[int],
     return torch.cos(ang).to(device), torch.sin(ang).to(device)
 
 
+def _offset_table(freqs: torch.Tensor, kp: Sequence[int], grid: Sequence[int],
+                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Tap-pair offsets of the Gram symbol: pair index -> offset index, and the offsets' DFT table.
+
+    ``H(w) = sum_d R_d exp(-i w d)`` with ``R_d = sum_(t - t' = d) W_t W_t'^T``; the offsets
+    ``d`` range over ``(2 kp - 1)`` values per axis.  Returns ``idx`` of shape ``(K^2,)`` (the
+    offset of pair ``(t, t')``, row-major in ``t, t'``) and float64 ``cos``, ``sin`` tables
+    ``(nf, n_off)`` of the angles ``2 pi sum_ax k_ax d_ax / M_ax``, reduced exactly as turns.
+    """
+    d = len(kp)
+    if d == 0:  # a matrix: one tap, one offset, one frequency
+        one = torch.ones(freqs.shape[0], 1, dtype=torch.float64, device=device)
+        return torch.zeros(1, dtype=torch.long, device=device), one, torch.zeros_like(one)
+    tap_axes = torch.meshgrid(*[torch.arange(k) for k in kp], indexing="ij")
+    taps = torch.stack([t.reshape(-1) for t in tap_axes], dim=1)  # (K, d)
+    diff = taps[:, None, :] - taps[None, :, :] + torch.tensor(kp) - 1  # (K, K, d), in [0, 2 kp - 1)
+    span = [2 * k - 1 for k in kp]
+    idx = torch.zeros(diff.shape[:2], dtype=torch.long)
+    for ax in range(d):
+        idx = idx * span[ax] + diff[..., ax]
+    off_axes = torch.meshgrid(*[torch.arange(m) - (k - 1) for m, k in zip(span, kp)], indexing="ij")
+    offs = torch.stack([o.reshape(-1) for o in off_axes], dim=1)  # (n_off, d)
+    turn = torch.zeros(freqs.shape[0], offs.shape[0], dtype=torch.float64)
+    for ax in range(d):
+        m = grid[ax]
+        turn = turn + torch.remainder(freqs[:, ax, None] * offs[None, :, ax], m).double() / m
+    ang = 2 * math.pi * torch.remainder(turn, 1.0)
+    return idx.reshape(-1).to(device), torch.cos(ang).to(device), torch.sin(ang).to(device)
+
+
+def _gram_by_offsets(w: torch.Tensor, left: bool, kp: Sequence[int], grid: Sequence[int], freqs: torch.Tensor,
+                     u: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 Gram symbols ``H = F F^H`` (``left``) or ``F^H F`` at every grid frequency, from the tap pairs.
+
+    ``w``: ``(G, co, ci, K)`` real taps.  One real product ``V V^T`` of the stacked taps gives every
+    ``W_t W_t'^T``; summed per offset they are the Gram symbol's coefficients ``R_d``, and a real
+    DFT over the ``(2 kp - 1)^d`` offsets gives ``H`` at all ``nf`` frequencies: ``(K c)^2 inner +
+    2 nf n_off c^2`` multiplications instead of ``4 nf c^2 inner`` for complex products per frequency.
+    Returns ``H`` (``(G nf, c, c)``, complex128) and a bound on ``||H - H_exact||_2`` per entry of the
+    batch: ``gamma (sum_t |W_t|)(sum_t |W_t|)^T`` in norm, through the Schur test (all float64).
+    """
+    G, co, ci, K = w.shape
+    w = w.double()
+    taps = w.permute(0, 3, 1, 2) if left else w.permute(0, 3, 2, 1)  # (G, K, c, inner)
+    c, inner = taps.shape[2], taps.shape[3]
+    idx, cos, sin = _offset_table(freqs, kp, grid, w.device)
+    n_off, nf = cos.shape[1], cos.shape[0]
+    V = taps.reshape(G, K * c, inner)
+    P = (V @ V.mT).reshape(G, K, c, K, c).permute(0, 1, 3, 2, 4).reshape(G, K * K, c, c)
+    R = torch.zeros(G, n_off, c, c, dtype=torch.float64, device=w.device)
+    R.index_add_(1, idx, P)
+    R = R.reshape(G, n_off, c * c)
+    re = cos @ R
+    im = sin @ R
+    H = torch.complex(re, -im if left else im).reshape(G * nf, c, c)
+    S = w.abs().sum(-1)  # (G, co, ci): sum of |W_t| over the taps
+    schur = S.sum(-1).amax(-1) * S.sum(-2).amax(-1) * (1 + 8 * (co + ci + K) * u)
+    e_H = _gamma(inner + K + n_off + 24, u) * schur.repeat_interleave(nf)
+    return H, e_H
+
+
 # ------------------------------------------------------------------ rounding margins
 def _unit(dtype: torch.dtype) -> float:
     return 2.0 ** -24 if dtype in (torch.float32, torch.complex64) else 2.0 ** -53
@@ -135,7 +196,10 @@ def _schur(a: torch.Tensor) -> torch.Tensor:
     matrices grow with their entries).  Sums of nonnegative terms in the working
     precision: relative error below ``(m + n) u``, charged by the caller.
     """
-    a = a.real.abs() + a.imag.abs() if a.is_complex() else a.abs()
+    if a.is_complex():  # (..., m, n, 2): row sums over the last two axes, column sums over -3 and -1
+        r = torch.view_as_real(a).abs()
+        return r.sum((-2, -1)).amax(-1).double() * r.sum(-3).sum(-1).amax(-1).double()
+    a = a.abs()
     return a.sum(-1).amax(-1).double() * a.sum(-2).amax(-1).double()
 
 
@@ -204,9 +268,18 @@ def gram_spectral_norm_bound(weight: torch.Tensor, input_size: IntOrTuple | None
     (Higham, Thm 10.3), both norms bounded from above by Collatz-Wielandt on the
     nonnegative matrices, plus the DFT's and the cast's errors.
 
-    *Cost.*  Per frequency one ``c x c x c'`` product and one ``c x c`` Cholesky
-    factorization (``c = min(cout/g, cin/g s^d)``), without gradient; the backward pass
-    touches one frequency (``O(cout cin k^d)``).  No eigensolver in the common case.
+    When the Gram symbols are formed in float64 (float64 weights, or ``precision='auto'``
+    on a wide layer) and the grid has many frequencies for the kernel's taps, they come
+    from the tap pairs instead: one real product ``V V^T`` of the stacked taps gives every
+    ``W_t W_t'^T``, summed per offset ``d = t - t'`` into the coefficients of
+    ``H(w) = sum_d R_d exp(-i w d)``, which a real DFT over the ``(2k - 1)^d`` offsets
+    evaluates at every frequency (rounding charged as ``gamma (sum_t |W_t|)(sum_t |W_t|)^T``).
+
+    *Cost.*  Per frequency one ``c x c x c'`` product (or, by tap pairs, ``(K c)^2 c'``
+    once plus ``2 (2k - 1)^d c^2`` per frequency, whichever is smaller) and one ``c x c``
+    Cholesky factorization (``c = min(cout/g, cin/g s^d)``), without gradient; the
+    backward pass touches one frequency (``O(cout cin k^d)``).  No eigensolver in the
+    common case.
 
     References
     ----------
@@ -287,26 +360,38 @@ def _certified(weight: torch.Tensor, wg: torch.Tensor, kp: list[int], grid: list
     left = co <= ci  # H = F F^H (co x co) when the output side is smaller
     c, inner = (co, ci) if left else (ci, co)
     with torch.no_grad():
-        # symbol by a direct DFT of the taps in the working precision: one product with the
-        # (K, nf) table of exp(-i theta); entry error <= (K + 10) 4 u sum_taps |w| (sums, table)
         w = wg.detach()
-        # (nf, K) @ (K, co ci) per group: frequencies come out first, no transposing copy
-        wt = w.permute(0, 3, 1, 2).reshape(G, K, co * ci)
-        Fw = torch.complex(cos.to(real_dt) @ wt, -(sin.to(real_dt) @ wt)).reshape(G * nf, co, ci)
-        absum = w.abs().sum(-1).double()  # (G, co, ci)
-        e_in = ((K + 10) * 4 * u * absum.pow(2).sum((-2, -1)).sqrt()).repeat_interleave(nf)  # (G nf,)
+        absum = w.abs().sum(-1).double()  # (G, co, ci): sum_t |W_t| >= |F(w)| entrywise
+        schurS = absum.sum(-1).amax(-1) * absum.sum(-2).amax(-1) * (1 + 8 * (co + ci + K) * u)  # (G,)
         # float32 Gram products and factorizations carry a worst-case error near c^2 u relative to
         # ||F||^2 for wide layers (1-2% at 512 channels): certify those in float64 instead, when the
-        # predicted margin gamma * Schur(|F|) exceeds rtol / 4 of a cheap lower bound on ||F||^2
-        # (the largest column norm).  Fw converts exactly; only the products change precision.
-        rhoF = _schur(Fw) * (1 + 8 * (co + ci) * u)
+        # predicted margin gamma * Schur(sum_t |W_t|) exceeds rtol / 4 of a cheap lower bound on
+        # max ||F||^2: the largest column norm of F(0), and, when no taps alias on the grid,
+        # Parseval's mean of ||F||_F^2 over the grid divided by the rank.
         if cdt == torch.complex64 and precision == "auto":
-            cols = Fw.abs().square().sum(-2 if not left else -1).amax(-1).double()
-            low = float(cols.max())
-            if low > 0 and float(_gamma(inner + 2, u) * rhoF.max()) > rtol / 4 * low:
+            F0 = w.sum(-1).double()
+            low = float(F0.square().sum(-2 if not left else -1).amax())
+            if all(m >= k for m, k in zip(grid, kp)):
+                low = max(low, float(w.double().square().sum((-3, -2, -1)).amax()) / min(co, ci))
+            if low > 0 and float(_gamma(inner + 2, u) * schurS.max()) > rtol / 4 * low:
                 cdt, u = torch.complex128, _unit(torch.float64)
-                Fw = Fw.to(cdt)
-        H = Fw @ Fw.mH if left else Fw.mH @ Fw  # (B, c, c)
+        n_off = math.prod(2 * k - 1 for k in kp)
+        offsets = cdt == torch.complex128 and K * K * c * c * inner + 2 * nf * n_off * c * c < 4 * nf * c * c * inner
+        if offsets:  # the float64 Gram symbol from the tap pairs: fewer products; exact up to e_H
+            H, e_H = _gram_by_offsets(w, left, kp, grid, freqs, _unit(torch.float64))
+            e_in = torch.zeros(H.shape[0], dtype=torch.float64, device=dev)
+        else:
+            # symbol by a direct DFT of the taps in the working precision: one product with the
+            # (K, nf) table of exp(-i theta); entry error <= (K + 10) 4 u sum_taps |w| (sums, table)
+            uw = _unit(real_dt)
+            wt = w.permute(0, 3, 1, 2).reshape(G, K, co * ci)  # (nf, K) @ (K, co ci): no transposing copy
+            Fw = torch.complex(cos.to(real_dt) @ wt, -(sin.to(real_dt) @ wt)).reshape(G * nf, co, ci)
+            e_in = ((K + 10) * 4 * uw * absum.pow(2).sum((-2, -1)).sqrt()).repeat_interleave(nf)  # (G nf,)
+            rhoF = _schur(Fw) * (1 + 8 * (co + ci) * uw)
+            Fw = Fw.to(cdt)  # exact
+            H = Fw @ Fw.mH if left else Fw.mH @ Fw  # (B, c, c)
+            e_H = _gamma(inner + 2, u) * rhoF  # the product's error is <= gamma |F|^H |F|
+            del Fw
         B = H.shape[0]
         v = None
         n_it = 30 if iters is None else iters
@@ -331,19 +416,23 @@ def _certified(weight: torch.Tensor, wg: torch.Tensor, kp: list[int], grid: list
         t2 = torch.zeros(B, dtype=torch.float64, device=dev)  # certified t^2 per frequency
         rhoL = torch.zeros(B, dtype=torch.float64, device=dev)
         todo = torch.arange(B, device=dev)
-        eye = torch.eye(c, dtype=cdt, device=dev)
         widen = rtol
+        chunk = max(1, 2 ** 17 // (c * c))  # frequencies per factorization call: cache-sized blocks
         for rnd in range(40):
             wreal = torch.float32 if cdt == torch.complex64 else torch.float64
             t2v = float(torch.tensor(top * (1 + widen) ** 2, dtype=wreal)) if top > 0 else float(
                 torch.finfo(wreal).tiny)
-            Hs = H if rnd == 0 else H[todo]
-            L, info = torch.linalg.cholesky_ex(t2v * eye - Hs)
-            ok = info == 0
-            done = todo[ok]
-            t2[done] = t2v
-            # the factorization's backward error is <= gamma_{c+1} |L| |L|^H (Higham, Thm 10.3)
-            rhoL[done] = _schur(L if bool(ok.all()) else L[ok]) * (1 + 8 * c * u)
+            ok = torch.zeros(todo.numel(), dtype=torch.bool, device=dev)
+            for a in range(0, todo.numel(), chunk):
+                idx = todo[a:a + chunk]
+                A = H[idx].neg_() if rnd or todo.numel() > chunk else H.neg()
+                A.diagonal(dim1=-2, dim2=-1).add_(t2v)
+                L, info = torch.linalg.cholesky_ex(A)
+                oks = info == 0
+                ok[a:a + chunk] = oks
+                t2[idx[oks]] = t2v
+                # the factorization's backward error is <= gamma_{c+1} |L| |L|^H (Higham, Thm 10.3)
+                rhoL[idx[oks]] = _schur(L if bool(oks.all()) else L[oks]) * (1 + 8 * c * u)
             todo = todo[~ok]
             if todo.numel() == 0:
                 break
@@ -359,8 +448,7 @@ def _certified(weight: torch.Tensor, wg: torch.Tensor, kp: list[int], grid: list
             raise RuntimeError("could not certify the spectral norm bound")
         if state is not None:
             state["v"] = v
-        # rounding margins, per frequency: the Gram product's error is <= gamma |F|^H |F|
-        e_H = _gamma(inner + 2, u) * rhoF
+        # rounding margins, per frequency: the Gram symbol's (e_H, above), the factorization's
         e_chol = _gamma(c + 1, u) * rhoL
         hdiag = H.diagonal(dim1=-2, dim2=-1).real.double().abs().amax(-1)
         e_diag = 2 * u * (t2 + hdiag)
