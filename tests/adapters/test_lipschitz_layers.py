@@ -109,6 +109,22 @@ def test_orthogonal_conv_has_all_singular_values_one(cin, cout, size):
     assert layer.lipschitz_upper() == 1.0
 
 
+@pytest.mark.parametrize("cin,cout", [(3, 7), (7, 3), (5, 5)])
+def test_orthogonal_conv_symbol_is_the_corner_of_the_cayley_transform(cin, cout):
+    # only the narrow side is solved for; it must be the out x in corner of (I + A)^-1 (I - A)
+    torch.manual_seed(cin + cout)
+    layer = OrthogonalConv2d(cin, cout, 3, dtype=F64)
+    with torch.no_grad():
+        layer.weight.mul_(4.0)
+    Q = layer._q((5, 4))
+    w = layer.weight.detach()
+    S = torch.fft.fft2(w, s=(5, 4)).permute(2, 3, 0, 1)[:, :3]  # rfft grid: the first 4 // 2 + 1 columns
+    A = S - S.mH
+    eye = torch.eye(A.shape[-1], dtype=A.dtype)
+    full = torch.linalg.solve(eye + A, eye - A)
+    torch.testing.assert_close(Q, full[..., :cout, :cin], rtol=1e-12, atol=1e-12)
+
+
 def test_orthogonal_conv_float32_and_gradients_and_eval_cache():
     torch.manual_seed(4)
     layer = OrthogonalConv2d(3, 3, 3)

@@ -215,8 +215,9 @@ class OrthogonalConv2d(nn.Module):
     the whole ``c H W`` input (Trockman and Kolter 2021).  Unequal channel counts take
     the first ``in`` columns or ``out`` rows of ``Q``: orthonormal columns or rows, so all
     singular values are 1.  Stride 1 and circular padding only (the output has the
-    input's size).  Cost: per frequency one ``c x c`` solve, plus two FFTs of the input
-    and a batched product per forward pass.
+    input's size).  Cost: per frequency one ``c x c`` factorization and a solve for
+    ``min(in, out)`` right-hand sides (``Q = 2 (I + A)^{-1} - I``), plus two FFTs of the
+    input and a batched product per forward pass.
 
     References
     ----------
@@ -268,7 +269,14 @@ class OrthogonalConv2d(nn.Module):
         S = torch.complex(torch.cos(ang) @ V, -(torch.sin(ang) @ V)).reshape(h, w2, c, c)
         A = S - S.mH
         eye = torch.eye(c, dtype=A.dtype, device=A.device)
-        return torch.linalg.solve(eye + A, eye - A)[..., : self.out_channels, : self.in_channels]
+        # Q = (I + A)^-1 (I - A) = 2 (I + A)^-1 - I, and only its out x in corner is used: solve for the
+        # narrow side only (in columns of (I + A)^-1, or out rows = ((I - A)^-1 E)^H, as (I + A)^H = I - A)
+        o, i = self.out_channels, self.in_channels
+        if i <= o:
+            E = eye[:, :i]
+            return 2 * torch.linalg.solve(eye + A, E)[..., :o, :] - E[:o]
+        E = eye[:, :o]
+        return 2 * torch.linalg.solve(eye - A, E).mH[..., :, :i] - E.mT[:, :i]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # shape: (B, in_channels, H, W) -> (B, out_channels, H, W)
