@@ -6,6 +6,16 @@ For each FFT engine (numpy, scipy, pyfftw) separately, prints medians and ratios
   against the floor, the bare FFT round trip with the embedding's spectrum cached
   (``irfft(rfft(X, L) * spec, L)`` on contiguous data), for n = 2^10 .. 2^18 and a
   prime n, 1 and 64 columns, float64 and float32;
+* block and doubly-block products (``--ops block,doubly_block``):
+  ``BlockToeplitz``, ``BlockCirculant``, ``DoublyBlockToeplitz`` and
+  ``DoublyBlockCirculant`` against their floor, a plain ``scipy.fft``
+  implementation of the same product with the spectrum precomputed (rfft of
+  the embedding along the block axis, batched per-frequency block matmul,
+  irfft; for the doubly-block ones the 2-D rfftn, a product and the irfftn),
+  for ``--blocks`` NxP (N blocks of P x P; for the doubly-block ones an
+  N x N grid of P x P blocks, a 2-D image N x P), 1 and 64 columns, float64
+  and float32; also the cost of building the operator and applying it once,
+  in units of one product (the spectrum is computed on first use);
 * ``Circulant(c) @ X`` against its floor, the same round trip on the same
   ``(n, k)`` input with the result as the transposed view of the row-wise
   output: the faster of the transform of the strided rows ``X.T`` and of a
@@ -20,12 +30,14 @@ For each FFT engine (numpy, scipy, pyfftw) separately, prints medians and ratios
 * ``Circulant.solve`` against ``scipy.linalg.solve_circulant``.
 
 Targets: Toeplitz product <= 0.35x SciPy at n >= 2^14 with 64 columns and
-<= 0.2x with one, within 1.3x of the floor; 64-RHS solve at n = 8192 at least
+<= 0.2x with one, within 1.2x of the floor; block and doubly-block products
+within 1.2x of their floor, build + apply at most 2x one product; 64-RHS solve at n = 8192 at least
 20x faster than SciPy; circulant product within 1.2x of its floor.
 
     python benchmarks/bench_toeplitz.py [--quick] [--engines numpy,scipy,pyfftw]
     python benchmarks/bench_toeplitz.py --ops circulant --sizes 1024,16384,65536 --columns 1,64 \
         --products-only --baseline HEAD~1
+    python benchmarks/bench_toeplitz.py --ops block,doubly_block --blocks 64x8,4096x16 --engines scipy
 
 Results also go to results/bench_toeplitz.json.  On a loaded machine a median
 can be dominated by time slices lost to other processes; the product table also
@@ -53,7 +65,10 @@ import scipy.linalg as sl
 
 import toeplitzkit as tk
 from toeplitzkit import _fft
-from toeplitzkit.toeplitz import Circulant, Toeplitz
+import scipy.fft as sfft
+
+from toeplitzkit.toeplitz import (BlockCirculant, BlockToeplitz, Circulant, DoublyBlockCirculant,
+                                  DoublyBlockToeplitz, Toeplitz)
 
 
 def median_time(fn, reps: int, warmup: bool = True) -> float:
@@ -213,6 +228,100 @@ def bench_products(engine, sizes, batches, dtypes, ops, quick, scipy_cache, rows
                 rows.append(row)
 
 
+# ---------------------------------------------------------------- block floors
+# The reference: plain scipy.fft, spectra precomputed, no validation.
+
+def block_toeplitz_floor(c, r, L):
+    """``X -> BlockToeplitz(c, r) @ X`` by FFT: blocks ``c`` (m, p, q), ``r`` (n, p, q)."""
+    m, p, q = c.shape
+    n = r.shape[0]
+    emb = np.zeros((L, p, q), c.dtype)
+    emb[:m] = c
+    emb[L - n + 1:] = r[n - 1:0:-1]
+    spec = sfft.rfft(emb, axis=0)
+
+    def apply(X):
+        F = sfft.rfft(X.reshape(n, q, -1), L, axis=0)
+        return sfft.irfft(spec @ F, L, axis=0)[:m].reshape(m * p, -1)
+    return apply
+
+
+def block_circulant_floor(blocks):
+    n, p, q = blocks.shape
+    spec = sfft.rfft(blocks, axis=0)
+
+    def apply(X):
+        return sfft.irfft(spec @ sfft.rfft(X.reshape(n, q, -1), axis=0), n, axis=0).reshape(n * p, -1)
+    return apply
+
+
+def doubly_toeplitz_floor(coeffs, shape):
+    K1, K2 = coeffs.shape
+    n1, n2 = (K1 + 1) // 2, (K2 + 1) // 2
+    spec = sfft.rfftn(coeffs, s=shape)[..., None]
+
+    def apply(X):
+        Y = sfft.irfftn(sfft.rfftn(X.reshape(n1, n2, -1), s=shape, axes=(0, 1)) * spec, s=shape, axes=(0, 1))
+        return Y[n1 - 1:2 * n1 - 1, n2 - 1:2 * n2 - 1].reshape(n1 * n2, -1)
+    return apply
+
+
+def doubly_circulant_floor(c2d):
+    n1, n2 = c2d.shape
+    spec = sfft.rfftn(c2d)[..., None]
+
+    def apply(X):
+        F = sfft.rfftn(X.reshape(n1, n2, -1), axes=(0, 1))
+        return sfft.irfftn(F * spec, s=(n1, n2), axes=(0, 1)).reshape(n1 * n2, -1)
+    return apply
+
+
+def block_cases(rng, op, N, P, dtype):
+    """``(label, build, args, floor)`` for the operators of ``op`` at N blocks of P x P."""
+    if op == "block":
+        c = rng.standard_normal((N, P, P)).astype(dtype)
+        r = rng.standard_normal((N, P, P)).astype(dtype)
+        L = _fft.next_fast_len(2 * N - 1)
+        return [("blocktoep", BlockToeplitz, (c, r), block_toeplitz_floor(c, r, L), N * P),
+                ("blockcirc", BlockCirculant, (c,), block_circulant_floor(c), N * P)]
+    coeffs = rng.standard_normal((2 * N - 1, 2 * P - 1)).astype(dtype)
+    shape = (_fft.next_fast_len(2 * N - 1), _fft.next_fast_len(2 * P - 1))
+    c2d = np.ascontiguousarray(coeffs[:N, :P])
+    return [("dbltoep", DoublyBlockToeplitz, (coeffs,), doubly_toeplitz_floor(coeffs, shape), N * P),
+            ("dblcirc", DoublyBlockCirculant, (c2d,), doubly_circulant_floor(c2d), N * P)]
+
+
+def bench_block_products(engine, blocks, batches, dtypes, ops, quick, rows):
+    rng = np.random.default_rng(3)
+    print(f"\n[{engine}] block products (ms; floor: plain scipy.fft, spectrum precomputed; "
+          f"build+apply in units of one product)")
+    print(f"{'op':<10} {'blocks':>9} {'n':>6} {'k':>3} {'dtype':<8} {'ours':>9} {'floor':>9} "
+          f"{'ours/floor':>11} {'(min/min)':>10} {'build+apply':>12} {'(min/min)':>10}")
+    for op in ops:
+        for N, P in blocks:
+            for k in batches:
+                for dtype in dtypes:
+                    dt = np.dtype(dtype).name
+                    for label, build, args, floor, n in block_cases(rng, op, N, P, dtype):
+                        A = build(*args)
+                        X = rng.standard_normal((n, k)).astype(dtype)
+                        tol = 1e-3 if dtype == np.float32 else 1e-9
+                        ref = floor(X)
+                        err = np.linalg.norm(A @ X - ref) / np.linalg.norm(ref)
+                        if not err < tol:
+                            raise SystemExit(f"{label} {N}x{P} k={k} {dt}: ours and the floor differ ({err:.2e})")
+                        reps = reps_for(n, k, quick)
+                        t, tmin = interleaved({"ours": lambda: A @ X, "floor": lambda: floor(X),
+                                               "build": lambda: build(*args) @ X}, reps)
+                        print(f"{label:<10} {f'{N}x{P}':>9} {n:>6} {k:>3} {dt:<8} {t['ours'] * 1e3:>9.3f} "
+                              f"{t['floor'] * 1e3:>9.3f} {t['ours'] / t['floor']:>11.3f} "
+                              f"{tmin['ours'] / tmin['floor']:>10.3f} {t['build'] / t['ours']:>12.2f} "
+                              f"{tmin['build'] / tmin['ours']:>10.2f}", flush=True)
+                        rows.append({"section": "block_product", "engine": engine, "op": label, "blocks": N,
+                                     "block_size": P, "n": n, "k": k, "dtype": dt, "ours": t["ours"],
+                                     "floor": t["floor"], "build_apply": t["build"], "min_times": tmin})
+
+
 def bench_solves(engine, sizes, nrhs_list, quick, scipy_cache, rows):
     rng = np.random.default_rng(1)
     print(f"\n[{engine}] Toeplitz solves (ms; speedup = scipy / ours)")
@@ -267,7 +376,10 @@ def main(argv=None):
     ap.add_argument("--engines", default=",".join(tk.available_backends()))
     ap.add_argument("--skip-solves", action="store_true", help="skip the Toeplitz solves")
     ap.add_argument("--products-only", action="store_true", help="skip every solve")
-    ap.add_argument("--ops", default="toeplitz,circulant", help="products to time: toeplitz, circulant")
+    ap.add_argument("--ops", default="toeplitz,circulant",
+                    help="products to time: toeplitz, circulant, block, doubly_block")
+    ap.add_argument("--blocks", help="block products: NxP (N blocks of P x P), comma-separated "
+                    "(default: 64x8,512x8,4096x16; quick: 64x8,256x4)")
     ap.add_argument("--sizes", help="product sizes n, comma-separated (default: by --quick)")
     ap.add_argument("--columns", help="product column counts k, comma-separated (default: by --quick)")
     ap.add_argument("--dtypes", default="float64,float32", help="product dtypes")
@@ -281,17 +393,28 @@ def main(argv=None):
             raise SystemExit(f"engine {e!r} is not available; choose from {tk.available_backends()}")
     ops = [o for o in args.ops.split(",") if o]
     for o in ops:
-        if o not in ("toeplitz", "circulant"):
-            raise SystemExit(f"--ops: unknown product {o!r}; choose from toeplitz, circulant")
+        if o not in ("toeplitz", "circulant", "block", "doubly_block"):
+            raise SystemExit(f"--ops: unknown product {o!r}; choose from toeplitz, circulant, block, doubly_block")
+    block_ops = [o for o in ops if o in ("block", "doubly_block")]
+    ops = [o for o in ops if o not in block_ops]
     dtypes = [np.dtype(d) for d in args.dtypes.split(",") if d]
     if args.quick:
         prod_sizes, batches = [2**10, 1021], [1, 8]
         solve_sizes, nrhs = [256, 2048], [1, 8]
         circ_sizes = [2**10]
+        blocks = [(64, 8), (256, 4)]
     else:
         prod_sizes, batches = [2**10, 2**12, 2**14, 16381, 2**16, 2**18], [1, 64]
         solve_sizes, nrhs = [1024, 2048, 4096, 8192, 16384], [1, 64]
         circ_sizes = [2**10, 2**14]
+        blocks = [(64, 8), (512, 8), (4096, 16)]
+    if args.blocks:
+        try:
+            blocks = [tuple(int(v) for v in b.lower().split("x")) for b in args.blocks.split(",") if b]
+        except ValueError:
+            raise SystemExit(f"--blocks: expected NxP pairs such as 64x8,4096x16, got {args.blocks!r}") from None
+        if any(len(b) != 2 or min(b) < 1 for b in blocks):
+            raise SystemExit(f"--blocks: expected NxP pairs of positive integers, got {args.blocks!r}")
     if args.sizes:
         prod_sizes = [int(v) for v in args.sizes.split(",")]
     if args.columns:
@@ -310,7 +433,10 @@ def main(argv=None):
         print(f"rows '@{baseline.rev}': the circulant product and its floors with the package at {args.baseline}")
     for e in engines:
         with tk.fft_backend(e), (baseline.fft_backend(e) if baseline else contextlib.nullcontext()):
-            bench_products(e, prod_sizes, batches, dtypes, ops, args.quick, scipy_cache, rows, baseline)
+            if ops:
+                bench_products(e, prod_sizes, batches, dtypes, ops, args.quick, scipy_cache, rows, baseline)
+            if block_ops:
+                bench_block_products(e, blocks, batches, dtypes, block_ops, args.quick, rows)
     for e in engines if not args.products_only else ():
         with tk.fft_backend(e):
             bench_circulant_solves(e, circ_sizes, args.quick, scipy_cache, rows)

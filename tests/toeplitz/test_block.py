@@ -192,3 +192,124 @@ def test_block_circulant_batched_solve(rng):
     A[1, :] = 0  # the second operator of the batch is singular
     with pytest.raises(np.linalg.LinAlgError, match="3 block"):
         BlockCirculant(A).solve(b)
+
+
+# ------------------------------------------------- cached spectra and the product path
+
+def _dense_product_cases(rng, dtype):
+    """(operator, dense) pairs: a rectangular block Toeplitz and a block circulant."""
+    c, r = _rand(rng, (4, 2, 3), dtype), _rand(rng, (3, 2, 3), dtype)
+    A = _rand(rng, (5, 3, 2), dtype)
+    return [(BlockToeplitz(c, r), dense_block_toeplitz(c, r)), (BlockCirculant(A), dense_block_circulant(A))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_first_product_and_derived_operators_match_dense(rng, dtype, fft_engine):
+    # the spectrum is computed on first use, by whichever product comes first; the
+    # transpose and adjoint take theirs from the original's cache
+    tol = 1e-4 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-12
+    for first in ("matmat", "rmatvec", "transpose", "rmatmul"):
+        for op, dense in _dense_product_cases(rng, dtype):
+            m, n = dense.shape
+            X, Y = _rand(rng, (n, 3), dtype), _rand(rng, (m, 2), dtype)
+            if first == "matmat":
+                np.testing.assert_allclose(op @ X, dense @ X, rtol=tol, atol=tol)
+            elif first == "rmatvec":
+                np.testing.assert_allclose(op.rmatvec(Y[:, 0]), dense.conj().T @ Y[:, 0], rtol=tol, atol=tol)
+            elif first == "transpose":
+                np.testing.assert_allclose(op.T @ Y, dense.T @ Y, rtol=tol, atol=tol)
+            else:
+                np.testing.assert_allclose(Y[:, 0] @ op, Y[:, 0] @ dense, rtol=tol, atol=tol)
+            T, H = op.T, op.H
+            np.testing.assert_allclose(T @ Y, dense.T @ Y, rtol=tol, atol=tol)
+            np.testing.assert_allclose(H @ Y, dense.conj().T @ Y, rtol=tol, atol=tol)
+            np.testing.assert_allclose(T.rmatmat(X), dense.conj() @ X, rtol=tol, atol=tol)
+            np.testing.assert_allclose(H.rmatvec(X[:, 0]), dense @ X[:, 0], rtol=tol, atol=tol)
+            np.testing.assert_allclose(T.T @ X, dense @ X, rtol=tol, atol=tol)
+            np.testing.assert_allclose(H.H.rmatmat(Y), dense.conj().T @ Y, rtol=tol, atol=tol)
+            np.testing.assert_allclose(T.H @ X, dense.conj() @ X, rtol=tol, atol=tol)
+            assert (T @ Y).dtype == (H @ Y).dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(T.to_dense(), dense.T)
+
+
+@pytest.mark.parametrize("cls", [BlockToeplitz, BlockCirculant])
+def test_transpose_and_adjoint_reuse_the_spectrum(rng, cls, monkeypatch):
+    blocks = rng.standard_normal((6, 3, 3))
+    op = cls(blocks)
+    X = rng.standard_normal((18, 2))
+    op @ X
+    calls = []
+    original = cls._embedding_spec
+
+    def counting(self, real):
+        calls.append(real)
+        return original(self, real)
+
+    monkeypatch.setattr(cls, "_embedding_spec", counting)
+    dense = op.to_dense()
+    for derived, ref in ((op.T, dense.T), (op.H, dense.T), (op.T.T, dense), (op.H.H, dense)):
+        np.testing.assert_allclose(derived @ X, ref @ X, atol=1e-12)
+        np.testing.assert_allclose(derived.rmatmat(X), ref.T @ X, atol=1e-12)
+    np.testing.assert_allclose(X.T @ op, X.T @ dense, atol=1e-12)
+    assert calls == []  # no transform of the blocks after the first product
+    # the adjoint's spectrum is the conjugate transpose of the original's, computed once
+    assert op.T._spec(True) is op._spec(True, True)
+    assert op._spec(True, True) is op._spec(True, True)
+    # a fresh operator does transform its blocks, once
+    fresh = cls(blocks)
+    fresh @ X
+    fresh @ X
+    assert calls == [True]
+
+
+@pytest.mark.parametrize("cls,shape", [(BlockToeplitz, (4, 2, 2)), (BlockCirculant, (4, 2, 2))])
+def test_products_reject_nan_and_inf_naming_the_argument(rng, cls, shape, fft_engine):
+    op = cls(rng.standard_normal(shape))
+    n = op.shape[1]
+    for bad in (np.nan, np.inf, -np.inf):
+        x = rng.standard_normal(n)
+        x[3] = bad
+        with pytest.raises(ValueError, match="'x' must contain only finite"):
+            op @ x
+        with pytest.raises(ValueError, match="'x' must contain only finite"):
+            op.rmatvec(x)
+        X = rng.standard_normal((n, 3))
+        X[1, 2] = bad
+        with pytest.raises(ValueError, match="'X' must contain only finite"):
+            op @ X
+        with pytest.raises(ValueError, match="'X' must contain only finite"):
+            op.T.matmat(X)  # the transpose checks its input as the original does
+        with pytest.raises(ValueError, match="'X' must contain only finite"):
+            op.matmat(X.astype(np.float32))  # converted input takes the base class's check
+        with pytest.raises(ValueError, match="'x' must contain only finite"):
+            op @ list(x)
+    # finite entries whose sums overflow in the check are still accepted
+    X = np.full((n, 2), 1e200)
+    np.testing.assert_allclose(op @ X, op.to_dense() @ X, rtol=1e-10)
+    # check_finite=False skips the check (the scipy engine, whose transforms do not warn)
+    if fft_engine == "scipy":
+        x = np.ones(n)
+        x[0] = np.nan
+        assert np.isnan(op.matvec(x, check_finite=False)).any()
+        assert np.isnan(cls(rng.standard_normal(shape), check_finite=False) @ x).any()
+
+
+def test_block_products_dtypes_and_conversions(rng):
+    c = rng.standard_normal((3, 2, 2)).astype(np.float32)
+    T = BlockToeplitz(c, c)
+    dense = dense_block_toeplitz(c, c).astype(np.float64)
+    x64 = rng.standard_normal(6)
+    assert (T @ x64).dtype == np.float64  # float32 operator, float64 data
+    np.testing.assert_allclose(T @ x64, dense @ x64, rtol=1e-5, atol=1e-5)
+    xi = np.arange(6)
+    assert (T @ xi).dtype == np.float32  # integers take the operator's type
+    np.testing.assert_allclose(T @ xi, dense @ xi, rtol=1e-5)
+    xc = _rand(rng, 6, np.complex128)
+    assert (T @ xc).dtype == np.complex128
+    np.testing.assert_allclose(T @ xc, dense @ xc, rtol=1e-5, atol=1e-5)
+    Xf = np.asfortranarray(rng.standard_normal((6, 3)).astype(np.float32))
+    np.testing.assert_allclose(T @ Xf, dense @ Xf, rtol=1e-5, atol=1e-5)
+    Xs = rng.standard_normal((12, 3)).astype(np.float32)[::2]  # strided rows
+    np.testing.assert_allclose(T @ Xs, dense @ Xs, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"'X' has shape \(5, 2\)"):
+        T @ np.ones((5, 2), dtype=np.float32)

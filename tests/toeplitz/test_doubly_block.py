@@ -151,3 +151,79 @@ def test_dbt_errors():
         DoublyBlockToeplitz(np.full((3, 3), np.inf))
     with pytest.raises(ValueError, match="'f' must be a TrigPolynomial of two variables"):
         DoublyBlockToeplitz.from_symbol(TrigPolynomial(np.ones(3)), 2)
+
+
+# ------------------------------------------------- cached spectra and the product path
+
+def _doubly_cases(rng, dtype):
+    coeffs = _rand(rng, (5, 7), dtype)
+    c2d = _rand(rng, (3, 4), dtype)
+    return [(DoublyBlockToeplitz(coeffs), dense_dbt(coeffs)), (DoublyBlockCirculant(c2d), dense_dbc(c2d))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_first_product_and_derived_operators_match_dense(rng, dtype, fft_engine):
+    tol = 1e-4 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-12
+    for first in ("matmat", "rmatvec", "transpose"):
+        for op, dense in _doubly_cases(rng, dtype):
+            n = dense.shape[0]
+            X = _rand(rng, (n, 3), dtype)
+            if first == "matmat":
+                np.testing.assert_allclose(op @ X, dense @ X, rtol=tol, atol=tol)
+            elif first == "rmatvec":
+                np.testing.assert_allclose(op.rmatvec(X[:, 0]), dense.conj().T @ X[:, 0], rtol=tol, atol=tol)
+            else:
+                np.testing.assert_allclose(op.T @ X, dense.T @ X, rtol=tol, atol=tol)
+            T, H = op.T, op.H
+            np.testing.assert_allclose(T @ X, dense.T @ X, rtol=tol, atol=tol)
+            np.testing.assert_allclose(H @ X[:, 0], dense.conj().T @ X[:, 0], rtol=tol, atol=tol)
+            np.testing.assert_allclose(T.rmatmat(X), dense.conj() @ X, rtol=tol, atol=tol)
+            np.testing.assert_allclose(H.H @ X, dense @ X, rtol=tol, atol=tol)
+            np.testing.assert_allclose(T.H @ X, dense.conj() @ X, rtol=tol, atol=tol)
+            np.testing.assert_allclose(X[:, 0] @ op, X[:, 0] @ dense, rtol=tol, atol=tol)
+            assert (T @ X).dtype == (H @ X).dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("cls,shape", [(DoublyBlockToeplitz, (5, 7)), (DoublyBlockCirculant, (3, 4))])
+def test_transpose_and_adjoint_reuse_the_spectrum(rng, cls, shape, monkeypatch):
+    op = cls(rng.standard_normal(shape))
+    n = op.shape[0]
+    X = rng.standard_normal((n, 2))
+    op @ X
+    op.rmatmat(X)
+    calls = []
+    original = cls._own_spec
+
+    def counting(self, real, adjoint):
+        calls.append((real, adjoint))
+        return original(self, real, adjoint)
+
+    monkeypatch.setattr(cls, "_own_spec", counting)
+    dense = op.to_dense()
+    for derived, ref in ((op.T, dense.T), (op.H, dense.T), (op.T.T, dense)):
+        np.testing.assert_allclose(derived @ X, ref @ X, atol=1e-12)
+        np.testing.assert_allclose(derived.rmatmat(X), ref.T @ X, atol=1e-12)
+    assert calls == []
+    assert op.H._spec(True) is op._spec(True, True) and op.H._spec(True, True) is op._spec(True)
+
+
+@pytest.mark.parametrize("cls,shape", [(DoublyBlockToeplitz, (5, 7)), (DoublyBlockCirculant, (3, 4))])
+def test_products_reject_nan_and_inf_naming_the_argument(rng, cls, shape, fft_engine):
+    op = cls(rng.standard_normal(shape))
+    n = op.shape[0]
+    for bad in (np.nan, np.inf):
+        x = rng.standard_normal(n)
+        x[-1] = bad
+        with pytest.raises(ValueError, match="'x' must contain only finite"):
+            op @ x
+        X = rng.standard_normal((n, 2))
+        X[0, 1] = bad
+        with pytest.raises(ValueError, match="'X' must contain only finite"):
+            op.rmatmat(X)
+        with pytest.raises(ValueError, match="'X' must contain only finite"):
+            op.H @ X
+    X = np.full((n, 2), 1e200)  # finite, but the check's sum of squares overflows
+    np.testing.assert_allclose(op @ X, op.to_dense() @ X, rtol=1e-10)
+    assert (op @ np.arange(n)).dtype == np.float64
+    with pytest.raises(ValueError, match=r"'x' has shape \(1,\)"):
+        op @ np.ones(1)

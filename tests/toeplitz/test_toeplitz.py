@@ -91,6 +91,81 @@ def test_toeplitz_transpose_adjoint_are_toeplitz(rng):
             assert d[i - j + 6] == D[i, j]
 
 
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mn", [(9, 5), (4, 11), (1, 1)])
+def test_toeplitz_one_column_and_vector_paths(rng, dtype, mn, fft_engine):
+    # one vector, one column, a column of a wider matrix and of a Fortran array: the 1-D path
+    m, n = mn
+    c, r = _rand(rng, m, dtype), _rand(rng, n, dtype)
+    T, D = Toeplitz(c, r), sl.toeplitz(c, r)
+    tol = 1e-4 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-12
+    X = _rand(rng, (n, 3), dtype)
+    Y = _rand(rng, (m, 1), dtype)
+    for x in (X[:, 0], X[:, :1], X[:, 1:2], np.asfortranarray(X)[:, 2:3], X[::-1, :1]):
+        got = T @ x
+        assert got.shape == (m,) + x.shape[1:] and got.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(got, D @ x, rtol=tol, atol=tol)
+    np.testing.assert_allclose(T.rmatmat(Y), D.conj().T @ Y, rtol=tol, atol=tol)
+    np.testing.assert_allclose(T.rmatvec(Y[:, 0]), D.conj().T @ Y[:, 0], rtol=tol, atol=tol)
+    np.testing.assert_allclose(Y.T @ T, Y.T @ D, rtol=tol, atol=tol)
+    # mixed types: a float32 operator on double data, a real one on complex data
+    x64 = rng.standard_normal((n, 1))
+    assert (T @ x64).dtype == np.result_type(dtype, np.float64)
+    np.testing.assert_allclose(T @ x64, D @ x64, rtol=tol, atol=tol)
+    xc = _rand(rng, n, np.complex128)
+    np.testing.assert_allclose(T @ xc, D @ xc, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_toeplitz_derived_operators_reuse_the_spectrum(rng, dtype, monkeypatch):
+    import toeplitzkit.toeplitz.toeplitz as tmod
+
+    c, r = _rand(rng, 6, dtype), _rand(rng, 9, dtype)
+    T, D = Toeplitz(c, r), sl.toeplitz(c, r)
+    tol = 1e-4 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-12
+    X = _rand(rng, (9, 2), dtype)
+    np.testing.assert_allclose(T @ X, D @ X, rtol=tol, atol=tol)
+    calls = []
+    original = tmod._embedding
+    monkeypatch.setattr(tmod, "_embedding", lambda *a: calls.append(1) or original(*a))
+    Y = _rand(rng, (6, 2), dtype)
+    np.testing.assert_allclose(T.H @ Y, D.conj().T @ Y, rtol=tol, atol=tol)
+    np.testing.assert_allclose(T.H.H @ X, D @ X, rtol=tol, atol=tol)
+    np.testing.assert_allclose(T.rmatmat(Y), D.conj().T @ Y, rtol=tol, atol=tol)
+    if np.dtype(dtype).kind == "f":  # the transpose of a real operator is its adjoint
+        np.testing.assert_allclose(T.T @ Y, D.T @ Y, rtol=tol, atol=tol)
+        np.testing.assert_allclose(Y.T @ T, Y.T @ D, rtol=tol, atol=tol)
+    assert calls == []
+    # the transpose of a complex operator computes its own spectrum, correctly
+    np.testing.assert_allclose(T.T @ Y, D.T @ Y, rtol=tol, atol=tol)
+    np.testing.assert_allclose(T.T.H @ X, D.conj() @ X, rtol=tol, atol=tol)
+
+
+def test_toeplitz_products_reject_nan_naming_the_argument(rng, fft_engine):
+    T = Toeplitz(rng.standard_normal(7), rng.standard_normal(5))
+    for bad in (np.nan, np.inf):
+        x = rng.standard_normal(5)
+        x[2] = bad
+        with pytest.raises(ValueError, match="'x' must contain only finite"):
+            T @ x
+        with pytest.raises(ValueError, match="'X' must contain only finite"):
+            T @ x[:, None]
+        X = rng.standard_normal((5, 4))
+        X[4, 3] = bad
+        with pytest.raises(ValueError, match="'X' must contain only finite"):
+            T.matmat(X)
+        with pytest.raises(ValueError, match="'X' must contain only finite"):
+            T.H.rmatmat(X)
+        with pytest.raises(ValueError, match="'x' must contain only finite"):
+            T.T.matvec(np.r_[x, 0.0, 1.0][:7])
+        with pytest.raises(ValueError, match="'X' must contain only finite"):
+            T @ X.astype(np.float32)
+    X = np.full((5, 2), 1e200)  # finite, but the check's sum of squares overflows
+    np.testing.assert_allclose(T @ X, T.to_dense() @ X, rtol=1e-10)
+    np.testing.assert_allclose(T @ X[:, 0], T.to_dense() @ X[:, 0], rtol=1e-10)
+
+
 def test_toeplitz_with_scipy_sparse_linalg(rng):
     n = 40
     c = 1.0 / (1.0 + np.arange(n)) ** 2

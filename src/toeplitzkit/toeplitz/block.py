@@ -17,13 +17,14 @@ displayed matrices agree with Thm 2.2 and with ``T_n(F_B) = B`` (Eq 2.26,
 
 from __future__ import annotations
 
+import cmath
 from typing import Any, TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _fft
-from .._validation import as_array, positive_int, result_dtype
+from .._validation import as_array, check_finite as _check_finite, positive_int, result_dtype
 from .base import StructuredOperator
 
 if TYPE_CHECKING:
@@ -40,9 +41,129 @@ def _block_circ_apply(spec, X, L, real, adjoint=False):
     """
     if adjoint:
         spec = np.conj(np.swapaxes(spec, -1, -2))
-    if real:
-        return _fft.irfft(spec @ _fft.rfft(X, axis=-3), L, axis=-3)
-    return _fft.ifft(spec @ _fft.fft(X, axis=-3), L, axis=-3)
+    return _block_product(spec, X, L, L, real)
+
+
+def _block_product(spec: np.ndarray, X: np.ndarray, L: int, rows: int, real: bool,
+                   name: str | None = None) -> np.ndarray:
+    """The first ``rows`` blocks of ``circ(e) @ [X; 0]`` given the block spectrum of ``e``.
+
+    ``spec`` is ``(..., F, p, q)`` (``F = L // 2 + 1`` when ``real``, else
+    ``L``) and ``X`` is ``(..., nin, q, k)`` with ``nin <= L`` blocks; the
+    transforms pad ``X`` with zero blocks to length ``L`` themselves, so the
+    product is one forward transform along the block axis, one batched
+    ``p x q`` matrix product per frequency and one inverse transform.  The
+    block axis is a strided axis: every engine transforms the ``q k``
+    contiguous columns together, which was as fast as transforming contiguous
+    rows after a transpose, without the copies.
+
+    With ``name``, NaN and inf in ``X`` raise ``ValueError`` naming it, read
+    off the transform: the zero-frequency block ``F[..., 0, :, :]`` holds the
+    sums of ``X`` over its blocks, formed by additions only, so it is finite
+    whenever ``X`` is (and only when it overflowed, or ``X`` holds NaN or inf,
+    is every entry checked).
+    """
+    F = _fft.rfft(X, L, axis=-3) if real else _fft.fft(X, L, axis=-3)
+    if name is not None:
+        dc = F[..., 0, :, :]
+        if not cmath.isfinite(np.vdot(dc, dc)):
+            _check_finite(X, name)
+    Y = _fft.irfft(spec @ F, L, axis=-3) if real else _fft.ifft(spec @ F, L, axis=-3)
+    return Y if rows == L else Y[..., :rows, :, :]
+
+
+class _CheckedProducts(StructuredOperator):
+    """Products through a cached spectrum, validated as the base class does.
+
+    The finiteness check of the input is read off the forward transform rather
+    than made by a separate pass over it: a subclass implements
+    ``_apply(X, adjoint, name)`` for ``X`` of the product's dtype and, with
+    ``name`` not None, raises ``ValueError`` naming ``name`` when ``X`` holds
+    NaN or inf (at a cost of O(k), see :func:`_block_product`).  The common
+    case, an unbatched operator and an ndarray of its own dtype and shape,
+    skips every conversion.
+
+    Spectra are cached per key ``(real, adjoint)``, ``adjoint`` for that of
+    ``A^H`` (formed once, not per product), and computed by
+    ``_own_spec(real, adjoint)`` on first use.  An operator made by
+    ``transpose()`` or ``adjoint()`` is marked with :meth:`_derived`: the
+    adjoint of ``A`` (or the transpose of a real ``A``) takes its spectra from
+    ``A``'s cache, ``A``'s adjoint spectrum being its own and ``A``'s own its
+    adjoint one, so a product with ``A.T`` or ``A.H`` after one with ``A``
+    costs no transform of the defining arrays.
+    """
+
+    _spec_cache: dict[Any, Any]
+    # (operator, 'T' or 'H'): this operator is that one's transpose or adjoint
+    _spec_source: tuple[Any, str] | None = None
+
+    def _own_spec(self, real: bool, adjoint: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def _spec(self, real: bool, adjoint: bool = False) -> np.ndarray:
+        """The spectrum for products (of ``A^H`` with ``adjoint``), cached."""
+        key = (real, adjoint)
+        s = self._spec_cache.get(key)
+        if s is None:
+            src = self._spec_source
+            if src is not None and (src[1] == "H" or src[0]._dtype.kind == "f"):
+                s = src[0]._spec(real, not adjoint)  # (A^H)^H = A, and A^T = A^H for real A
+            else:
+                s = self._own_spec(real, adjoint)
+            self._spec_cache[key] = s
+        return s
+
+    def _derived(self, parent: "_CheckedProducts", mode: str) -> None:
+        """Mark ``self`` as ``parent``'s transpose (``'T'``) or adjoint (``'H'``)."""
+        self._spec_source = (parent, mode)
+        self.check_finite = parent.check_finite
+
+    def _apply(self, X: np.ndarray, adjoint: bool, name: str | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _matmat(self, X):
+        return self._apply(X, False)
+
+    def _rmatmat(self, X):
+        return self._apply(X, True)
+
+    def _product(self, x: Any, name: str, adjoint: bool, vector: bool, check_finite: bool | None) -> np.ndarray:
+        if check_finite is None:
+            check_finite = self.check_finite
+        rows = self._mn[0] if adjoint else self._mn[1]
+        if type(x) is np.ndarray and x.dtype is self._dtype and x.ndim == 2 - vector \
+                and x.shape[0] == rows and not self._batch_shape:
+            X = x  # the common case: nothing to convert
+            if check_finite and _fft.get_fft_backend()[0] == "numpy":
+                _check_finite(X, name)  # NumPy's transforms warn about NaN and inf
+                check_finite = False
+        else:
+            X = self._prepare(x, name, rows, not vector, check_finite)
+            check_finite = False
+        if vector:
+            return self._apply(X[..., None], adjoint, name if check_finite else None)[..., 0]
+        return self._apply(X, adjoint, name if check_finite else None)
+
+    def matvec(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
+        """Return ``A @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., m)``."""
+        return self._product(x, "x", False, True, check_finite)
+
+    def rmatvec(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
+        """Return ``A^H @ x`` for ``x`` of shape ``(..., m)``; the result is ``(..., n)``."""
+        return self._product(x, "x", True, True, check_finite)
+
+    def matmat(self, X: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
+        """Return ``A @ X`` for ``X`` of shape ``(..., n, k)``."""
+        return self._product(X, "X", False, False, check_finite)
+
+    def rmatmat(self, X: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
+        """Return ``A^H @ X`` for ``X`` of shape ``(..., m, k)``."""
+        return self._product(X, "X", True, False, check_finite)
+
+    def __matmul__(self, other: Any) -> Any:
+        if type(other) is np.ndarray and other.ndim:
+            return self._product(other, "x" if other.ndim == 1 else "X", False, other.ndim == 1, None)
+        return super().__matmul__(other)
 
 
 def _singular_tolerance(sv):
@@ -51,7 +172,44 @@ def _singular_tolerance(sv):
     return size * np.finfo(sv.dtype).eps * np.max(sv, axis=(-2, -1), keepdims=True)
 
 
-class BlockCirculant(StructuredOperator):
+
+class _BlockProducts(_CheckedProducts):
+    """Products of :class:`BlockCirculant` and :class:`BlockToeplitz` (see :func:`_block_product`).
+
+    A subclass sets ``_L`` (the circulant length), ``_counts`` (block rows and
+    columns) and ``_blocks`` (``(p, q)``) and implements
+    :meth:`_embedding_spec`.
+    """
+
+    _L: int
+    _counts: tuple[int, int]
+    _blocks: tuple[int, int]
+
+    def _embedding_spec(self, real: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def _own_spec(self, real: bool, adjoint: bool) -> np.ndarray:
+        if adjoint:  # the circulant's adjoint has blocks conj(e[-h])^T: spectrum Psi(f)^H
+            return np.ascontiguousarray(np.conj(np.swapaxes(self._spec(real), -1, -2)))
+        src = self._spec_source
+        if src is not None and not real:
+            # the transpose of a complex operator: blocks e[-h]^T, spectrum Psi(-f)^T
+            S = src[0]._spec(False)
+            return np.ascontiguousarray(np.swapaxes(np.roll(S[..., ::-1, :, :], 1, axis=-3), -1, -2))
+        return self._embedding_spec(real)
+
+    def _apply(self, X: np.ndarray, adjoint: bool, name: str | None = None) -> np.ndarray:
+        m, n = self._counts
+        p, q = self._blocks
+        nin, inner, nout, outer = (m, p, n, q) if adjoint else (n, q, m, p)
+        real = X.dtype.kind == "f" and self._dtype.kind == "f"
+        bx, k = X.shape[:-2], X.shape[-1]
+        Y = _block_product(self._spec(real, adjoint), X.reshape(bx + (nin, inner, k)), self._L, nout, real, name)
+        Y = Y.reshape(Y.shape[:-3] + (nout * outer, k))
+        return Y if Y.dtype == X.dtype else Y.astype(X.dtype)
+
+
+class BlockCirculant(_BlockProducts):
     r"""Block circulant matrix: block ``(j, k)`` is ``blocks[(j - k) mod n]`` (Eq 2.27).
 
     Parameters
@@ -104,7 +262,10 @@ class BlockCirculant(StructuredOperator):
         self._batch_shape = b.shape[:-3]
         self._dtype = b.dtype
         self.check_finite = check_finite
-        self._spec_cache: dict[Any, Any] = {}
+        self._L = n
+        self._counts = (n, n)
+        self._blocks = (p, q)
+        self._spec_cache = {}
 
     @property
     def n(self) -> int:
@@ -115,27 +276,9 @@ class BlockCirculant(StructuredOperator):
     def block_shape(self) -> tuple[int, int]:
         return self.blocks.shape[-2:]
 
-    def _spec(self, real):
-        s = self._spec_cache.get(real)
-        if s is None:
-            s = _fft.rfft(self.blocks, axis=-3) if real else _fft.fft(self.blocks, axis=-3)
-            self._spec_cache[real] = s
-        return s
-
-    def _apply(self, X, adjoint):
-        n, p, q = self.blocks.shape[-3:]
-        inner = p if adjoint else q
-        outer = q if adjoint else p
-        bx, k = X.shape[:-2], X.shape[-1]
-        real = self.is_real and X.dtype.kind == "f"
-        Y = _block_circ_apply(self._spec(real), X.reshape(bx + (n, inner, k)), n, real, adjoint)
-        return Y.reshape(Y.shape[:-3] + (n * outer, k)).astype(X.dtype, copy=False)
-
-    def _matmat(self, X):
-        return self._apply(X, False)
-
-    def _rmatmat(self, X):
-        return self._apply(X, True)
+    def _embedding_spec(self, real: bool) -> np.ndarray:
+        # one batched transform along the block axis
+        return _fft.rfft(self.blocks, axis=-3) if real else _fft.fft(self.blocks, axis=-3)
 
     def _to_dense(self):
         n, p, q = self.blocks.shape[-3:]
@@ -146,10 +289,15 @@ class BlockCirculant(StructuredOperator):
     def transpose(self) -> "BlockCirculant":
         """Block ``(j, k)`` of ``A^T`` is ``A((k - j) mod n)^T``: again block circulant."""
         b = np.roll(self.blocks[..., ::-1, :, :], 1, axis=-3)
-        return BlockCirculant(np.swapaxes(b, -1, -2), check_finite=False)
+        T = BlockCirculant(np.swapaxes(b, -1, -2), check_finite=False)
+        T._derived(self, "T")
+        return T
 
     def adjoint(self) -> "BlockCirculant":
-        return BlockCirculant(np.conj(self.transpose().blocks), check_finite=False)
+        b = np.roll(self.blocks[..., ::-1, :, :], 1, axis=-3)
+        H = BlockCirculant(np.conj(np.swapaxes(b, -1, -2)), check_finite=False)
+        H._derived(self, "H")
+        return H
 
     # ---------------------------------------------------------------- spectrum
     def block_spectrum(self) -> np.ndarray:
@@ -239,7 +387,7 @@ class BlockCirculant(StructuredOperator):
         return np.log(total_sign.astype(complex)) + total
 
 
-class BlockToeplitz(StructuredOperator):
+class BlockToeplitz(_BlockProducts):
     r"""Block Toeplitz matrix: block ``(j, k)`` is ``B(j - k)`` (Eq 2.32).
 
     Parameters
@@ -314,7 +462,9 @@ class BlockToeplitz(StructuredOperator):
         self._dtype = dt
         self.check_finite = check_finite
         self._L = _fft.next_fast_len(m + n - 1)
-        self._spec_cache: dict[Any, Any] = {}
+        self._counts = (m, n)
+        self._blocks = (p, q)
+        self._spec_cache = {}
 
     @property
     def block_counts(self) -> tuple[int, int]:
@@ -343,30 +493,10 @@ class BlockToeplitz(StructuredOperator):
             emb[..., L - n + 1:, :, :] = self.r[..., n - 1:0:-1, :, :]
         return emb
 
-    def _spec(self, real):
-        s = self._spec_cache.get(real)
-        if s is None:
-            emb = self._embedding()
-            s = _fft.rfft(emb, axis=-3) if real else _fft.fft(emb, axis=-3)
-            self._spec_cache[real] = s
-        return s
-
-    def _apply(self, X, adjoint):
-        m, n = self.block_counts
-        p, q = self.block_shape
-        nin, inner, nout, outer = (m, p, n, q) if adjoint else (n, q, m, p)
-        bx, k = X.shape[:-2], X.shape[-1]
-        real = self.is_real and X.dtype.kind == "f"
-        Xb = X.reshape(bx + (nin, inner, k))
-        pad = [(0, 0)] * len(bx) + [(0, self._L - nin), (0, 0), (0, 0)]
-        Y = _block_circ_apply(self._spec(real), np.pad(Xb, pad), self._L, real, adjoint)[..., :nout, :, :]
-        return Y.reshape(Y.shape[:-3] + (nout * outer, k)).astype(X.dtype, copy=False)
-
-    def _matmat(self, X):
-        return self._apply(X, False)
-
-    def _rmatmat(self, X):
-        return self._apply(X, True)
+    def _embedding_spec(self, real: bool) -> np.ndarray:
+        # one batched transform of the embedding along the block axis
+        emb = self._embedding()
+        return _fft.rfft(emb, axis=-3) if real else _fft.fft(emb, axis=-3)
 
     def _to_dense(self):
         m, n = self.block_counts
@@ -378,11 +508,15 @@ class BlockToeplitz(StructuredOperator):
 
     def transpose(self) -> "BlockToeplitz":
         """Block ``(j, k)`` of ``B^T`` is ``B(k - j)^T``: first block column ``r^T``, first row ``c^T``."""
-        return BlockToeplitz(np.swapaxes(self.r, -1, -2), np.swapaxes(self.c, -1, -2), check_finite=False)
+        T = BlockToeplitz(np.swapaxes(self.r, -1, -2), np.swapaxes(self.c, -1, -2), check_finite=False)
+        T._derived(self, "T")
+        return T
 
     def adjoint(self) -> "BlockToeplitz":
-        t = self.transpose()
-        return BlockToeplitz(np.conj(t.c), np.conj(t.r), check_finite=False)
+        H = BlockToeplitz(np.conj(np.swapaxes(self.r, -1, -2)), np.conj(np.swapaxes(self.c, -1, -2)),
+                          check_finite=False)
+        H._derived(self, "H")
+        return H
 
     # ---------------------------------------------------------------- symbols
     def symbol(self) -> TrigPolynomial:

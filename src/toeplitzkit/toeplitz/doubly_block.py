@@ -15,14 +15,15 @@ block.
 
 from __future__ import annotations
 
+import cmath
 from typing import Any, TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _fft
-from .._validation import as_array, positive_int
-from .base import StructuredOperator
+from .._validation import as_array, check_finite as _check_finite, positive_int
+from .block import _CheckedProducts
 
 if TYPE_CHECKING:
     from .symbol import TrigPolynomial
@@ -32,14 +33,31 @@ __all__ = ["DoublyBlockCirculant", "DoublyBlockToeplitz"]
 _AXES = (-3, -2)
 
 
-def _circ2_apply(spec, X, shape, real):
-    """2-D circular convolution along axes (-3, -2) of ``X`` ``(..., n1, n2, k)``, spectrum ``(..., N1, N2')``."""
-    if real:
-        return _fft.irfftn(spec[..., None] * _fft.rfftn(X, s=shape, axes=_AXES), s=shape, axes=_AXES)
-    return _fft.ifftn(spec[..., None] * _fft.fftn(X, s=shape, axes=_AXES), s=shape, axes=_AXES)
+def _circ2_apply(spec: np.ndarray, X: np.ndarray, shape: tuple[int, int], real: bool,
+                 name: str | None = None) -> np.ndarray:
+    """2-D circular convolution along axes (-3, -2) of ``X`` ``(..., n1, n2, k)``, spectrum ``(..., N1, N2')``.
+
+    ``X`` is zero-padded to ``shape`` by the transform.  With ``name``, NaN and
+    inf in ``X`` raise ``ValueError`` naming it, read off the transform: its
+    zero-frequency term ``F[..., 0, 0, :]`` is the sum of each column of ``X``,
+    formed by additions only, so it is finite whenever ``X`` is (and only when it
+    is not, from bad entries or an overflow, is every entry checked).
+    """
+    F = _fft.rfftn(X, s=shape, axes=_AXES) if real else _fft.fftn(X, s=shape, axes=_AXES)
+    if name is not None:
+        dc = F[..., 0, 0, :]
+        if not cmath.isfinite(np.vdot(dc, dc)):
+            _check_finite(X, name)
+    spec = spec[..., None]
+    sb, fb = spec.shape, F.shape[:-1] + (1,)
+    if len(fb) >= len(sb) and fb[len(fb) - len(sb):] == sb and F.dtype == np.result_type(F.dtype, spec.dtype):
+        F *= spec  # in place unless the operator's batch broadcasts F to a larger shape
+    else:
+        F = F * spec
+    return _fft.irfftn(F, s=shape, axes=_AXES) if real else _fft.ifftn(F, s=shape, axes=_AXES)
 
 
-class DoublyBlockCirculant(StructuredOperator):
+class DoublyBlockCirculant(_CheckedProducts):
     r"""Doubly-block circulant matrix: a circulant of ``n1`` circulant ``n2 x n2`` blocks.
 
     Entry ``((i, k), (j, l))`` (row ``i n2 + k``, column ``j n2 + l``) is
@@ -99,26 +117,22 @@ class DoublyBlockCirculant(StructuredOperator):
         """``(n1, n2)``: number of blocks and block size."""
         return self.c2d.shape[-2:]
 
-    def _spec(self, real):
-        s = self._spec_cache.get(real)
-        if s is None:
-            s = _fft.rfftn(self.c2d, axes=(-2, -1)) if real else _fft.fftn(self.c2d, axes=(-2, -1))
-            self._spec_cache[real] = s
-        return s
+    def _own_spec(self, real: bool, adjoint: bool) -> np.ndarray:
+        # the 2-D (r)fft of c2d; A^H has the conjugate eigenvalues
+        if adjoint:
+            return np.conj(self._spec(real))
+        return _fft.rfftn(self.c2d, axes=(-2, -1)) if real else _fft.fftn(self.c2d, axes=(-2, -1))
 
-    def _apply(self, spec, X, real):
+    def _convolve(self, spec, X, real, name=None):
         n1, n2 = self.grid_shape
         bx, k = X.shape[:-2], X.shape[-1]
-        Y = _circ2_apply(spec, X.reshape(bx + (n1, n2, k)), (n1, n2), real)
-        return Y.reshape(Y.shape[:-3] + (n1 * n2, k)).astype(X.dtype, copy=False)
+        Y = _circ2_apply(spec, X.reshape(bx + (n1, n2, k)), (n1, n2), real, name)
+        Y = Y.reshape(Y.shape[:-3] + (n1 * n2, k))
+        return Y if Y.dtype == X.dtype else Y.astype(X.dtype)
 
-    def _matmat(self, X):
-        real = self.is_real and X.dtype.kind == "f"
-        return self._apply(self._spec(real), X, real)
-
-    def _rmatmat(self, X):
-        real = self.is_real and X.dtype.kind == "f"
-        return self._apply(np.conj(self._spec(real)), X, real)
+    def _apply(self, X: np.ndarray, adjoint: bool, name: str | None = None) -> np.ndarray:
+        real = X.dtype.kind == "f" and self._dtype.kind == "f"
+        return self._convolve(self._spec(real, adjoint), X, real, name)
 
     def _to_dense(self):
         n1, n2 = self.grid_shape
@@ -132,10 +146,15 @@ class DoublyBlockCirculant(StructuredOperator):
     def transpose(self) -> "DoublyBlockCirculant":
         """Entry ``c2d[(j - i) mod n1, (l - k) mod n2]``: again doubly-block circulant."""
         c = np.roll(self.c2d[..., ::-1, ::-1], (1, 1), axis=(-2, -1))
-        return DoublyBlockCirculant(c, check_finite=False)
+        T = DoublyBlockCirculant(c, check_finite=False)
+        T._derived(self, "T")
+        return T
 
     def adjoint(self) -> "DoublyBlockCirculant":
-        return DoublyBlockCirculant(np.conj(self.transpose().c2d), check_finite=False)
+        c = np.conj(np.roll(self.c2d[..., ::-1, ::-1], (1, 1), axis=(-2, -1)))
+        H = DoublyBlockCirculant(c, check_finite=False)
+        H._derived(self, "H")
+        return H
 
     # ---------------------------------------------------------------- spectrum
     def eigvals(self) -> np.ndarray:
@@ -181,7 +200,7 @@ class DoublyBlockCirculant(StructuredOperator):
         real = self.is_real and B.dtype.kind == "f"
         if real:
             inv = inv[..., : self.grid_shape[1] // 2 + 1]
-        X = self._apply(inv, B, real)
+        X = self._convolve(inv, B, real)
         return X[..., 0] if vec else X
 
     def inv(self, *, lstsq: bool = False) -> "DoublyBlockCirculant":
@@ -203,7 +222,7 @@ class DoublyBlockCirculant(StructuredOperator):
         return np.log(phase.astype(complex)) + absdet
 
 
-class DoublyBlockToeplitz(StructuredOperator):
+class DoublyBlockToeplitz(_CheckedProducts):
     r"""Doubly-block Toeplitz matrix ``D(f)`` from two-sided coefficients (Eq 5.5-5.6).
 
     Entry ``((i, k), (j, l))`` (row ``i n2 + k``, column ``j n2 + l``) is
@@ -275,32 +294,22 @@ class DoublyBlockToeplitz(StructuredOperator):
             return self.coeffs[..., h1 + n1 - 1, h2 + n2 - 1]
         return np.zeros(self.batch_shape, dtype=self.dtype)
 
-    def _spec(self, real, adjoint):
-        key = (real, adjoint)
-        s = self._spec_cache.get(key)
-        if s is None:
-            c = self.coeffs
-            if adjoint:  # d'[h] = conj(d[-h])
-                c = np.conj(c[..., ::-1, ::-1])
-            # y[i, k] = (d * x)[i + n1 - 1, k + n2 - 1] with d stored from index 0
-            s = _fft.rfftn(c, s=self._fft_shape, axes=(-2, -1)) if real else \
-                _fft.fftn(c, s=self._fft_shape, axes=(-2, -1))
-            self._spec_cache[key] = s
-        return s
+    def _own_spec(self, real: bool, adjoint: bool) -> np.ndarray:
+        c = self.coeffs
+        if adjoint:  # D^H has coefficients d'[h] = conj(d[-h])
+            c = np.conj(c[..., ::-1, ::-1])
+        # y[i, k] = (d * x)[i + n1 - 1, k + n2 - 1] with d stored from index 0
+        return _fft.rfftn(c, s=self._fft_shape, axes=(-2, -1)) if real else \
+            _fft.fftn(c, s=self._fft_shape, axes=(-2, -1))
 
-    def _apply(self, X, adjoint):
+    def _apply(self, X: np.ndarray, adjoint: bool, name: str | None = None) -> np.ndarray:
         n1, n2 = self.grid_shape
         bx, k = X.shape[:-2], X.shape[-1]
-        real = self.is_real and X.dtype.kind == "f"
-        Y = _circ2_apply(self._spec(real, adjoint), X.reshape(bx + (n1, n2, k)), self._fft_shape, real)
+        real = X.dtype.kind == "f" and self._dtype.kind == "f"
+        Y = _circ2_apply(self._spec(real, adjoint), X.reshape(bx + (n1, n2, k)), self._fft_shape, real, name)
         Y = Y[..., n1 - 1:2 * n1 - 1, n2 - 1:2 * n2 - 1, :]
-        return Y.reshape(Y.shape[:-3] + (n1 * n2, k)).astype(X.dtype, copy=False)
-
-    def _matmat(self, X):
-        return self._apply(X, False)
-
-    def _rmatmat(self, X):
-        return self._apply(X, True)
+        Y = Y.reshape(Y.shape[:-3] + (n1 * n2, k))
+        return Y if Y.dtype == X.dtype else Y.astype(X.dtype)
 
     def _to_dense(self):
         n1, n2 = self.grid_shape
@@ -311,10 +320,14 @@ class DoublyBlockToeplitz(StructuredOperator):
 
     def transpose(self) -> "DoublyBlockToeplitz":
         """``D(f)^T`` has coefficients ``d[-h1, -h2]``."""
-        return DoublyBlockToeplitz(self.coeffs[..., ::-1, ::-1], check_finite=False)
+        T = DoublyBlockToeplitz(self.coeffs[..., ::-1, ::-1], check_finite=False)
+        T._derived(self, "T")
+        return T
 
     def adjoint(self) -> "DoublyBlockToeplitz":
-        return DoublyBlockToeplitz(np.conj(self.coeffs[..., ::-1, ::-1]), check_finite=False)
+        H = DoublyBlockToeplitz(np.conj(self.coeffs[..., ::-1, ::-1]), check_finite=False)
+        H._derived(self, "H")
+        return H
 
     # ---------------------------------------------------------------- symbols
     def symbol(self) -> TrigPolynomial:
