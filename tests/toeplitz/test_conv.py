@@ -466,3 +466,160 @@ def test_auto_method_choice_and_paths_agree():
         y = rng.standard_normal((2, 6) + ops[0].output_size)
         np.testing.assert_allclose(ops[0].apply(x), ops[1].apply(x), rtol=0, atol=1e-12)
         np.testing.assert_allclose(ops[0].apply_adjoint(y), ops[1].apply_adjoint(y), rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------------- the direct path's variants
+DIRECT_CASES = [
+    # (nd, cin, cout, k, size, stride, padding, dilation, groups)
+    (2, 6, 6, 3, (7, 6), 1, 1, 1, 6),  # depthwise: compiled loops (NumPy: a matrix product per group)
+    (2, 4, 8, 3, (7, 6), 2, 1, 1, 4),  # depthwise with a channel multiplier, strided
+    (2, 4, 6, 3, (7, 8), 1, 2, 2, 1),  # dilated
+    (2, 6, 4, (2, 3), (6, 7), (2, 1), 1, 1, 2),  # grouped, asymmetric kernel and stride
+    (2, 8, 8, 3, (6, 5), 1, 1, 1, 1),  # full 3x3: column matrix and one matrix product
+    (1, 6, 6, 3, (9,), 2, 1, 2, 3),
+    (1, 5, 7, 4, (10,), 1, 2, 1, 1),
+    (3, 4, 4, 3, (4, 5, 4), 1, 1, 1, 4),
+    (3, 4, 6, 2, (4, 5, 3), (1, 2, 1), 1, 1, 2),
+]
+
+
+def _direct_case(case, dtype, seed):
+    nd, cin, cout, k, size, stride, padding, dilation, groups = case
+    k = (k,) * nd if isinstance(k, int) else k
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((cout, cin // groups) + k).astype(dtype)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return w, size, kw, rng
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", DIRECT_CASES, ids=lambda c: "-".join(map(str, c)))
+def test_direct_path_matches_torch_and_dense(case, mode, dtype, engine, monkeypatch):
+    from toeplitzkit.toeplitz import conv
+
+    if engine == "numpy":
+        monkeypatch.setattr(conv, "_USE_NUMBA", False)
+    elif not conv._USE_NUMBA:
+        pytest.skip("numba is not installed")
+    nd = case[0]
+    w, size, kw, rng = _direct_case(case, dtype, seed=zlib.crc32(repr((case, mode)).encode()))
+    op = OPS[nd](w, size, padding_mode=mode, method="direct", **kw)
+    co_g, ci_g = w.shape[0] // kw["groups"], w.shape[1]
+    assert op._loops == (engine == "numba" and co_g * ci_g <= conv._LOOP_GROUP_SIZE)
+    # a batch of shape (2, 3): leading dimensions are kept
+    x = rng.standard_normal((2, 3, w.shape[1] * kw["groups"]) + size).astype(dtype)
+    y = op.apply(x)
+    ref = torch_conv(w, x.reshape((6,) + x.shape[2:]), nd, mode=mode, **kw)
+    assert y.dtype == np.dtype(dtype) and y.shape == (2, 3) + ref.shape[1:]
+    scale = np.abs(ref).max()
+    np.testing.assert_allclose(y.reshape(ref.shape), ref, rtol=0, atol=tol(dtype) * scale)
+    dense = torch_dense(w.astype(np.float64), size, nd, mode=mode, **kw)
+    v = rng.standard_normal(y.shape).astype(dtype)
+    adj = op.apply_adjoint(v)
+    assert adj.dtype == np.dtype(dtype) and adj.shape == x.shape
+    expect = v.reshape(6, -1).astype(np.float64) @ dense
+    np.testing.assert_allclose(adj.reshape(6, -1), expect, rtol=0, atol=tol(dtype) * np.abs(expect).max())
+    # the same operator again, on other inputs and another batch size: the kept work buffers are clean
+    x1 = rng.standard_normal(x.shape[2:]).astype(dtype)
+    np.testing.assert_allclose(op.apply(x1).ravel(), dense @ x1.ravel().astype(np.float64), rtol=0,
+                               atol=tol(dtype) * scale * 4)
+    np.testing.assert_allclose(op.apply(x).reshape(ref.shape), ref, rtol=0, atol=tol(dtype) * scale)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", [DIRECT_CASES[2], DIRECT_CASES[4], DIRECT_CASES[6],
+                                  (3, 4, 6, 2, (4, 5, 3), (1, 2, 1), 1, 1, 1)],
+                         ids=lambda c: "-".join(map(str, c)))
+def test_direct_path_in_bands_and_chunks(case, mode, monkeypatch):
+    # A column matrix of a few bytes: one image at a time, one output row per band (and the same
+    # result as whole images in one product); a large one: all images in one product.
+    from toeplitzkit.toeplitz import conv
+
+    nd = case[0]
+    w, size, kw, rng = _direct_case(case, np.float64, seed=3)
+    x = rng.standard_normal((5, w.shape[1] * kw["groups"]) + size)
+    ref = torch_conv(w, x, nd, mode=mode, **kw)
+    dense = torch_dense(w, size, nd, mode=mode, **kw)
+    v = rng.standard_normal(ref.shape)
+    for cols_bytes, bands in [(8, True), (1 << 30, False)]:
+        monkeypatch.setattr(conv, "_COLS_BYTES", cols_bytes)
+        op = OPS[nd](w, size, padding_mode=mode, method="direct", **kw)
+        assert not op._loops
+        nb, plan = op._chunks(5, 8)
+        assert (nb, len(plan) > 1) == ((1, True) if bands else (5, False))
+        np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+        np.testing.assert_allclose(op.apply_adjoint(v).reshape(5, -1), v.reshape(5, -1) @ dense, rtol=0,
+                                   atol=1e-12 * np.abs(v.reshape(5, -1) @ dense).max())
+
+
+def test_direct_path_drops_taps_that_only_read_zero_padding():
+    rng = np.random.default_rng(30)
+    w = rng.standard_normal((5, 4, 3, 3))
+    # a 3x3 kernel on a 1x1 input: only the centre tap reads the image
+    op = Conv2dOperator(w, 1, padding=1, method="direct")
+    assert op._active.tolist() == [4]
+    x = rng.standard_normal((3, 4, 1, 1))
+    ref = torch_conv(w, x, 2, padding=1)
+    np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_allclose(op.apply(x)[..., 0, 0], x[..., 0, 0] @ w[:, :, 1, 1].T, rtol=1e-13)
+    y = rng.standard_normal(ref.shape)
+    np.testing.assert_allclose(op.apply_adjoint(y)[..., 0, 0], y[..., 0, 0] @ w[:, :, 1, 1], rtol=1e-13)
+    # 1 x 3 input, padding (1, 0): the top and bottom kernel rows read only padding
+    op = Conv2dOperator(w, (1, 3), padding=(1, 0), method="direct")
+    assert op._active.tolist() == [3, 4, 5]
+    x = rng.standard_normal((2, 4, 1, 3))
+    ref = torch_conv(w, x, 2, padding=(1, 0))
+    np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    # circular padding wraps the image into the padding: every tap reads data
+    op = Conv2dOperator(w, 1, padding=1, padding_mode="circular", method="direct")
+    assert op._active.size == 9
+    check_operator(op, torch_dense(w, (1, 1), 2, padding=1, mode="circular"))
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_direct_path_of_a_1x1_kernel_reads_the_input_itself(groups):
+    rng = np.random.default_rng(31)
+    w = rng.standard_normal((6, 4 // groups, 1, 1))
+    op = Conv2dOperator(w, (5, 3), groups=groups)
+    assert op.method == "direct" and op._identity
+    x = rng.standard_normal((2, 3, 4, 5, 3))
+    ref = torch_conv(w, x.reshape(6, 4, 5, 3), 2, groups=groups)
+    np.testing.assert_allclose(op.apply(x).reshape(ref.shape), ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+    check_operator(op, torch_dense(w, (5, 3), 2, groups=groups))
+    assert not Conv2dOperator(w, (5, 3), groups=groups, stride=2)._identity
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_direct_path_complex_kernel_and_input(engine, monkeypatch):
+    from toeplitzkit.toeplitz import conv
+
+    if engine == "numpy":
+        monkeypatch.setattr(conv, "_USE_NUMBA", False)
+    rng = np.random.default_rng(32)
+    a, b = rng.standard_normal((2, 6, 1, 3, 3))  # depthwise
+    kw = dict(padding=1, stride=(1, 2), groups=6)
+    for mode in MODES:
+        op = Conv2dOperator(a + 1j * b, (5, 6), padding_mode=mode, method="direct", **kw)
+        dense = torch_dense(a, (5, 6), 2, mode=mode, **kw) + 1j * torch_dense(b, (5, 6), 2, mode=mode, **kw)
+        check_operator(op, dense)
+        real = Conv2dOperator(a, (5, 6), padding_mode=mode, method="direct", **kw)
+        z = rng.standard_normal((6, 5, 6)) + 1j * rng.standard_normal((6, 5, 6))
+        np.testing.assert_allclose(real.apply(z).ravel(), torch_dense(a, (5, 6), 2, mode=mode, **kw) @ z.ravel(),
+                                   rtol=0, atol=1e-12 * np.abs(z).max() * 10)
+
+
+def test_auto_cost_model_choices():
+    rng = np.random.default_rng(33)
+    for w, size, kw in [
+        (rng.standard_normal((64, 64, 3, 3)), 56, dict(padding=1)),  # ResNet 3x3
+        (rng.standard_normal((64, 3, 7, 7)), 224, dict(stride=2, padding=3)),  # stem
+        (rng.standard_normal((32, 1, 3, 3)), 112, dict(padding=1, groups=32)),  # depthwise
+        (rng.standard_normal((512, 512, 3, 3)), 2, dict(padding=1)),  # small feature map
+    ]:
+        op = Conv2dOperator(w, size, **kw)
+        assert op.method == "direct" and op._direct_cost() < op._fft_cost()
+    for w, size in [(rng.standard_normal((4, 4, 15, 15)), 64), (rng.standard_normal((8, 8, 31)), 4096)]:
+        op = (Conv2dOperator if w.ndim == 4 else Conv1dOperator)(w, size, padding=w.shape[-1] // 2)
+        assert op.method == "fft" and op._fft_cost() < op._direct_cost()

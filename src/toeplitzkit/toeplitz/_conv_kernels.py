@@ -68,8 +68,9 @@ def grouped_forward(xp, w, taps, stride, out):  # pragma: no cover - compiled
                         for e in range(K):
                             wv = w[o, i, e]
                             start = xbase + (taps[e, 0] * P1 + taps[e, 1]) * P2 + taps[e, 2]
+                            xrow = xf[start:start + (O2 - 1) * s2 + 1:s2]
                             for r in range(O2):
-                                orow[r] += wv * xf[start + r * s2]
+                                orow[r] += wv * xrow[r]
 
 
 @njit(cache=True)
@@ -114,5 +115,6 @@ def grouped_adjoint(y, w, taps, stride, xp):  # pragma: no cover - compiled
                         for e in range(K):
                             wv = w[o, i, e]
                             start = xbase + (taps[e, 0] * P1 + taps[e, 1]) * P2 + taps[e, 2]
+                            xrow = xf[start:start + (O2 - 1) * s2 + 1:s2]
                             for r in range(O2):
-                                xf[start + r * s2] += wv * yrow[r]
+                                xrow[r] += wv * yrow[r]

@@ -17,6 +17,7 @@ size ``(in_channels, *input_size)`` maps ``x.ravel()`` to the ravel of the
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
@@ -46,7 +47,7 @@ _METHODS = ("auto", "fft", "direct")
 # The direct path gathers the windows of at most this many bytes of input at a
 # time into the column matrix of one matrix product (whole images when they fit,
 # else bands of output rows of one image).
-_COLS_BYTES = 1 << 23
+_COLS_BYTES = 1 << 21
 # Groups with c_out_g * c_in_g at most this use compiled loops (depthwise layers).
 _LOOP_GROUP_SIZE = 16
 _USE_NUMBA = HAS_NUMBA
@@ -123,7 +124,7 @@ class _ConvNdOperator(StructuredOperator):
         self._dtype = w.dtype
         self.check_finite = check_finite
         self._spec_cache: dict[tuple, Any] = {}
-        self._buffers: dict[tuple, np.ndarray] = {}
+        self._buffers: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
         self._dtaps = [tuple(int(t) * d for t, d in zip(tap, self.dilation))
                        for tap in np.ndindex(*self.kernel_size)]
         self._plan_direct()
@@ -305,6 +306,9 @@ class _ConvNdOperator(StructuredOperator):
         self._p3 = one + self._padded
         self._n3 = one + self.input_size
         self._inner = tuple(slice(pl, pl + L) for (pl, _), L in zip(self.padding, self.input_size))
+        self._inner5 = (slice(None), slice(None)) + (slice(0, 1),) * (3 - nd) + self._inner
+        self._P = math.prod(self.output_size)
+        self._chunk_plans: dict[tuple[int, int], Any] = {}
         zeros = self.padding_mode == "zeros"
         active = []
         for e, tap in enumerate(self._dtaps):
@@ -380,27 +384,43 @@ class _ConvNdOperator(StructuredOperator):
             self._spec_cache[key] = W
         return W
 
-    def _chunks(self, B: int, itemsize: int) -> tuple[int, list[tuple[int, int]]]:
-        """Images per chunk and, for one image at a time, the bands of the first long output axis.
+    def _chunks(self, B: int, itemsize: int) -> tuple[int, list[tuple[int, int, tuple[int, ...], list[tuple]]]]:
+        """How a product of ``B`` images is cut, cached per ``(B, itemsize)``.
 
-        The column matrix of a chunk takes at most about ``_COLS_BYTES``.
-        Returns ``(nb, bands)`` with bands ``(lo, hi)`` along axis ``self._band_axis``.
+        The column matrix of a chunk takes at most about ``_COLS_BYTES``: whole
+        images when one fits (``nb`` of them per chunk), else one image at a
+        time in bands of the first output axis longer than 1.  Returns ``(nb,
+        bands)``, each band ``(c0, m, box, windows)``: its first flat output
+        pixel, its number of pixels, its output shape and, per active tap, the
+        slices of the padded input it reads.
         """
+        key = (B, itemsize)
+        plan = self._chunk_plans.get(key)
+        if plan is not None:
+            return plan
         o3 = self._o3
         per_pixel = self.in_channels * len(self._active) * itemsize
-        P = int(np.prod(o3))
+        P = math.prod(o3)
+        a = next((ax for ax in range(2) if o3[ax] > 1), 2)
         if per_pixel * P <= _COLS_BYTES or self._loops or self._identity:
             nb = max(1, min(B, _COLS_BYTES // max(1, per_pixel * P)))
-            return nb, [(0, o3[self._band_axis])]
-        unit = int(np.prod(o3[self._band_axis + 1:]))
-        rows = max(1, _COLS_BYTES // (per_pixel * unit))
-        n = o3[self._band_axis]
-        return 1, [(r, min(n, r + rows)) for r in range(0, n, rows)]
-
-    @property
-    def _band_axis(self) -> int:
-        o3 = self._o3
-        return next((a for a in range(2) if o3[a] > 1), 2)
+            edges = [(0, o3[a])]
+        else:
+            nb = 1
+            rows = max(1, _COLS_BYTES // (per_pixel * math.prod(o3[a + 1:])))
+            edges = [(r, min(o3[a], r + rows)) for r in range(0, o3[a], rows)]
+        bands = []
+        for lo, hi in edges:
+            lo3, hi3 = [0, 0, 0], list(o3)
+            lo3[a], hi3[a] = lo, hi
+            box = tuple(h - low for low, h in zip(lo3, hi3))
+            windows = [(slice(None), slice(None)) + tuple(slice(low * s + t, (h - 1) * s + t + 1, s)
+                                                          for low, h, s, t in zip(lo3, hi3, self._s3, tap))
+                       for tap in self._taps3.tolist()]
+            bands.append((lo * math.prod(o3[a + 1:]), math.prod(box), box, windows))
+        plan = (nb, bands)
+        self._chunk_plans[key] = plan
+        return plan
 
     def _fill_padding(self, buf: np.ndarray) -> None:
         """Write the circular / reflect / replicate padding of ``buf`` (interior already written), axis by axis."""
@@ -409,45 +429,19 @@ class _ConvNdOperator(StructuredOperator):
             tail = self._inner[ax + 1:]
             buf[(Ellipsis,) + head + (pos,) + tail] = buf[(Ellipsis,) + head + (src,) + tail]
 
-    def _box(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-        a = self._band_axis
-        o3 = self._o3
-        lo3 = np.zeros(3, dtype=np.int64)
-        hi3 = np.array(o3, dtype=np.int64)
-        lo3[a], hi3[a] = lo, hi
-        return lo3, hi3, tuple(int(h - lo_) for lo_, h in zip(lo3, hi3))
-
-    def _im2col(self, xp: np.ndarray, lo: np.ndarray, hi: np.ndarray, cols: np.ndarray) -> None:
-        """``cols[c, e, b, o - lo] = xp[b, c, o * s + tap_e]``: one strided copy per tap."""
-        for e, view in enumerate(self._windows(xp, lo, hi)):
-            np.copyto(cols[:, e], np.swapaxes(view, 0, 1))
-
-    def _col2im(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray, xp: np.ndarray) -> None:
-        """The adjoint of :meth:`_im2col`: ``xp[b, c, o * s + tap_e] += cols[c, e, b, o - lo]``."""
-        for e, view in enumerate(self._windows(xp, lo, hi)):
-            view += np.swapaxes(cols[:, e], 0, 1)
-
-    def _windows(self, xp: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
-        """Per active tap, the strided view of ``xp`` it reads for the output box ``[lo, hi)``: ``(n, C, *box)``."""
-        s3 = self._s3
-        return [xp[(slice(None), slice(None)) + tuple(slice(int(a) * s + t, (int(b) - 1) * s + t + 1, s)
-                                                       for a, b, s, t in zip(lo, hi, s3, tap))]
-                for tap in self._taps3.tolist()]
-
-    def _take(self, key: tuple, shape: tuple[int, ...], dtype: np.dtype, zero: bool) -> np.ndarray:
+    def _take(self, key: str, shape: tuple[int, ...], dtype: np.dtype, zero: bool) -> np.ndarray:
         """A work buffer kept between products (fresh pages cost as much as a small product).
 
         Taken out of the pool while in use, so that concurrent products on one
         operator never share one.  ``zero``: allocated zero-filled (the
         zero-padded input keeps its zero border: only the interior is written).
         """
-        full = (key, shape, dtype.str)
-        buf = self._buffers.pop(full, None)
+        buf = self._buffers.pop((key, shape, dtype.str), None)
         if buf is None:
             buf = (np.zeros if zero else np.empty)(shape, dtype=dtype)
         return buf
 
-    def _give(self, key: tuple, buf: np.ndarray) -> None:
+    def _give(self, key: str, buf: np.ndarray) -> None:
         if buf.nbytes <= _CACHE_BYTES:
             self._buffers[(key, buf.shape, buf.dtype.str)] = buf
 
@@ -458,7 +452,7 @@ class _ConvNdOperator(StructuredOperator):
         g = self.groups
         co, cin = self.out_channels, self.in_channels
         co_g, ci_g = co // g, cin // g
-        P = int(np.prod(self._o3))
+        P = self._P
         W = self._direct_weights(dt, adjoint=False)
         out = np.empty((B, co, P), dtype=dt)
         if self._identity:  # 1x1 kernel, stride 1, no padding: x is the column matrix
@@ -467,38 +461,31 @@ class _ConvNdOperator(StructuredOperator):
         xs = x.reshape((B, cin) + self._n3)
         nb, bands = self._chunks(B, dt.itemsize)
         zeros = self.padding_mode == "zeros"
-        xp = self._take(("pad",), (nb, cin) + self._p3, dt, zero=zeros)
-        inner = (slice(None), slice(None)) + (slice(0, 1),) * (3 - self._nd) + self._inner
+        xp = self._take("pad", (nb, cin) + self._p3, dt, zero=zeros)
         Ka = len(self._active)
-        kern = _kernels()
-        m_max = max(int(np.prod(self._box(lo, hi)[2])) for lo, hi in bands)
-        cols_buf = None if self._loops else self._take(("cols",), (cin * Ka * nb * m_max,), dt, zero=False)
+        cols_buf = None if self._loops else self._take("cols", (cin * Ka * nb * bands[0][1],), dt, zero=False)
         for b0 in range(0, B, nb):
             n = min(nb, B - b0)
             buf = xp[:n]
-            buf[inner] = xs[b0:b0 + n]
+            buf[self._inner5] = xs[b0:b0 + n]
             if not zeros:
                 self._fill_padding(buf)
-            if self._loops:
-                assert kern is not None
-                kern.grouped_forward(buf, W, self._taps3, self._stride3,
-                                     out[b0:b0 + n].reshape((n, co) + self._o3))
+            if cols_buf is None:
+                _kernels().grouped_forward(buf, W, self._taps3, self._stride3,
+                                           out[b0:b0 + n].reshape((n, co) + self._o3))
                 continue
-            assert cols_buf is not None
-            for lo, hi in bands:
-                lo3, hi3, box = self._box(lo, hi)
-                m = int(np.prod(box))
+            for c0, m, box, windows in bands:
                 cols = cols_buf[:cin * Ka * n * m].reshape((cin, Ka, n) + box)
-                self._im2col(buf, lo3, hi3, cols)
+                for e, win in enumerate(windows):  # im2col: one strided copy per tap
+                    np.copyto(cols[:, e], np.swapaxes(buf[win], 0, 1))
                 cm = cols.reshape(g, ci_g * Ka, n * m)
                 if n == 1:
-                    c0 = lo * (m // (hi - lo))
                     np.matmul(W, cm, out=out[b0].reshape(g, co_g, P)[:, :, c0:c0 + m])
                 else:
                     out[b0:b0 + n] = np.swapaxes(np.matmul(W, cm).reshape(co, n, P), 0, 1)
-        self._give(("pad",), xp)
+        self._give("pad", xp)
         if cols_buf is not None:
-            self._give(("cols",), cols_buf)
+            self._give("cols", cols_buf)
         return out.reshape((B, co) + self.output_size)
 
     def _direct_backward(self, y: np.ndarray) -> np.ndarray:
@@ -508,7 +495,7 @@ class _ConvNdOperator(StructuredOperator):
         g = self.groups
         co, cin = self.out_channels, self.in_channels
         co_g, ci_g = co // g, cin // g
-        P = int(np.prod(self._o3))
+        P = self._P
         W = self._direct_weights(dt, adjoint=True)
         if self._identity:
             res = np.matmul(W, y.reshape(B, g, co_g, P))
@@ -516,38 +503,32 @@ class _ConvNdOperator(StructuredOperator):
         ys = y.reshape(B, co, P)
         nb, bands = self._chunks(B, dt.itemsize)
         zeros = self.padding_mode == "zeros"
-        xg = self._take(("adjoint pad",), (nb, cin) + self._p3, dt, zero=False)
-        inner = (slice(None), slice(None)) + (slice(0, 1),) * (3 - self._nd) + self._inner
+        xg = self._take("adjoint pad", (nb, cin) + self._p3, dt, zero=False)
         res = np.empty((B, cin) + self._n3, dtype=dt)
         Ka = len(self._active)
-        kern = _kernels()
-        m_max = max(int(np.prod(self._box(lo, hi)[2])) for lo, hi in bands)
-        cols_buf = None if self._loops else self._take(("cols",), (cin * Ka * nb * m_max,), dt, zero=False)
+        cols_buf = None if self._loops else self._take("cols", (cin * Ka * nb * bands[0][1],), dt, zero=False)
         for b0 in range(0, B, nb):
             n = min(nb, B - b0)
             buf = xg[:n]
             buf.fill(0)
-            if self._loops:
-                assert kern is not None
-                kern.grouped_adjoint(np.ascontiguousarray(ys[b0:b0 + n]).reshape((n, co) + self._o3), W, self._taps3,
-                                     self._stride3, buf)
+            if cols_buf is None:
+                _kernels().grouped_adjoint(np.ascontiguousarray(ys[b0:b0 + n]).reshape((n, co) + self._o3), W,
+                                           self._taps3, self._stride3, buf)
             else:
-                assert cols_buf is not None
-                for lo, hi in bands:
-                    lo3, hi3, box = self._box(lo, hi)
-                    m = int(np.prod(box))
+                for c0, m, box, windows in bands:
                     if n == 1:
-                        c0 = lo * (m // (hi - lo))
                         ym = ys[b0].reshape(g, co_g, P)[:, :, c0:c0 + m]
                     else:
                         ym = np.swapaxes(ys[b0:b0 + n], 0, 1).reshape(g, co_g, n * m)
                     cm = cols_buf[:cin * Ka * n * m].reshape(g, ci_g * Ka, n * m)
                     np.matmul(W, ym, out=cm)
-                    self._col2im(cm.reshape((cin, Ka, n) + box), lo3, hi3, buf)
-            res[b0:b0 + n] = buf[inner] if zeros else self._pad_adjoint(buf)
-        self._give(("adjoint pad",), xg)
+                    cols = cm.reshape((cin, Ka, n) + box)
+                    for e, win in enumerate(windows):  # col2im: the adjoint of the gathering
+                        buf[win] += np.swapaxes(cols[:, e], 0, 1)
+            res[b0:b0 + n] = buf[self._inner5] if zeros else self._pad_adjoint(buf)
+        self._give("adjoint pad", xg)
         if cols_buf is not None:
-            self._give(("cols",), cols_buf)
+            self._give("cols", cols_buf)
         return res.reshape((B, cin) + self.input_size)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
