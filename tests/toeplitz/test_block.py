@@ -313,3 +313,26 @@ def test_block_products_dtypes_and_conversions(rng):
     np.testing.assert_allclose(T @ Xs, dense @ Xs, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match=r"'X' has shape \(5, 2\)"):
         T @ np.ones((5, 2), dtype=np.float32)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large_products_every_layout(rng, dtype, fft_engine):
+    # inputs of more than 16 KiB: the engines other than SciPy's transform rows of a transposed copy
+    tol = 1e-3 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-11
+    c, r = _rand(rng, (2, 40, 4, 3), dtype), _rand(rng, (37, 4, 3), dtype)
+    T = BlockToeplitz(c, r)
+    dense = np.stack([dense_block_toeplitz(ci, r) for ci in c])
+    X = _rand(rng, (2, 37 * 3, 24), dtype)
+    Y = _rand(rng, (40 * 4, 20), dtype)
+    scale = np.linalg.norm(dense) * 10
+    np.testing.assert_allclose(T @ X, dense @ X, rtol=tol, atol=tol * scale)
+    np.testing.assert_allclose(T.rmatmat(Y), dense.conj().swapaxes(-1, -2) @ Y, rtol=tol, atol=tol * scale)
+    np.testing.assert_allclose(T.T @ Y, dense.swapaxes(-1, -2) @ Y, rtol=tol, atol=tol * scale)
+    A = _rand(rng, (64, 4, 4), dtype)
+    C, D = BlockCirculant(A), dense_block_circulant(A)
+    Z = _rand(rng, (256, 24), dtype)
+    np.testing.assert_allclose(C @ Z, D @ Z, rtol=tol, atol=tol * np.linalg.norm(D) * 10)
+    np.testing.assert_allclose(C.H @ Z, D.conj().T @ Z, rtol=tol, atol=tol * np.linalg.norm(D) * 10)
+    Z[100, 3] = np.nan
+    with pytest.raises(ValueError, match="'X' must contain only finite"):
+        C @ Z

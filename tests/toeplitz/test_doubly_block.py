@@ -227,3 +227,28 @@ def test_products_reject_nan_and_inf_naming_the_argument(rng, cls, shape, fft_en
     assert (op @ np.arange(n)).dtype == np.float64
     with pytest.raises(ValueError, match=r"'x' has shape \(1,\)"):
         op @ np.ones(1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large_products_every_layout(rng, dtype, fft_engine):
+    # inputs of more than 16 KiB with many columns: NumPy's and FFTW's engines transform them as rows
+    tol = 1e-3 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-11
+    coeffs = _rand(rng, (2, 11, 9), dtype)  # a batch of two 6 x 5 grids
+    D = DoublyBlockToeplitz(coeffs)
+    dense = np.stack([dense_dbt(ci) for ci in coeffs])
+    X = _rand(rng, (2, 30, 80), dtype)
+    atol = tol * np.linalg.norm(dense) * 10
+    np.testing.assert_allclose(D @ X, dense @ X, rtol=tol, atol=atol)
+    np.testing.assert_allclose(D.rmatmat(X[0]), dense.conj().swapaxes(-1, -2) @ X[0], rtol=tol, atol=atol)
+    np.testing.assert_allclose(D.T @ X, dense.swapaxes(-1, -2) @ X, rtol=tol, atol=atol)
+    c = _rand(rng, (7, 6), dtype)
+    C, dc = DoublyBlockCirculant(c), dense_dbc(c)
+    Z = _rand(rng, (42, 60), dtype)
+    atol = tol * np.linalg.norm(dc) * 10
+    np.testing.assert_allclose(C @ Z, dc @ Z, rtol=tol, atol=atol)
+    np.testing.assert_allclose(C.H @ Z, dc.conj().T @ Z, rtol=tol, atol=atol)
+    Z[5, 7] = np.inf
+    with pytest.raises(ValueError, match="'X' must contain only finite"):
+        D @ np.stack([Z[:30], Z[:30]])
+    with pytest.raises(ValueError, match="'X' must contain only finite"):
+        C @ Z
