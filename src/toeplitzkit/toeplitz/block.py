@@ -60,6 +60,9 @@ def _rows_layout(X: np.ndarray) -> bool:
     return threshold is not None and X.nbytes >= threshold
 
 
+_TRANSFORMS = {"rfft": _fft.rfft, "fft": _fft.fft, "irfft": _fft.irfft, "ifft": _fft.ifft}
+
+
 def _along_blocks(kind: str, X: np.ndarray, L: int, rows: bool, keep: int | None = None) -> np.ndarray:
     """The 1-D transform ``kind`` of length ``L`` along axis -3 of ``X`` ``(..., N, a, b)``.
 
@@ -68,7 +71,7 @@ def _along_blocks(kind: str, X: np.ndarray, L: int, rows: bool, keep: int | None
     transform runs on the contiguous rows of a transposed copy (see
     ``_ROWS_FROM_BYTES``).
     """
-    transform = {"rfft": _fft.rfft, "fft": _fft.fft, "irfft": _fft.irfft, "ifft": _fft.ifft}[kind]
+    transform = _TRANSFORMS[kind]
     if not rows:
         Y = transform(X, L, axis=-3)
         return Y if keep is None or keep == Y.shape[-3] else Y[..., :keep, :, :]
@@ -99,12 +102,18 @@ def _block_product(spec: np.ndarray, X: np.ndarray, L: int, rows: int, real: boo
     is every entry checked).
     """
     layout = _rows_layout(X)
-    F = _along_blocks("rfft" if real else "fft", X, L, layout)
+    if layout:
+        F = _along_blocks("rfft" if real else "fft", X, L, True)
+    else:  # the common small case, without the layout's bookkeeping
+        F = _fft.rfft(X, L, axis=-3) if real else _fft.fft(X, L, axis=-3)
     if name is not None:
         dc = F[..., 0, :, :]
         if not cmath.isfinite(np.vdot(dc, dc)):
             _check_finite(X, name)
-    return _along_blocks("irfft" if real else "ifft", spec @ F, L, layout, rows)
+    if layout:
+        return _along_blocks("irfft" if real else "ifft", spec @ F, L, True, rows)
+    Y = _fft.irfft(spec @ F, L, axis=-3) if real else _fft.ifft(spec @ F, L, axis=-3)
+    return Y if rows == L else Y[..., :rows, :, :]
 
 
 class _CheckedProducts(StructuredOperator):
