@@ -70,16 +70,18 @@ def _circ2_product(spec: np.ndarray, X: np.ndarray, grid: tuple[int, int], shape
     F = _fft.rfftn(Xi, s=shape, axes=axes) if real else _fft.fftn(Xi, s=shape, axes=axes)
     if name is not None:
         dc = F[..., 0, 0] if rows else F[..., 0, 0, :]
-        if not cmath.isfinite(np.vdot(dc, dc)):
+        if not cmath.isfinite(dc.item() if dc.size == 1 else np.vdot(dc, dc)):
             _check_finite(X, name)
+    # in place unless the operator's batch broadcasts F to a larger shape or the
+    # spectrum is the more precise (both are complex)
     sb, fb = spec.shape, F.shape
-    if len(fb) >= len(sb) and all(f == b or b == 1 for f, b in zip(fb[len(fb) - len(sb):], sb)) \
-            and F.dtype == np.result_type(F.dtype, spec.dtype):
-        F *= spec  # in place unless the operator's batch broadcasts F to a larger shape
+    if F.dtype.itemsize >= spec.dtype.itemsize and (len(sb) == 3 or len(fb) >= len(sb) and all(
+            f == b or b == 1 for f, b in zip(fb[len(fb) - len(sb):], sb))):
+        F *= spec
     else:
         F = F * spec
     Y = _fft.irfftn(F, s=shape, axes=axes) if real else _fft.ifftn(F, s=shape, axes=axes)
-    crop = (o1, o2, n1, n2) != (0, 0) + tuple(shape)
+    crop = o1 or o2 or n1 != shape[0] or n2 != shape[1]
     if rows:
         if crop:
             Y = Y[..., o1:o1 + n1, o2:o2 + n2]
