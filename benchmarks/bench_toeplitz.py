@@ -22,7 +22,9 @@ For each FFT engine (numpy, scipy, pyfftw) separately, prints medians and ratios
   contiguous copy of them (a blocked transpose).  The column "rows given" is the
   round trip on rows laid out contiguously beforehand, which skips the layout
   change the product has to do; ``--baseline REV`` also times the circulant
-  product of the package at git revision REV, side by side in the same run;
+  product of the package at git revision REV, side by side in the same run
+  (and, with the block operations, the block and doubly-block products and
+  build + apply of the package at REV);
 * solves: ``Toeplitz.solve`` against ``scipy.linalg.solve_toeplitz`` for
   n = 1024 .. 16384 with 1 and 64 right-hand sides (symmetric positive definite
   and nonsymmetric matrices with a decaying, positive-real-part symbol); SciPy at
@@ -158,6 +160,7 @@ def load_baseline(rev):
     sys.path.insert(0, str(tmp))
     base = importlib.import_module("toeplitzkit_baseline")
     base.Circulant = importlib.import_module("toeplitzkit_baseline.toeplitz.circulant").Circulant
+    base.toeplitz = importlib.import_module("toeplitzkit_baseline.toeplitz")
     base.fft = importlib.import_module("toeplitzkit_baseline._fft")
     return base
 
@@ -291,7 +294,7 @@ def block_cases(rng, op, N, P, dtype):
             ("dblcirc", DoublyBlockCirculant, (c2d,), doubly_circulant_floor(c2d), N * P)]
 
 
-def bench_block_products(engine, blocks, batches, dtypes, ops, quick, rows):
+def bench_block_products(engine, blocks, batches, dtypes, ops, quick, rows, baseline=None):
     rng = np.random.default_rng(3)
     print(f"\n[{engine}] block products (ms; floor: plain scipy.fft, spectrum precomputed; "
           f"build+apply in units of one product)")
@@ -311,15 +314,26 @@ def bench_block_products(engine, blocks, batches, dtypes, ops, quick, rows):
                         if not err < tol:
                             raise SystemExit(f"{label} {N}x{P} k={k} {dt}: ours and the floor differ ({err:.2e})")
                         reps = reps_for(n, k, quick)
-                        t, tmin = interleaved({"ours": lambda: A @ X, "floor": lambda: floor(X),
-                                               "build": lambda: build(*args) @ X}, reps)
-                        print(f"{label:<10} {f'{N}x{P}':>9} {n:>6} {k:>3} {dt:<8} {t['ours'] * 1e3:>9.3f} "
-                              f"{t['floor'] * 1e3:>9.3f} {t['ours'] / t['floor']:>11.3f} "
-                              f"{tmin['ours'] / tmin['floor']:>10.3f} {t['build'] / t['ours']:>12.2f} "
-                              f"{tmin['build'] / tmin['ours']:>10.2f}", flush=True)
-                        rows.append({"section": "block_product", "engine": engine, "op": label, "blocks": N,
-                                     "block_size": P, "n": n, "k": k, "dtype": dt, "ours": t["ours"],
-                                     "floor": t["floor"], "build_apply": t["build"], "min_times": tmin})
+                        fns = {"ours": lambda: A @ X, "floor": lambda: floor(X), "build": lambda: build(*args) @ X}
+                        if baseline is not None:
+                            base_build = getattr(baseline.toeplitz, build.__name__)
+                            B = base_build(*args)
+                            fns.update({"base": lambda: B @ X, "base_build": lambda: base_build(*args) @ X})
+                        t, tmin = interleaved(fns, reps)
+                        versions = [("ours", "build", label)]
+                        if baseline is not None:
+                            versions.append(("base", "base_build", f"@{baseline.rev}"[:10]))
+                        for key, bkey, name in versions:
+                            print(f"{name:<10} {f'{N}x{P}':>9} {n:>6} {k:>3} {dt:<8} {t[key] * 1e3:>9.3f} "
+                                  f"{t['floor'] * 1e3:>9.3f} {t[key] / t['floor']:>11.3f} "
+                                  f"{tmin[key] / tmin['floor']:>10.3f} {t[bkey] / t[key]:>12.2f} "
+                                  f"{tmin[bkey] / tmin[key]:>10.2f}", flush=True)
+                        row = {"section": "block_product", "engine": engine, "op": label, "blocks": N,
+                               "block_size": P, "n": n, "k": k, "dtype": dt, "ours": t["ours"],
+                               "floor": t["floor"], "build_apply": t["build"], "min_times": tmin}
+                        if baseline is not None:
+                            row["baseline"] = {"rev": baseline.rev, "ours": t["base"], "build_apply": t["base_build"]}
+                        rows.append(row)
 
 
 def bench_solves(engine, sizes, nrhs_list, quick, scipy_cache, rows):
@@ -430,13 +444,14 @@ def main(argv=None):
           f"default FFT engine {_fft._default_backend()}, threads {tk.get_fft_backend()[1]}")
     rows, scipy_cache = [], {}
     if baseline is not None:
-        print(f"rows '@{baseline.rev}': the circulant product and its floors with the package at {args.baseline}")
+        print(f"rows '@{baseline.rev}': the circulant, block and doubly-block products (and their floors, "
+              f"build + apply) with the package at {args.baseline}")
     for e in engines:
         with tk.fft_backend(e), (baseline.fft_backend(e) if baseline else contextlib.nullcontext()):
             if ops:
                 bench_products(e, prod_sizes, batches, dtypes, ops, args.quick, scipy_cache, rows, baseline)
             if block_ops:
-                bench_block_products(e, blocks, batches, dtypes, block_ops, args.quick, rows)
+                bench_block_products(e, blocks, batches, dtypes, block_ops, args.quick, rows, baseline)
     for e in engines if not args.products_only else ():
         with tk.fft_backend(e):
             bench_circulant_solves(e, circ_sizes, args.quick, scipy_cache, rows)
