@@ -497,8 +497,9 @@ class BlockToeplitz(_BlockProducts):
         except ValueError:
             raise ValueError(f"the batch shapes of 'c' {c.shape} and 'r' {r.shape} do not broadcast") from None
         dt = result_dtype(c.dtype, r.dtype)
-        self.c = np.broadcast_to(c, batch + c.shape[-3:]).astype(dt)
-        self.r = np.broadcast_to(r, batch + r.shape[-3:]).astype(dt)
+        # copies (the operator owns its blocks; r[0] is overwritten below)
+        self.c = (c if c.shape[:-3] == batch else np.broadcast_to(c, batch + c.shape[-3:])).astype(dt)
+        self.r = (r if r.shape[:-3] == batch else np.broadcast_to(r, batch + r.shape[-3:])).astype(dt)
         self.r[..., 0, :, :] = self.c[..., 0, :, :]
         m, p, q = self.c.shape[-3:]
         n = self.r.shape[-3]
