@@ -543,6 +543,7 @@ def test_direct_path_in_bands_and_chunks(case, mode, monkeypatch):
     ref = torch_conv(w, x, nd, mode=mode, **kw)
     dense = torch_dense(w, size, nd, mode=mode, **kw)
     v = rng.standard_normal(ref.shape)
+    monkeypatch.setattr(conv, "_MIN_COLUMNS", 1)
     for cols_bytes, bands in [(8, True), (1 << 30, False)]:
         monkeypatch.setattr(conv, "_COLS_BYTES", cols_bytes)
         op = OPS[nd](w, size, padding_mode=mode, method="direct", **kw)
@@ -623,3 +624,26 @@ def test_auto_cost_model_choices():
     for w, size in [(rng.standard_normal((4, 4, 15, 15)), 64), (rng.standard_normal((8, 8, 31)), 4096)]:
         op = (Conv2dOperator if w.ndim == 4 else Conv1dOperator)(w, size, padding=w.shape[-1] // 2)
         assert op.method == "fft" and op._fft_cost() < op._direct_cost()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_direct_adjoint_as_a_convolution_with_the_flipped_kernel(mode):
+    # At stride 1 the adjoint runs as the correlation with the flipped, conjugated, channel-swapped
+    # kernel (fold of the padding for the other modes); strided layers, and zero padding wider than
+    # the kernel's span, scatter the columns back instead.  Both against the dense matrix.
+    rng = np.random.default_rng(34)
+    w = rng.standard_normal((12, 8, 2, 3)) + 1j * rng.standard_normal((12, 8, 2, 3))
+    for kw, transposed in [(dict(padding=1, groups=2), True), (dict(padding=(1, 2), dilation=(2, 1)), True),
+                           (dict(padding="same", dilation=2), True), (dict(padding=1, stride=(1, 2)), False),
+                           (dict(padding=(3, 1)), mode != "zeros")]:
+        if kw.get("padding") == (3, 1) and mode in ("reflect", "circular"):
+            continue  # torch's limits on the padding for these modes
+        ww = w[:, :4] if kw.get("groups") == 2 else w
+        op = Conv2dOperator(ww, (5, 6), padding_mode=mode, method="direct", **kw)
+        assert (op._transposed() is not None) == transposed
+        kt = dict(kw, mode=mode)
+        dense = torch_dense(ww.real, (5, 6), 2, **kt) + 1j * torch_dense(ww.imag, (5, 6), 2, **kt)
+        y = rng.standard_normal((3, 12) + op.output_size)
+        np.testing.assert_allclose(op.apply_adjoint(y).reshape(3, -1), y.reshape(3, -1) @ dense.conj(), rtol=0,
+                                   atol=1e-12 * np.abs(dense).sum(axis=0).max() * np.abs(y).max())
+        check_operator(op, dense)

@@ -3,8 +3,9 @@
 A convolution layer applied to one image is a linear map; for one spatial axis
 and one channel it is a Toeplitz matrix, for two axes a doubly-block Toeplitz
 matrix and, with channels, a block matrix of those (thesis section 2.1.3,
-Eq 2.27-2.33).  The classes here apply it exactly, through FFTs or one matrix
-product per kernel tap, without ever forming the matrix.
+Eq 2.27-2.33).  The classes here apply it exactly, through FFTs or one large
+matrix product on the gathered windows of the input (im2col), without ever
+forming the matrix.
 
 Conventions (PyTorch's): cross-correlation, channels first, weight
 ``(out_channels, in_channels / groups, *kernel_size)``; ``stride``,
@@ -48,6 +49,10 @@ _METHODS = ("auto", "fft", "direct")
 # time into the column matrix of one matrix product (whole images when they fit,
 # else bands of output rows of one image).
 _COLS_BYTES = 1 << 21
+# ... but at least _MIN_COLUMNS columns when that takes at most _COLS_MAX bytes: a
+# matrix product with few columns re-reads (and repacks) the whole kernel each time.
+_MIN_COLUMNS = 1024
+_COLS_MAX = 1 << 25
 # Groups with c_out_g * c_in_g at most this use compiled loops (depthwise layers).
 _LOOP_GROUP_SIZE = 16
 _USE_NUMBA = HAS_NUMBA
@@ -387,7 +392,8 @@ class _ConvNdOperator(StructuredOperator):
     def _chunks(self, B: int, itemsize: int) -> tuple[int, list[tuple[int, int, tuple[int, ...], list[tuple]]]]:
         """How a product of ``B`` images is cut, cached per ``(B, itemsize)``.
 
-        The column matrix of a chunk takes at most about ``_COLS_BYTES``: whole
+        The column matrix of a chunk takes at most about ``_COLS_BYTES`` (or
+        ``_MIN_COLUMNS`` columns, up to ``_COLS_MAX`` bytes, if that is more): whole
         images when one fits (``nb`` of them per chunk), else one image at a
         time in bands of the first output axis longer than 1.  Returns ``(nb,
         bands)``, each band ``(c0, m, box, windows)``: its first flat output
@@ -400,14 +406,15 @@ class _ConvNdOperator(StructuredOperator):
             return plan
         o3 = self._o3
         per_pixel = self.in_channels * len(self._active) * itemsize
+        budget = max(_COLS_BYTES, min(_COLS_MAX, per_pixel * _MIN_COLUMNS))
         P = math.prod(o3)
         a = next((ax for ax in range(2) if o3[ax] > 1), 2)
-        if per_pixel * P <= _COLS_BYTES or self._loops or self._identity:
-            nb = max(1, min(B, _COLS_BYTES // max(1, per_pixel * P)))
+        if per_pixel * P <= budget or self._loops or self._identity:
+            nb = max(1, min(B, budget // max(1, per_pixel * P)))
             edges = [(0, o3[a])]
         else:
             nb = 1
-            rows = max(1, _COLS_BYTES // (per_pixel * math.prod(o3[a + 1:])))
+            rows = max(1, budget // (per_pixel * math.prod(o3[a + 1:])))
             edges = [(r, min(o3[a], r + rows)) for r in range(0, o3[a], rows)]
         bands = []
         for lo, hi in edges:
@@ -488,6 +495,36 @@ class _ConvNdOperator(StructuredOperator):
             self._give("cols", cols_buf)
         return out.reshape((B, co) + self.output_size)
 
+    def _transposed(self) -> _ConvNdOperator | None:
+        """At stride 1, the adjoint as a convolution of its own (built on first use), or None.
+
+        The adjoint of a stride-1 correlation with ``w`` is the correlation
+        with the flipped, conjugated kernel ``w'[c, o, a] = conj(w[o, c, k - 1 - a])``
+        (channels swapped within each group) on ``y`` padded by ``d (k - 1) - p``
+        per side: the gathering and one matrix product of the forward path
+        replace the larger product and the scattering (col2im).  With the
+        other padding modes it covers the padded input (padding ``d (k - 1)``),
+        which is then folded back.
+        """
+        if ("transposed",) in self._spec_cache:
+            return self._spec_cache[("transposed",)]
+        t = None
+        zeros = self.padding_mode == "zeros"
+        span = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation)]
+        if (all(s == 1 for s in self.stride) and not self._loops and not self._identity
+                and (not zeros or all(lo <= e and hi <= e for (lo, hi), e in zip(self.padding, span)))):
+            g = self.groups
+            co_g, ci_g = self.out_channels // g, self.weight.shape[1]
+            nd = self._nd
+            w = self.weight.reshape((g, co_g, ci_g) + self.kernel_size)
+            w = np.conj(np.flip(np.swapaxes(w, 1, 2), axis=tuple(range(3, 3 + nd))))
+            pads = tuple((e - lo, e - hi) if zeros else (e, e) for (lo, hi), e in zip(self.padding, span))
+            t = type(self)(np.ascontiguousarray(w.reshape((self.in_channels, co_g) + self.kernel_size)),
+                           self.output_size, padding=pads, dilation=self.dilation, groups=g, method="direct",
+                           check_finite=False)
+        self._spec_cache[("transposed",)] = t
+        return t
+
     def _direct_backward(self, y: np.ndarray) -> np.ndarray:
         """Adjoint of :meth:`_direct_forward`: one matrix product per chunk, then scatter (col2im)."""
         B = y.shape[0]
@@ -500,6 +537,10 @@ class _ConvNdOperator(StructuredOperator):
         if self._identity:
             res = np.matmul(W, y.reshape(B, g, co_g, P))
             return res.reshape((B, cin) + self.input_size)
+        t = self._transposed()
+        if t is not None:
+            res = t._direct_forward(y)
+            return res if self.padding_mode == "zeros" else self._pad_adjoint(res)
         ys = y.reshape(B, co, P)
         nb, bands = self._chunks(B, dt.itemsize)
         zeros = self.padding_mode == "zeros"
@@ -738,12 +779,14 @@ class Conv2dOperator(_ConvNdOperator):
     method : {'auto', 'fft', 'direct'}, default 'auto'
         How products are evaluated (the result is the same up to rounding):
         ``'fft'`` by the transform of the padded input (see Notes),
-        ``'direct'`` by one matrix product per kernel tap on the strided input
-        (``K c_out c_in / groups`` multiply-adds per output pixel, no
-        transform).  ``'auto'`` takes ``'direct'`` when ``K * prod(output_size)
-        <= 12 * prod(N)`` (``K`` taps, ``N`` the transform size): always for
-        1x1 kernels, usually for strided layers and 3x3 kernels; the
-        transform wins for large kernels.  The choice is kept in ``method``.
+        ``'direct'`` by one large matrix product on the gathered windows of
+        the input (``K c_out c_in / groups`` multiply-adds per output pixel, no
+        transform; see Notes).  ``'auto'`` compares modelled times of the two
+        (matrix-product, gathering and FFT rates fitted to measurements on
+        one CPU thread): ``'direct'`` for 1x1, 3x3 and strided layers,
+        depthwise layers and small feature maps, the transform for large
+        kernels on few channels (e.g. 15x15 on 4 channels, or a 31-tap 1-D
+        kernel on 8).  The choice is kept in ``method``.
     check_finite : bool, default True
         Reject NaN and infinities in ``weight`` and in the inputs.
 
@@ -781,12 +824,26 @@ class Conv2dOperator(_ConvNdOperator):
     ``G(f)^H`` and folds the padding back onto its source pixels (the adjoint of
     the padding map), which is PyTorch's ``conv_transpose`` for zero padding.
 
-    With ``method='direct'`` each tap's strided window of the input (zero
-    padding by clipping the window, the other modes on the padded input) is
-    multiplied by that tap's ``(c_out, c_in)`` matrix and accumulated, through a
-    buffer of a quarter of the output: peak memory about 2.3 times the input,
-    output included, for the ResNet layer above (3 for the adjoint, which
-    scatters ``W_e^H y`` back the same way).
+    With ``method='direct'`` (im2col) the input is padded into a work buffer,
+    the window each kernel tap reads is copied into a column matrix
+    ``(c_in K, pixels)`` (one strided copy per tap), and one matrix product per
+    group by the ``(c_out, c_in K)`` kernel gives the output: the work of a
+    direct convolution at the speed of the BLAS.  The column matrix is kept
+    at about 2 MiB, or 1024 columns up to 32 MiB when that is more (so that
+    the kernel is read once per 1024 output pixels): several small images per
+    product, or bands of output rows of a large one.  Taps that read only zero padding are dropped (a 3x3
+    kernel on a 1x1 input is its centre tap).  A 1x1 kernel at stride 1
+    without padding multiplies the input itself.  The adjoint multiplies by
+    the conjugate transpose and scatters the columns back onto the padded
+    input (col2im), then folds the padding onto its source pixels.  Groups
+    that map few channels to few (``c_out c_in / groups^2 <= 16``, depthwise
+    layers) use compiled loops over the taps instead when Numba is installed
+    (a matrix product per group would be a few multiply-adds long).  The
+    operator keeps its work buffers (at most 32 MiB each) between products.
+    Peak memory of a product on the ResNet layer above: about 2.2 times the
+    input, output included (``benchmarks/bench_conv_memory.py``).
+    ``benchmarks/bench_conv_ops.py`` times both paths against PyTorch's CPU
+    convolutions.
 
     The weight has no batch dimensions: one operator is one layer; a batch of
     images goes through ``apply`` (leading dimensions of ``x``) or ``matmat``.
