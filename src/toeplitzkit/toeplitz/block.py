@@ -216,7 +216,6 @@ def _singular_tolerance(sv):
     return size * np.finfo(sv.dtype).eps * np.max(sv, axis=(-2, -1), keepdims=True)
 
 
-
 class _BlockProducts(_CheckedProducts):
     """Products of :class:`BlockCirculant` and :class:`BlockToeplitz` (see :func:`_block_product`).
 
@@ -270,7 +269,10 @@ class BlockCirculant(_BlockProducts):
     ``(U kron I_p) A (U^* kron I_q) / n = bdiag(Psi(0), ..., Psi(n-1))`` where
     ``Psi(f) = sum_h A(h) e^{-2 pi i f h / n}`` (Eq 2.29, :meth:`block_spectrum`).
     A product costs one FFT of length ``n`` per block row/column and ``n``
-    small ``p x q`` products: ``O(n (p + q) log n + n p q)`` per vector.
+    small ``p x q`` products: ``O(n (p + q) log n + n p q)`` per vector.  The
+    block spectrum is one batched transform of the blocks (``p q`` FFTs of
+    length ``n``), computed on the first product and cached; ``A.T`` and
+    ``A.H`` take theirs from it without a transform.
     ``solve``/``inv``/``logdet`` work block by block on ``Psi(f)`` (square
     blocks); a block whose smallest singular value is below
     ``n p eps`` times the largest one makes the matrix count as singular.
@@ -453,7 +455,11 @@ class BlockToeplitz(_BlockProducts):
     ``B(0), ..., B(m-1), 0, ..., 0, B(-(n-1)), ..., B(-1)``; a product pads the
     vector to ``L`` blocks, applies it by FFT (Thm 2.2) and keeps the first
     ``m`` blocks: ``O(L (p + q) log L + L p q)`` per vector, exact up to
-    rounding.  The generating function is ``F_B(w) = sum_h B(h) e^{i h w}``
+    rounding.  The spectrum of the embedding (``p q`` FFTs of length ``L``,
+    one batched transform) is computed on the first product and cached;
+    ``B.T`` and ``B.H`` take theirs from it without a transform.  Building and
+    applying once therefore costs about ``p q / (p + q)`` one-column products
+    more than a product alone (little for many columns).  The generating function is ``F_B(w) = sum_h B(h) e^{i h w}``
     (Eq 2.33, :meth:`symbol`), and ``T_n(F_B) = B`` (:meth:`from_symbol`).
 
     References

@@ -111,7 +111,9 @@ class DoublyBlockCirculant(_CheckedProducts):
     with ``lambda = `` the 2-D DFT of ``c2d`` (:meth:`eigvals`, raveled in C
     order: eigenvalue ``f1 n2 + f2`` belongs to the eigenvector
     ``exp(2 pi i (f1 i / n1 + f2 k / n2))``).  A product is a 2-D circular
-    convolution by FFT: ``O(n1 n2 log(n1 n2))``, backward stable.  ``solve``,
+    convolution by FFT: ``O(n1 n2 log(n1 n2))``, backward stable; the
+    eigenvalues it uses are computed on the first product and cached (``A.T``
+    and ``A.H`` take theirs from them).  ``solve``,
     ``inv`` and ``logdet`` divide by or take logarithms of the eigenvalues; an
     eigenvalue below ``n1 n2 eps max|lambda|`` makes the matrix singular.
 
@@ -276,7 +278,9 @@ class DoublyBlockToeplitz(_CheckedProducts):
     Fourier coefficients of Eq 5.5 are ``d[i - j, k - l]``.  A product is a 2-D
     linear convolution of the image with ``d`` cropped to the centre, computed
     by 2-D circulant embedding (FFT of size ``next_fast_len(2 n - 1)`` per
-    axis): ``O(n1 n2 log(n1 n2))``, exact up to rounding.  Thm 5.3 bounds
+    axis): ``O(n1 n2 log(n1 n2))``, exact up to rounding; the spectrum of the
+    coefficients is computed on the first product and cached (``D.T`` and
+    ``D.H`` take theirs from it).  Thm 5.3 bounds
     ``sigma_1(D(f)) <= sup |f|`` (see :mod:`toeplitzkit.bounds`).
 
     References

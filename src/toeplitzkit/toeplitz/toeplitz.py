@@ -114,8 +114,9 @@ class Toeplitz(_CheckedProducts):
     The product embeds ``T`` as the top-left block of a circulant of length
     ``L = next_fast_len(m + n - 1)`` whose first column is
     ``[c, 0, ..., 0, r[:0:-1]]``; the spectrum of that column is computed once
-    and cached, so ``T @ X`` costs two FFTs of length ``L`` per column of ``X``:
-    ``O((m + n) log(m + n))`` time and ``O(m + n)`` memory.  Real data uses real
+    and cached (``T.T`` and ``T.H`` take theirs from it), so ``T @ X`` costs two
+    FFTs of length ``L`` per column of ``X``: ``O((m + n) log(m + n))`` time and
+    ``O(m + n)`` memory.  Real data uses real
     transforms and float32 stays float32.  The error of a product is a few
     ``eps * log2(L)`` relative to ``||c|| + ||r||`` times ``||x||`` (the FFT's
     normwise backward stability), not relative to each entry of the result.
