@@ -647,3 +647,24 @@ def test_direct_adjoint_as_a_convolution_with_the_flipped_kernel(mode):
         np.testing.assert_allclose(op.apply_adjoint(y).reshape(3, -1), y.reshape(3, -1) @ dense.conj(), rtol=0,
                                    atol=1e-12 * np.abs(dense).sum(axis=0).max() * np.abs(y).max())
         check_operator(op, dense)
+
+
+@pytest.mark.parametrize("skinny", [0, 1 << 20])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_direct_path_few_columns_transposed_product(skinny, groups, monkeypatch):
+    # float64 products with few columns run as (cols^T W^T)^T; all columns of a chunk at once or
+    # (forced by a tiny column budget) one band at a time
+    from toeplitzkit.toeplitz import conv
+
+    monkeypatch.setattr(conv, "_SKINNY", skinny)
+    rng = np.random.default_rng(35)
+    w = rng.standard_normal((12, 10 // groups, 3, 3))
+    x = rng.standard_normal((3, 10, 4, 3))
+    ref = torch_conv(w, x, 2, padding=1, stride=(2, 1), groups=groups)
+    for min_columns in (1024, 1):
+        monkeypatch.setattr(conv, "_MIN_COLUMNS", min_columns)
+        monkeypatch.setattr(conv, "_COLS_BYTES", 1 << 21 if min_columns > 1 else 8)
+        op = Conv2dOperator(w, (4, 3), padding=1, stride=(2, 1), groups=groups, method="direct")
+        assert not op._loops
+        np.testing.assert_allclose(op.apply(x), ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+        np.testing.assert_allclose(op.apply(x[1]), ref[1], rtol=0, atol=1e-13 * np.abs(ref).max())

@@ -53,6 +53,8 @@ _COLS_BYTES = 1 << 21
 # matrix product with few columns re-reads (and repacks) the whole kernel each time.
 _MIN_COLUMNS = 1024
 _COLS_MAX = 1 << 25
+# float64 products with at most this many columns run transposed (see _direct_forward)
+_SKINNY = 128
 # Groups with c_out_g * c_in_g at most this use compiled loops (depthwise layers).
 _LOOP_GROUP_SIZE = 16
 _USE_NUMBA = HAS_NUMBA
@@ -368,14 +370,15 @@ class _ConvNdOperator(StructuredOperator):
             mix = nk * (2 * co * ci_g / _COST["gemm_macs"] + 1 / _COST["phase"] + co / _COST["accumulate"])
         return _COST["call"] * 3 + transforms + mix
 
-    def _direct_weights(self, dtype: DTypeLike, adjoint: bool) -> np.ndarray:
+    def _direct_weights(self, dtype: DTypeLike, adjoint: bool, transposed: bool = False) -> np.ndarray:
         """The kernel restricted to the active taps, per dtype.
 
-        Matrix products: ``(groups, c_out_g, c_in_g K)`` (forward) or its
-        conjugate transpose ``(groups, c_in_g K, c_out_g)``; loops:
-        ``(c_out, c_in_g, K)`` (conjugated for the adjoint).
+        Matrix products: ``(groups, c_out_g, c_in_g K)`` (forward), its
+        transpose when ``transposed``, or its conjugate transpose ``(groups,
+        c_in_g K, c_out_g)`` (adjoint); loops: ``(c_out, c_in_g, K)``
+        (conjugated for the adjoint).
         """
-        key = ("direct", adjoint, np.dtype(dtype).str)
+        key = ("direct", adjoint, transposed, np.dtype(dtype).str)
         W = self._spec_cache.get(key)
         if W is None:
             g = self.groups
@@ -385,7 +388,11 @@ class _ConvNdOperator(StructuredOperator):
                 W = np.ascontiguousarray(np.conj(w) if adjoint else w)
             else:
                 W = w.reshape(g, co // g, -1)
-                W = np.ascontiguousarray(np.conj(np.swapaxes(W, 1, 2)) if adjoint else W)
+                if adjoint:
+                    W = np.conj(np.swapaxes(W, 1, 2))
+                elif transposed:
+                    W = np.swapaxes(W, 1, 2)
+                W = np.ascontiguousarray(W)
             self._spec_cache[key] = W
         return W
 
@@ -486,7 +493,14 @@ class _ConvNdOperator(StructuredOperator):
                 for e, win in enumerate(windows):  # im2col: one strided copy per tap
                     np.copyto(cols[:, e], np.swapaxes(buf[win], 0, 1))
                 cm = cols.reshape(g, ci_g * Ka, n * m)
-                if n == 1:
+                if n * m <= _SKINNY and dt == np.float64:
+                    # few columns: (cols^T W^T)^T reads the kernel faster in OpenBLAS's float64 product
+                    Yt = np.matmul(np.swapaxes(cm, 1, 2), self._direct_weights(dt, adjoint=False, transposed=True))
+                    if n == 1:
+                        out[b0].reshape(g, co_g, P)[:, :, c0:c0 + m] = np.swapaxes(Yt, 1, 2)
+                    else:
+                        out[b0:b0 + n] = Yt.reshape(g, n, P, co_g).transpose(1, 0, 3, 2).reshape(n, co, P)
+                elif n == 1:
                     np.matmul(W, cm, out=out[b0].reshape(g, co_g, P)[:, :, c0:c0 + m])
                 else:
                     out[b0:b0 + n] = np.swapaxes(np.matmul(W, cm).reshape(co, n, P), 0, 1)
