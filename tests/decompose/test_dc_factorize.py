@@ -174,9 +174,13 @@ def test_failure_raises_with_error_reached(rng):
         dc_factorize(M, tol=1e-30, max_retries=1)
 
 
-def test_rank_beyond_the_limit_raises_at_once(rng):
-    M = rng.standard_normal((512, 512))  # numerical rank 512 > 256
-    with pytest.raises(np.linalg.LinAlgError, match="k' = 512.*pass a smaller 'rank'"):
+def test_rank_beyond_the_limit_raises_at_once(rng, monkeypatch):
+    # the guard on k' (memory and time of the dense pencil), lowered so the test stays small
+    import toeplitzkit.decompose.diagonal_circulant as dcm
+
+    monkeypatch.setattr(dcm, "_MAX_RANK", 16)
+    M = rng.standard_normal((32, 32))  # numerical rank 32 > 16
+    with pytest.raises(ValueError, match="k' = 32 for 'M'.*k' <= 16 only.*pass a smaller 'rank'"):
         dc_factorize(M)
     with pytest.warns(RuntimeWarning, match="rank=4 is below the numerical rank"):
         op = dc_factorize(M, rank=4)  # the truncated SVD is fine, and says how far it is
@@ -196,19 +200,30 @@ def test_rank_too_small_warns(rng):
 @pytest.mark.parametrize("n", [64, 256])
 @pytest.mark.parametrize("cplx", [False, True])
 def test_every_rank_reconstructs(n, cplx):
-    # reconstruction <= 1e-8 (dense product of the factors) for ranks up to n = full rank
+    # reconstruction <= 1e-8 (dense product of the factors) for ranks up to n = full rank;
+    # at n = 256, k = 200 and 256 are factored at k' = 256
     rng = np.random.default_rng(n + cplx)
-    ranks = range(1, n + 1) if n == 64 else [1, 3, 17, 64, 100, 256]
+    ranks = range(1, n + 1) if n == 64 else [1, 3, 17, 64, 100, 200, 256]
     with _one_thread():
         for k in ranks:
-            if n == 256 and k == 256 and cplx:
-                continue  # one full-rank case at n = 256 is enough (30 s)
             M = _low_rank(rng, n, k, cplx)
             op = dc_factorize(M)
             assert op.requested_rank == k and n % op.rank == 0 and op.rank >= k
             _check_structure(op, op.rank)
             err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
             assert err <= 1e-8, (n, k, err)
+
+
+@pytest.mark.parametrize("n,cplx", [(64, False), (96, True)])
+def test_full_rank_reconstructs(n, cplx):
+    # k' = n: the roots of W come in rounds from the Floquet pencil
+    rng = np.random.default_rng(7 * n)
+    M = _low_rank(rng, n, n, cplx)
+    with _one_thread():
+        op = dc_factorize(M)
+    _check_structure(op, n)
+    err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
+    assert err <= 1e-8, err
 
 
 @pytest.mark.parametrize("n", [67, 101])
@@ -221,6 +236,33 @@ def test_prime_n(n):
         assert op.rank == (1 if k == 1 else n)
         err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
         assert err <= 1e-8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k,cplx", [(257, False), (3, True)])
+def test_prime_n_above_256(k, cplx):
+    # n = 257 is prime: rank 3 and full rank both need k' = 257 (refused before, k' > 256)
+    n = 257
+    rng = np.random.default_rng(k)
+    M = _low_rank(rng, n, k, cplx)
+    with _one_thread():
+        op = dc_factorize(M)
+    assert op.rank == n and op.requested_rank == k
+    _check_structure(op, n)
+    err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
+    assert err <= 1e-8, err
+
+
+@pytest.mark.slow
+def test_full_rank_1024():
+    # the largest case of the benchmark: a full-rank n = 1024 matrix, 4097 factors
+    rng = np.random.default_rng(1024)
+    M = rng.standard_normal((1024, 1024))
+    with _one_thread():
+        op = dc_factorize(M)
+    _check_structure(op, 1024)
+    err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
+    assert err <= 1e-8, err
 
 
 def test_bad_input():

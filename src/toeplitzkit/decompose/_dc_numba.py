@@ -134,27 +134,42 @@ def divide(D, f):
     (Peters and Wilkinson's composite deflation).
     """
     k, n = D.shape
-    Q = np.empty((k - 1, n), dtype=np.complex128)
+    DT = np.ascontiguousarray(D.T)  # position-major: the loops below run over i
+    QT = np.empty((n, k - 1), dtype=np.complex128)
     QF = np.empty(k - 1, dtype=np.complex128)
     QB = np.empty(k - 1, dtype=np.complex128)
     g = np.empty(k, dtype=np.complex128)
+    rg = np.empty(k, dtype=np.complex128)
+    lg = np.empty(k)
+    lf = np.empty(n)
+    rf = np.empty(n, dtype=np.complex128)
+    for t in range(n):
+        lf[t] = np.log(abs(f[t]))
+        rf[t] = 1.0 / f[t]
     AF = np.empty(k - 1)
     AB = np.empty(k - 1)
     num = 0.0
     den = 0.0
     for t in range(n):
+        d = DT[t]
+        q = QT[t]
         for i in range(1, k):
-            g[i] = f[(t - i + 1) % n]
-        QF[0] = D[0, t]
+            j = t - i + 1
+            if j < 0:
+                j += n * ((-j + n - 1) // n)
+            g[i] = f[j]
+            rg[i] = rf[j]
+            lg[i] = lf[j]
+        QF[0] = d[0]
         AF[0] = 0.0
         for i in range(1, k - 1):
-            QF[i] = D[i, t] - QF[i - 1] * g[i]
-            AF[i] = max(AF[i - 1] + np.log(abs(g[i])), 0.0)
-        QB[k - 2] = D[k - 1, t] / g[k - 1]
+            QF[i] = d[i] - QF[i - 1] * g[i]
+            AF[i] = max(AF[i - 1] + lg[i], 0.0)
+        QB[k - 2] = d[k - 1] * rg[k - 1]
         AB[k - 2] = 0.0
         for i in range(k - 2, 0, -1):
-            QB[i - 1] = (D[i, t] - QB[i]) / g[i]
-            AB[i - 1] = max(AB[i] - np.log(abs(g[i])), 0.0)
+            QB[i - 1] = (d[i] - QB[i]) * rg[i]
+            AB[i - 1] = max(AB[i] - lg[i], 0.0)
         best = np.inf
         split = 0
         for mm in range(k):
@@ -165,14 +180,15 @@ def divide(D, f):
                 best = c
                 split = mm
         for i in range(k - 1):
-            Q[i, t] = QF[i] if i < split else QB[i]
-        r = D[0, t] - Q[0, t]
+            q[i] = QF[i] if i < split else QB[i]
+        r = d[0] - q[0]
         num += r.real * r.real + r.imag * r.imag
         for i in range(1, k - 1):
-            r = D[i, t] - Q[i, t] - Q[i - 1, t] * g[i]
+            r = d[i] - q[i] - q[i - 1] * g[i]
             num += r.real * r.real + r.imag * r.imag
-        r = D[k - 1, t] - Q[k - 2, t] * g[k - 1]
+        r = d[k - 1] - q[k - 2] * g[k - 1]
         num += r.real * r.real + r.imag * r.imag
         for i in range(k):
-            den += D[i, t].real * D[i, t].real + D[i, t].imag * D[i, t].imag
+            den += d[i].real * d[i].real + d[i].imag * d[i].imag
+    Q = np.ascontiguousarray(QT.T)
     return Q, np.sqrt(num) / max(np.sqrt(den), 1e-300)

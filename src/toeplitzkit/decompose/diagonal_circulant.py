@@ -288,7 +288,8 @@ def _divide_numpy(D, f):
     AB = np.zeros((k - 1, n))
     QF[0] = D[0]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        lg = np.log(np.abs(g[1:]))
+        lf = np.log(np.abs(f))
+        lg = np.stack([np.roll(lf, i - 1) for i in range(1, k)]) if k > 1 else np.empty((0, n))
         for i in range(1, k - 1):
             QF[i] = D[i] - QF[i - 1] * g[i]
             AF[i] = np.maximum(AF[i - 1] + lg[i - 1], 0.0)
@@ -367,6 +368,242 @@ def _right_factor(D, engine):
     return f
 
 
+# Above this recurrence order the roots come in rounds from the pencil of the
+# Floquet problem (``_pencil_round``) instead of one monodromy per root.
+_ROUND_MIN = 24
+# Ritz pairs asked of one shift-invert Arnoldi run.
+_ROUND_NEV = 40
+# Largest relative remainder of the division accepted for a root taken from a
+# round; above it the Floquet solution carried through the earlier factors of
+# the round is no longer accurate enough (its error grows by about 1.3 per
+# factor it is carried through) and the next round starts afresh.
+_ROUND_TOL = 1e-13
+# A round that stops after this many rejected candidates in a row.
+_ROUND_FAILS = 4
+# Rounds in a row that may come back empty before the order counts as broken down.
+_ROUND_RETRIES = 3
+
+
+def _scaled_pencil(D, lrho):
+    """Pencil ``(W_0, W_1)`` of the Floquet problem of ``W = sum_i diag(D[i]) Z^i``, scaled by ``rho = exp(lrho)``.
+
+    ``x`` (one period) is a Floquet solution with multiplier ``mu`` exactly when
+    ``(W_0 + W_1 / mu) x = 0``: ``W_0`` holds the entries of ``W`` that do not
+    wrap around the cycle (``t - i >= 0``), ``W_1`` those that do.  With
+    ``x_t = rho^t y_t`` the coefficients become ``D_i rho^(-i)`` and the
+    multiplier ``mu rho^(-n)``; a solution whose multiplier has modulus near
+    ``rho^n`` then has no trend over the period.
+    """
+    k, n = D.shape
+    Ds = D * np.exp(-lrho * np.arange(k))[:, None]
+    W0 = np.zeros((n, n), dtype=np.complex128)
+    W1 = np.zeros((n, n), dtype=np.complex128)
+    t = np.arange(n)
+    for i in range(k):
+        c = t - i
+        wrap = c < 0
+        W0[t[~wrap], c[~wrap]] = Ds[i, ~wrap]
+        W1[t[wrap], c[wrap] + n] = Ds[i, wrap]
+    return W0, W1
+
+
+def _log_center(D):
+    """Mean of ``log |mu|`` over the Floquet multipliers: ``sum_t log |D_m[t] / D_0[t]| / m``."""
+    m = D.shape[0] - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = float(np.sum(np.log(np.abs(D[-1])) - np.log(np.abs(D[0]))) / max(m, 1))
+    return c if np.isfinite(c) else 0.0
+
+
+def _ritz_pairs(W0, W1, sigma, nev, seed):
+    """Eigenpairs ``(W_0 + W_1 / mu) x = 0`` with ``1 / mu`` nearest ``sigma``: shift-invert Arnoldi.
+
+    ``(W_0 + sigma W_1)^(-1) (-W_1)`` has the eigenvalues ``1 / (1 / mu - sigma)``;
+    one LU factorization (``O(n^3)``) and ``O(n^2)`` per Arnoldi step.
+    """
+    import warnings
+
+    import scipy.linalg as sl
+    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigs
+
+    n = W0.shape[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sl.LinAlgWarning)
+        try:
+            lu = sl.lu_factor(W0 + sigma * W1, check_finite=False)
+        except (sl.LinAlgWarning, ValueError, np.linalg.LinAlgError):
+            return np.empty(0, dtype=np.complex128), np.empty((n, 0), dtype=np.complex128)
+    cols = np.flatnonzero(np.any(W1 != 0, axis=0))
+    W1c = W1[:, cols]
+
+    def matvec(v):
+        return sl.lu_solve(lu, -(W1c @ v.reshape(-1)[cols]), check_finite=False)
+
+    op = LinearOperator((n, n), matvec=matvec, dtype=np.complex128)
+    nev = max(1, min(nev, n - 2))
+    v0 = np.random.default_rng(seed).standard_normal(n) + 0j
+    try:
+        # many O(n^2) solves and products: BLAS threads only add synchronization
+        # (40 s instead of 0.5 s at n = 101 on a busy 2-core machine)
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+        limit = threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        limit = None
+    try:
+        theta, X = eigs(op, k=nev, which="LM", ncv=min(n, 2 * nev + 20), tol=0, v0=v0)
+    except ArpackNoConvergence as exc:
+        theta, X = exc.eigenvalues, exc.eigenvectors
+    except ArpackError:
+        return np.empty(0, dtype=np.complex128), np.empty((n, 0), dtype=np.complex128)
+    finally:
+        if limit is not None:
+            limit.restore_original_limits()
+    big = np.abs(theta) > 1e-12 * max(np.max(np.abs(theta), initial=0.0), np.finfo(float).tiny)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        mu = 1.0 / (sigma + 1.0 / theta[big])
+    return mu, X[:, big]
+
+
+def _floquet_f(x, mu):
+    """``f`` of the right factor ``I + diag(f) Z`` that annihilates the Floquet solution ``x`` (multiplier ``mu``)."""
+    f = np.empty_like(x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        f[1:] = -x[1:] / x[:-1]
+        f[0] = -mu * x[0] / x[-1]
+    return f
+
+
+def _pencil_round(D, fs, target, engine, seed):
+    """Peel right factors off ``W`` with Floquet solutions of one pencil eigen-computation.
+
+    The pencil, scaled so that multipliers of modulus ``exp(target[0])`` have
+    modulus one, gives by shift-invert Arnoldi the Floquet solutions whose
+    scaled ``1 / mu`` lie nearest ``exp(1j * target[1])``.  They are taken
+    in that order: each gives ``f`` (``f_t = -x_t / x_(t-1)``), accepted when the
+    synthetic division leaves a relative remainder at most ``_ROUND_TOL``; the
+    remaining solutions are carried through the new factor,
+    ``x <- (I + diag(f) Z) x`` (a Floquet solution of ``W`` with multiplier
+    ``mu`` maps to one of the quotient with the same multiplier), which costs
+    ``O(n)`` each.  Returns the quotient's coefficients, the number of roots
+    taken and ``log |mu|`` of an unused Ritz value (the next round's target modulus),
+    or ``None``.
+    """
+    k, n = D.shape
+    m = k - 1
+    lrho = target[0] / n
+    W0, W1 = _scaled_pencil(D, lrho)
+    sigma = np.exp(1j * target[1])
+    mu, X = _ritz_pairs(W0, W1, sigma, min(_ROUND_NEV, m), seed)
+    del W0, W1
+    ok = np.isfinite(mu) & (mu != 0) & np.all(np.isfinite(X), axis=0)
+    mu, X = mu[ok], X[:, ok]
+    order = np.argsort(np.abs(1.0 / mu - sigma))
+    mu, X = mu[order], np.array(X[:, order], dtype=np.complex128)
+    norms = np.linalg.norm(X, axis=0)
+    X /= np.where(norms > 0, norms, 1.0)
+    alive = np.ones(mu.size, dtype=bool)
+    rho = np.exp(lrho)
+    got = fails = 0
+    for j in range(mu.size):
+        if D.shape[0] == 1 or fails >= _ROUND_FAILS:
+            break
+        alive[j] = False
+        fsc = _floquet_f(X[:, j], mu[j])
+        if not np.all(np.isfinite(fsc)) or np.any(fsc == 0):
+            fails += 1
+            continue
+        f = rho * fsc
+        if not np.all(np.isfinite(f)) or np.any(f == 0):
+            fails += 1
+            continue
+        Q, rem = _divide(D, f, engine)
+        if not rem <= _ROUND_TOL:
+            fails += 1
+            continue
+        fails = 0
+        got += 1
+        D = Q
+        fs.append(f)
+        sel = np.flatnonzero(alive)
+        if sel.size:
+            Y = X[:, sel]
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                y0 = Y[0] + fsc[0] * Y[-1] / mu[sel]
+                Y[1:] += fsc[1:, None] * Y[:-1]
+                Y[0] = y0
+                norms = np.linalg.norm(Y, axis=0)
+                Y /= np.where(norms > 0, norms, 1.0)
+            X[:, sel] = Y
+    left = np.flatnonzero(alive)
+    nxt = None
+    if left.size and D.shape[0] > 1:
+        lmu = np.log(np.abs(mu[left])) + target[0]
+        c = _log_center(D)
+        i = left[np.argmin(np.abs(lmu - c))]
+        nxt = float(np.log(np.abs(mu[i])) + target[0])
+    return D, got, nxt
+
+
+def _factor_chain(D, engine, rem_tol):
+    """``(d_0, [f_1, f_2, ...])`` with ``W = diag(d_0) ... (I + diag(f_2) Z) (I + diag(f_1) Z)``.
+
+    Orders below ``_ROUND_MIN`` take one dominant Floquet solution at a time
+    (``_right_factor``).  Above, a root whose dominant Floquet solution
+    settles in a few sweeps is still taken that way, and otherwise a round of
+    roots comes from one pencil eigen-computation (``_pencil_round``).
+    """
+    fs = []
+    lmod = None
+    empty = 0
+    while D.shape[0] > 1:
+        m = D.shape[0] - 1
+        if m >= _ROUND_MIN:
+            f = _settled_dominant(D, engine)
+            if f is not None:
+                Q, rem = _divide(D, f, engine)
+                if rem <= _ROUND_TOL:
+                    D = Q
+                    fs.append(f)
+                    continue
+            # the modulus of an unused Ritz value of the last round, or the centre of
+            # the spectrum, and a random phase: a shift on an eigenvalue would leave
+            # the other Ritz pairs inaccurate
+            phase = 2 * np.pi * np.random.default_rng(m + empty).random()
+            target = (_log_center(D) if lmod is None else lmod, phase)
+            D, got, lmod = _pencil_round(D, fs, target, engine, seed=m + empty)
+            if got:
+                empty = 0
+                continue
+            empty += 1
+            if empty < _ROUND_RETRIES:
+                continue
+            if m > _MONODROMY_MAX:
+                raise _Breakdown(f"no accurate Floquet solution found at recurrence order {m}")
+        f = _right_factor(D, engine)
+        D, rem = _divide(D, f, engine)
+        if not rem <= rem_tol:
+            raise _Breakdown(f"synthetic division left a relative remainder {rem:.2e}")
+        fs.append(f)
+        empty = 0
+    return D[0], fs
+
+
+def _settled_dominant(D, engine):
+    """The dominant Floquet solution's ``f`` when a few sweeps settle it, else ``None``."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        coef = -D[1:] / D[0]
+    if not np.all(np.isfinite(coef)):
+        raise _Breakdown("the constant coefficient of W has a zero entry")
+    coef = np.ascontiguousarray(coef, dtype=np.complex128)
+    floquet = _kernels(engine)[2]
+    m = coef.shape[0]
+    v0 = np.random.default_rng(m).standard_normal(m) + 0j
+    f, sweeps = floquet(coef, v0, _MAX_SWEEPS, 1e-14)
+    if sweeps < 0 or not np.all(np.isfinite(f)) or np.any(f == 0):
+        return None
+    return f
+
+
 def _divide(D, f, engine="numpy"):
     """Composite synthetic division ``W = Q (I + diag(f) Z)``; returns ``Q`` and the relative remainder.
 
@@ -410,15 +647,8 @@ def _factor_side(A, k, engine, rem_tol):
     D = np.empty((k, n), dtype=np.complex128)
     for i in range(k):
         D[i] = A[t, (t - i) % k]
-    fs = []
-    while D.shape[0] > 1:
-        f = _right_factor(D, engine)
-        D, rem = _divide(D, f, engine)
-        if not rem <= rem_tol:
-            raise _Breakdown(f"synthetic division left a relative remainder {rem:.2e}")
-        fs.append(f)
+    left, fs = _factor_chain(D, engine, rem_tol)
     diags, circs = [], []
-    left = D[0]
     for f in fs[::-1]:
         delta, c = _linear_factor(f)
         diags.append(left * delta)
@@ -431,11 +661,11 @@ def _factor_side(A, k, engine, rem_tol):
     return diags, circs
 
 
-# Largest k' attempted.  With the composite division the factors stay accurate
-# (measured relative reconstruction errors: 4e-12 at k' = 64, 5e-11 at n = k' = 128,
-# 5e-10 at n = k' = 256, 2e-10 at n = 1024, k' = 128), but the monodromies cost
-# O(n k'^3) in all (26 s at n = k' = 256 on one core; hours at n = k' = 1024).
-_MAX_RANK = 256
+# Largest k' attempted.  Each side of the construction takes about k' / 10 rounds,
+# each a dense LU factorization of an n x n pencil (O(n^3)) and an Arnoldi run,
+# plus k' - 1 synthetic divisions (O(n k') each): minutes at n = k' = 1024, hours
+# from about n = k' = 4096 on.
+_MAX_RANK = 2048
 # A requested rank whose truncation drops more than this (relative Frobenius) warns.
 _TRUNCATION_WARN = 1e-8
 
@@ -497,7 +727,8 @@ def dc_factorize(M: ArrayLike, rank: int | None = None, *, tol: float | None = N
     numpy.linalg.LinAlgError
         When every attempt broke down or reconstructed above ``tol`` (the
         message gives the smallest error reached), or at once when ``k'``
-        exceeds 256, beyond which the ``O(n k'^3)`` construction takes too long.
+        exceeds 2048, beyond which the construction takes hours (a subclass
+        of ``ValueError``; the message names ``'M'`` and ``'rank'``).
 
     Warns
     -----
@@ -521,15 +752,33 @@ def dc_factorize(M: ArrayLike, rank: int | None = None, *, tol: float | None = N
     with ``r_m = 1`` for ``m = 0 mod k'``; the block-diagonal system of Eq 4.6
     is then a permutation and gives ``W = sum_i D_i Z^i`` (``Z`` the cyclic
     shift) with ``W R = A`` on the first ``k'`` columns, and likewise ``W'``
-    for ``B``, so ``M = W R O R^* W'^*``.  ``W``
-    is factored into ``D_0 (I + F_1 Z) ... (I + F_(k-1) Z)``: a right factor
-    ``I + F Z`` comes from the dominant Floquet solution ``x`` of the
-    n-periodic recurrence ``W x = 0`` (``F_t = -x_t / x_(t-1)``; sweeps of the
+    for ``B``, so ``M = W R O R^* W'^*``.  ``W`` is factored into
+    ``D_0 (I + F_(k-1) Z) ... (I + F_1 Z)`` by peeling right factors off: a
+    right factor ``I + F Z`` comes from a Floquet solution ``x`` of the
+    n-periodic recurrence ``W x = 0`` (``x_(t+n) = mu x_t``;
+    ``F_t = -x_t / x_(t-1)``), the quotient from a composite synthetic
+    division: each position runs the division forward below a split and
+    backward above it, the split minimizing the error amplification (without
+    it the error grew past 1e-8 at ``k' = 32``).  Up to the recurrence order
+    ``m = 23`` each root is the dominant Floquet solution (sweeps of the
     recurrence around the cycle, or when they do not settle the monodromy's
-    dominant eigenvector and a further sweep), the quotient from a composite
-    synthetic division: each position runs the division forward below a
-    split and backward above it, the split minimizing the error amplification
-    (without it the error grew past 1e-8 at ``k' = 32``).
+    dominant eigenvector and a further sweep).  From ``m = 24`` on the roots
+    come in rounds.  The Floquet solutions are the eigenvectors of the pencil
+    ``W_0 + W_1 / mu`` (``W_0`` the entries of ``W`` that do not wrap around
+    the cycle, ``W_1`` those that do), scaled by ``x_t = rho^t y_t`` so that
+    the multipliers targeted have modulus one; one shift-invert Arnoldi run
+    (one dense LU factorization) gives up to 40 of them.  Each is accepted
+    when its division leaves a relative remainder of at most 1e-13, and the
+    others are carried through the new factor (``(I + F Z) x`` is a Floquet
+    solution of the quotient with the same multiplier).  Carrying them loses
+    accuracy, by a factor of about 1.3 per factor carried through (measured;
+    the same in extended precision: it is the conditioning of the map, not
+    rounding), so a single eigen-computation cannot serve all ``k' - 1``
+    roots: a round stops after 4 rejections in a row and the next one starts
+    afresh from the current quotient.  Before each round a dominant solution
+    that settles in a few sweeps is taken (the extreme multipliers, whose
+    pencil eigenvectors are the least accurate); the last 23 roots are
+    dominant solutions again.
     Each ``I + G Z = Delta circ(e_0 + gamma e_1) Delta^(-1)`` with
     ``gamma^n = prod(g)``; merging neighbouring diagonals gives
     ``D C D C ... D C(=R) O C(=R^*) D ... C D``: ``4k + 1`` factors.  The
@@ -542,15 +791,28 @@ def dc_factorize(M: ArrayLike, rank: int | None = None, *, tol: float | None = N
 
     Cost: the SVD factors come from a randomized range finder, ``O(n^2 k)``,
     which is exact to rounding for a matrix of numerical rank ``k``; a full
-    SVD (``O(n^3)``) only for high rank or a truncation.  Then ``O(n k^2)``
-    per side for the sweeps and divisions and, where the sweeps do not settle,
-    ``O(n k^3)`` for the monodromies (sequential loops over ``n``, compiled
-    with numba when available); measured on one core: 0.8 s at
-    ``n = k' = 64``, 26 s at ``n = k' = 256``, 10 s at ``n = 1024, k' = 128``.
-    A full-rank matrix, or a prime ``n`` (whose only divisor ``k' >= k > 1``
-    is ``n``), is factored up to ``n = 256``.  The factors can have a large dynamic
-    range (the diagonals ``Delta`` follow the fluctuations of the Floquet
-    solution), which is what limits the accuracy of the fast product.
+    SVD (``O(n^3)``) only for high rank or a truncation.  Then, per side,
+    ``k' - 1`` synthetic divisions (``O(n k')`` each, ``O(n k'^2)`` in all)
+    and the roots: for ``k' <= 24`` sweeps (``O(n k')`` each) and, where they
+    do not settle, monodromies (``O(n k'^2)`` each); above, rounds of
+    ``O(n^3)`` each (the LU factorization of the ``n x n`` pencil, then
+    ``O(n^2)`` per Arnoldi step and ``O(n)`` per carried solution), 10 to 30
+    roots per round, so about ``k' / 15`` rounds: ``O(k' n^3)`` in all in the
+    worst case, the divisions and the rounds' LU factorizations being the
+    largest parts.  The sequential loops are compiled with numba when
+    available.  Measured on a shared 2-core machine, BLAS on one thread
+    (load 3-5): 0.9 s at ``n = k' = 64``, 25-30 s at ``n = k' = 256``, 7 min
+    at ``n = k' = 1024`` (full rank), 4097 factors.  ``k'`` above 2048 is
+    refused at once (hours).
+
+    Accuracy: every result is checked (relative Frobenius error of the
+    product against the factored matrix, and of the fast product on random
+    vectors) and retried with a fresh mixing matrix above ``tol``; measured
+    errors of random matrices: about 1e-14 at low rank, 1e-11 at
+    ``n = k' = 64``, 3e-10 at ``n = k' = 256``, 3e-9 at ``n = k' = 1024``.
+    The factors can have a large dynamic range (the diagonals ``Delta``
+    follow the fluctuations of the Floquet solutions), which is what limits
+    the accuracy of the fast product.
 
     References
     ----------
@@ -610,8 +872,8 @@ def dc_factorize(M: ArrayLike, rank: int | None = None, *, tol: float | None = N
         raise np.linalg.LinAlgError(
             f"dc_factorize needs rank k' = {k} for 'M' of shape {M.shape} (numerical or requested rank "
             f"{rank}, k' the smallest divisor of n at least that); the construction is attempted for "
-            f"k' <= {_MAX_RANK} only (its cost is O(n k'^3), hours at n = k' = 1024); pass a smaller "
-            "'rank' for a truncated approximation")
+            f"k' <= {_MAX_RANK} only: beyond, its rounds of dense O(n^3) pencil factorizations "
+            f"(about k' / 10 of them per side) take hours; pass a smaller 'rank' for a truncated approximation")
     Mk = Ur @ Vr.conj().T
     normM = np.linalg.norm(Md)
     trunc = float(np.linalg.norm(Md - Mk) / normM) if normM > 0 else 0.0
