@@ -475,15 +475,19 @@ class _ConvNdOperator(StructuredOperator):
         xs = x.reshape((B, cin) + self._n3)
         nb, bands = self._chunks(B, dt.itemsize)
         zeros = self.padding_mode == "zeros"
-        xp = self._take("pad", (nb, cin) + self._p3, dt, zero=zeros)
+        unpadded = self._p3 == self._n3  # no padding: the windows are read from x itself
+        xp = None if unpadded else self._take("pad", (nb, cin) + self._p3, dt, zero=zeros)
         Ka = len(self._active)
         cols_buf = None if self._loops else self._take("cols", (cin * Ka * nb * bands[0][1],), dt, zero=False)
         for b0 in range(0, B, nb):
             n = min(nb, B - b0)
-            buf = xp[:n]
-            buf[self._inner5] = xs[b0:b0 + n]
-            if not zeros:
-                self._fill_padding(buf)
+            if xp is None:
+                buf = np.ascontiguousarray(xs[b0:b0 + n])
+            else:
+                buf = xp[:n]
+                buf[self._inner5] = xs[b0:b0 + n]
+                if not zeros:
+                    self._fill_padding(buf)
             if cols_buf is None:
                 _kernels().grouped_forward(buf, W, self._taps3, self._stride3,
                                            out[b0:b0 + n].reshape((n, co) + self._o3))
@@ -504,7 +508,8 @@ class _ConvNdOperator(StructuredOperator):
                     np.matmul(W, cm, out=out[b0].reshape(g, co_g, P)[:, :, c0:c0 + m])
                 else:
                     out[b0:b0 + n] = np.swapaxes(np.matmul(W, cm).reshape(co, n, P), 0, 1)
-        self._give("pad", xp)
+        if xp is not None:
+            self._give("pad", xp)
         if cols_buf is not None:
             self._give("cols", cols_buf)
         return out.reshape((B, co) + self.output_size)
