@@ -544,17 +544,37 @@ def _pencil_round(D, fs, target, engine, seed):
     return D, got, nxt
 
 
+def _round_pays(n, m, expected):
+    """Whether a round (dense LU of the ``n x n`` pencil and an Arnoldi run) for ``expected``
+    roots is cheaper than as many monodromies (``O(n m^2)`` products, an ``m x m`` eigenproblem).
+
+    Operation counts with weights from timings on one core: a round at
+    ``n = 1024`` for ``m = 63`` (where the multipliers are far apart and a
+    round finds one or two roots) took 40-80 s per matrix, the monodromies 4 s.
+    """
+    if m > _MONODROMY_MAX:
+        return True
+    round_cost = n ** 3 / 3 + 1500.0 * n * n
+    monodromy_cost = 4.0 * n * m * m + 10.0 * m ** 3
+    return round_cost < expected * monodromy_cost
+
+
 def _factor_chain(D, engine, rem_tol):
     """``(d_0, [f_1, f_2, ...])`` with ``W = diag(d_0) ... (I + diag(f_2) Z) (I + diag(f_1) Z)``.
 
     Orders below ``_ROUND_MIN`` take one dominant Floquet solution at a time
     (``_right_factor``).  Above, a root whose dominant Floquet solution
     settles in a few sweeps is still taken that way, and otherwise a round of
-    roots comes from one pencil eigen-computation (``_pencil_round``).
+    roots comes from one pencil eigen-computation (``_pencil_round``) when
+    the roots it is expected to give (as many as the last round gave) cost
+    less that way than by monodromies (``_round_pays``).
     """
     fs = []
     lmod = None
     empty = 0
+    n = D.shape[1]
+    full = _ROUND_NEV / 4
+    expected = full
     while D.shape[0] > 1:
         m = D.shape[0] - 1
         if m >= _ROUND_MIN:
@@ -565,26 +585,30 @@ def _factor_chain(D, engine, rem_tol):
                     D = Q
                     fs.append(f)
                     continue
-            # the modulus of an unused Ritz value of the last round, or the centre of
-            # the spectrum, and a random phase: a shift on an eigenvalue would leave
-            # the other Ritz pairs inaccurate
-            phase = 2 * np.pi * np.random.default_rng(m + empty).random()
-            target = (_log_center(D) if lmod is None else lmod, phase)
-            D, got, lmod = _pencil_round(D, fs, target, engine, seed=m + empty)
-            if got:
-                empty = 0
-                continue
-            empty += 1
-            if empty < _ROUND_RETRIES:
-                continue
-            if m > _MONODROMY_MAX:
-                raise _Breakdown(f"no accurate Floquet solution found at recurrence order {m}")
+            if _round_pays(n, m, expected):
+                # the modulus of an unused Ritz value of the last round, or the centre of
+                # the spectrum, and a random phase: a shift on an eigenvalue would leave
+                # the other Ritz pairs inaccurate
+                phase = 2 * np.pi * np.random.default_rng(m + empty).random()
+                target = (_log_center(D) if lmod is None else lmod, phase)
+                D, got, lmod = _pencil_round(D, fs, target, engine, seed=m + empty)
+                if got:
+                    empty = 0
+                    expected = float(got)
+                    continue
+                empty += 1
+                expected = 0.5
+                if empty < _ROUND_RETRIES:
+                    continue
+                if m > _MONODROMY_MAX:
+                    raise _Breakdown(f"no accurate Floquet solution found at recurrence order {m}")
         f = _right_factor(D, engine)
         D, rem = _divide(D, f, engine)
         if not rem <= rem_tol:
             raise _Breakdown(f"synthetic division left a relative remainder {rem:.2e}")
         fs.append(f)
         empty = 0
+        expected = min(expected + 0.5, full)
     return D[0], fs
 
 
