@@ -2,7 +2,8 @@
 
 For every layer, dtype and batch size it times, with the variants interleaved
 in one loop (so that a load on the machine hits them alike) and after a warm
-call each, the median of
+call each, the median CPU time (``time.process_time``, every thread of the
+process: what a shared, loaded machine disturbs least) and wall-clock time of
 
 - torch's ``convNd`` and ``conv_transposeNd`` (the adjoint, with the
   ``output_padding`` that gives back the input size),
@@ -16,7 +17,7 @@ Inputs are the same NumPy arrays for both (torch reads them through
 operator validates its input (``check_finite``) as it does by default.  The
 number of threads is set for torch (``torch.set_num_threads``) and for the
 BLAS NumPy uses (``threadpoolctl``, or ``OPENBLAS_NUM_THREADS`` set before
-the run).  The summary counts the cells within 1.5x of torch.
+the run).  The summary counts the cells within 1.5x of torch on either clock.
 
 Run: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_conv_ops.py [--threads 1]
 [--dtypes float32,float64] [--batches 1,64] [--repeat 5] [--only NAME]``
