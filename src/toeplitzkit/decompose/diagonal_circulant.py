@@ -783,11 +783,12 @@ def dc_factorize(M: ArrayLike, rank: int | None = None, *, tol: float | None = N
     ``F_t = -x_t / x_(t-1)``), the quotient from a composite synthetic
     division: each position runs the division forward below a split and
     backward above it, the split minimizing the error amplification (without
-    it the error grew past 1e-8 at ``k' = 32``).  Up to the recurrence order
-    ``m = 23`` each root is the dominant Floquet solution (sweeps of the
-    recurrence around the cycle, or when they do not settle the monodromy's
-    dominant eigenvector and a further sweep).  From ``m = 24`` on the roots
-    come in rounds.  The Floquet solutions are the eigenvectors of the pencil
+    it the error grew past 1e-8 at ``k' = 32``).  A root is the dominant
+    Floquet solution (sweeps of the recurrence around the cycle, or when
+    they do not settle the monodromy's dominant eigenvector and a further
+    sweep), unless the recurrence order ``m = k' - 1`` is 24 or more and a
+    round is expected to be cheaper than the monodromies (see Cost): then
+    the roots come in rounds.  The Floquet solutions are the eigenvectors of the pencil
     ``W_0 + W_1 / mu`` (``W_0`` the entries of ``W`` that do not wrap around
     the cycle, ``W_1`` those that do), scaled by ``x_t = rho^t y_t`` so that
     the multipliers targeted have modulus one; one shift-invert Arnoldi run
@@ -817,26 +818,30 @@ def dc_factorize(M: ArrayLike, rank: int | None = None, *, tol: float | None = N
     which is exact to rounding for a matrix of numerical rank ``k``; a full
     SVD (``O(n^3)``) only for high rank or a truncation.  Then, per side,
     ``k' - 1`` synthetic divisions (``O(n k')`` each, ``O(n k'^2)`` in all)
-    and the roots: for ``k' <= 24`` sweeps (``O(n k')`` each) and, where they
-    do not settle, monodromies (``O(n k'^2)`` each); above, rounds of
-    ``O(n^3)`` each (the LU factorization of the ``n x n`` pencil, then
-    ``O(n^2)`` per Arnoldi step and ``O(n)`` per carried solution), 10 to 30
-    roots per round, so about ``k' / 15`` rounds: ``O(k' n^3)`` in all in the
-    worst case, the divisions and the rounds' LU factorizations being the
-    largest parts.  The sequential loops are compiled with numba when
-    available.  Measured on a shared 2-core machine, BLAS on one thread
-    (load 3-5): 0.9 s at ``n = k' = 64``, 25-30 s at ``n = k' = 256``, 7 min
-    at ``n = k' = 1024`` (full rank), 4097 factors.  ``k'`` above 2048 is
-    refused at once (hours).
+    and the roots: sweeps (``O(n k')`` each) where they settle, otherwise
+    monodromies (``O(n k'^2)`` each) or, where that is cheaper for the roots
+    a round is expected to give (from ``k' = 25`` on, roughly for
+    ``k' > n / 4``), rounds of ``O(n^3)`` each (the LU factorization of the
+    ``n x n`` pencil, then ``O(n^2)`` per Arnoldi step and ``O(n)`` per
+    carried solution) that give 2 to 30 roots each.  In all ``O(n k'^3)`` at
+    worst for ``k'`` well below ``n``, and about ``k' / 10`` rounds,
+    ``O(k' n^3 / 10)``, near full rank.  The sequential loops are compiled
+    with numba when available.  Measured on a shared 2-core machine, BLAS on
+    one thread (load about 3): 0.14 s at ``n = k' = 64``, 5.8 s at
+    ``n = k' = 256``, 8.6 s at ``n = 1024, k' = 128``, 85-120 s at
+    ``k' = 256``, 150-160 s at ``k' = 512`` and 6-8 min at ``n = k' = 1024``
+    (full rank, 4097 factors).  ``k'`` above 2048 is refused at once (hours).
 
     Accuracy: every result is checked (relative Frobenius error of the
     product against the factored matrix, and of the fast product on random
     vectors) and retried with a fresh mixing matrix above ``tol``; measured
-    errors of random matrices: about 1e-14 at low rank, 1e-11 at
-    ``n = k' = 64``, 3e-10 at ``n = k' = 256``, 3e-9 at ``n = k' = 1024``.
-    The factors can have a large dynamic range (the diagonals ``Delta``
-    follow the fluctuations of the Floquet solutions), which is what limits
-    the accuracy of the fast product.
+    errors of random matrices against an independent dense product of the
+    factors: below 1e-13 at low rank, 2e-11 at ``n = k' = 64``, 3e-10 at
+    ``n = k' = 256``, 4e-11 at ``n = 1024, k' = 128``, 3e-10 to 8e-9 at
+    ``k' = 256`` and 512, 3e-9 at ``n = k' = 1024``.  The factors can
+    have a large dynamic range (the diagonals ``Delta`` follow the
+    fluctuations of the Floquet solutions), which is what limits the accuracy
+    of the fast product.
 
     References
     ----------
