@@ -226,6 +226,14 @@ def test_full_rank_reconstructs(n, cplx):
     assert err <= 1e-8, err
 
 
+def test_full_rank_numpy_engine(rng):
+    # the rounds and their divisions with the NumPy kernels
+    M = _low_rank(rng, 48, 48, cplx=True)
+    op = dc_factorize(M, engine="numpy")
+    _check_structure(op, 48)
+    assert np.linalg.norm(_dense_product(op) - M) <= 1e-8 * np.linalg.norm(M)
+
+
 @pytest.mark.parametrize("n", [67, 101])
 def test_prime_n(n):
     # a prime n has no divisor between 1 and n: every rank k > 1 is factored at k' = n
