@@ -138,30 +138,40 @@ class StructuredOperator:
             dt = _RESULT_DTYPES[key] = result_dtype(*key)
         return x if x.dtype == dt else x.astype(dt)
 
+    def _product(self, x: Any, name: str, adjoint: bool, vector: bool, check_finite: bool | None) -> np.ndarray:
+        """``A @ x`` (``A^H @ x`` with ``adjoint``) of a vector (``vector``) or a stack of columns.
+
+        The one entry of the four product methods and of ``@`` with an array;
+        operators with a faster path for the common case override it.
+        """
+        X = self._prepare(x, name, self._mn[0] if adjoint else self._mn[1], not vector, check_finite)
+        if vector:
+            X = X[..., None]
+        Y = self._rmatmat(X) if adjoint else self._matmat(X)
+        return Y[..., 0] if vector else Y
+
     def matvec(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """Return ``A @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., m)``."""
-        x = self._prepare(x, "x", self._mn[1], False, check_finite)
-        return self._matmat(x[..., None])[..., 0]
+        return self._product(x, "x", False, True, check_finite)
 
     def rmatvec(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """Return ``A^H @ x`` for ``x`` of shape ``(..., m)``; the result is ``(..., n)``."""
-        x = self._prepare(x, "x", self._mn[0], False, check_finite)
-        return self._rmatmat(x[..., None])[..., 0]
+        return self._product(x, "x", True, True, check_finite)
 
     def matmat(self, X: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """Return ``A @ X`` for ``X`` of shape ``(..., n, k)``."""
-        X = self._prepare(X, "X", self._mn[1], True, check_finite)
-        return self._matmat(X)
+        return self._product(X, "X", False, False, check_finite)
 
     def rmatmat(self, X: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
         """Return ``A^H @ X`` for ``X`` of shape ``(..., m, k)``."""
-        X = self._prepare(X, "X", self._mn[0], True, check_finite)
-        return self._rmatmat(X)
+        return self._product(X, "X", True, False, check_finite)
 
     def dot(self, x: ArrayLike) -> Any:
         return self @ x
 
     def __matmul__(self, other: Any) -> Any:
+        if type(other) is np.ndarray and other.ndim:
+            return self._product(other, "x" if other.ndim == 1 else "X", False, other.ndim == 1, None)
         if isinstance(other, StructuredOperator):
             return _ProductOperator(self, other)
         if isinstance(other, _spla.LinearOperator):

@@ -188,27 +188,6 @@ class _CheckedProducts(StructuredOperator):
             return self._apply(X[..., None], adjoint, name if check_finite else None)[..., 0]
         return self._apply(X, adjoint, name if check_finite else None)
 
-    def matvec(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
-        """Return ``A @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., m)``."""
-        return self._product(x, "x", False, True, check_finite)
-
-    def rmatvec(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
-        """Return ``A^H @ x`` for ``x`` of shape ``(..., m)``; the result is ``(..., n)``."""
-        return self._product(x, "x", True, True, check_finite)
-
-    def matmat(self, X: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
-        """Return ``A @ X`` for ``X`` of shape ``(..., n, k)``."""
-        return self._product(X, "X", False, False, check_finite)
-
-    def rmatmat(self, X: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
-        """Return ``A^H @ X`` for ``X`` of shape ``(..., m, k)``."""
-        return self._product(X, "X", True, False, check_finite)
-
-    def __matmul__(self, other: Any) -> Any:
-        if type(other) is np.ndarray and other.ndim:
-            return self._product(other, "x" if other.ndim == 1 else "X", False, other.ndim == 1, None)
-        return super().__matmul__(other)
-
 
 def _singular_tolerance(sv):
     """Singular-value threshold below which a block system counts as singular."""

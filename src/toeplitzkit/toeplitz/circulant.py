@@ -219,22 +219,6 @@ class Circulant(StructuredOperator):
             Y = Y.astype(X.dtype)
         return Y[..., 0] if vector else Y
 
-    def matvec(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
-        """Return ``C @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., n)``."""
-        return self._product(x, "x", False, True, check_finite)
-
-    def rmatvec(self, x: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
-        """Return ``C^H @ x`` for ``x`` of shape ``(..., n)``; the result is ``(..., n)``."""
-        return self._product(x, "x", True, True, check_finite)
-
-    def matmat(self, X: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
-        """Return ``C @ X`` for ``X`` of shape ``(..., n, k)``."""
-        return self._product(X, "X", False, False, check_finite)
-
-    def rmatmat(self, X: ArrayLike, *, check_finite: bool | None = None) -> np.ndarray:
-        """Return ``C^H @ X`` for ``X`` of shape ``(..., n, k)``."""
-        return self._product(X, "X", True, False, check_finite)
-
     def _to_dense(self):
         n = self.n
         idx = (np.arange(n)[:, None] - np.arange(n)[None, :]) % n
@@ -272,8 +256,6 @@ class Circulant(StructuredOperator):
         return Circulant(-self.c, check_finite=False)
 
     def __matmul__(self, other: Any) -> Any:
-        if type(other) is np.ndarray and other.ndim:
-            return self._product(other, "x" if other.ndim == 1 else "X", False, other.ndim == 1, None)
         if isinstance(other, Circulant) and other.n == self.n:
             # Closure (Eq 2.19): circ(a) circ(b) = circ(a (*) b), a cyclic convolution.
             return Circulant(self.matvec(other.c, check_finite=False), check_finite=False)
