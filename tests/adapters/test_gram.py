@@ -199,7 +199,9 @@ def test_gram_symbol_by_tap_pairs_equals_the_direct_products(left, kp, grid):
     cos, sin = _phase_table(freqs, kp, grid, w.device)
     F = torch.complex(torch.einsum("fk,gock->gfoc", cos, w), -torch.einsum("fk,gock->gfoc", sin, w)).reshape(-1, 3, 5)
     direct = F @ F.mH if left else F.mH @ F
-    H, e_H = _gram_by_offsets(w, left, kp, grid, freqs, 2.0 ** -53)
+    S = w.abs().sum(-1)
+    schur = S.sum(-1).amax(-1) * S.sum(-2).amax(-1) * (1 + 1e-12)
+    H, e_H = _gram_by_offsets(w, left, kp, grid, freqs, schur)
     assert H.shape == direct.shape and H.dtype == torch.complex128
     diff = torch.linalg.matrix_norm(H - direct, ord=2)
     assert bool((diff <= e_H).all())

@@ -97,22 +97,33 @@ def _frequencies(grid: Sequence[int]) -> torch.Tensor:
     return ks[code <= ncode]
 
 
+def _lattice(ranges: Sequence[range]) -> torch.Tensor:
+    """The integer points of a box, ``(P, d)``, in C order of the axes."""
+    axes = torch.meshgrid(*[torch.arange(r.start, r.stop) for r in ranges], indexing="ij")
+    return torch.stack([t.reshape(-1) for t in axes], dim=1)
+
+
+def _dft_table(freqs: torch.Tensor, points: torch.Tensor, grid: Sequence[int],
+               device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """float64 ``cos`` and ``sin`` ``(nf, P)`` of the angles ``2 pi sum_ax k_ax b_ax / M_ax``.
+
+    The angle is an exact rational turn first (products reduced modulo ``M_ax``, negative
+    points included): no large arguments reach cos and sin.
+    """
+    turn = torch.zeros(freqs.shape[0], points.shape[0], dtype=torch.float64)
+    for ax, m in enumerate(grid):
+        turn = turn + torch.remainder(freqs[:, ax, None] * points[None, :, ax], m).double() / m
+    ang = 2 * math.pi * torch.remainder(turn, 1.0)
+    return torch.cos(ang).to(device), torch.sin(ang).to(device)
+
+
 def _phase_table(freqs: torch.Tensor, kp: Sequence[int], grid: Sequence[int],
                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """``E[f, tap] = exp(-2 pi i sum_ax k_ax b_ax / M_ax)``, float64 cos and sin tables ``(nf, K)``."""
-    d = len(kp)
-    if d == 0:
+    if not kp:
         one = torch.ones(1, 1, dtype=torch.float64, device=device)
         return one, torch.zeros_like(one)
-    tap_axes = torch.meshgrid(*[torch.arange(k) for k in kp], indexing="ij")
-    taps = torch.stack([t.reshape(-1) for t in tap_axes], dim=1)  # (K, d)
-    # the angle as an exact rational turn first: no large arguments reach cos and sin
-    turn = torch.zeros(freqs.shape[0], taps.shape[0], dtype=torch.float64)
-    for ax in range(d):
-        m = grid[ax]
-        turn = turn + ((freqs[:, ax, None] * taps[None, :, ax]) % m).double() / m
-    ang = 2 * math.pi * torch.remainder(turn, 1.0)
-    return torch.cos(ang).to(device), torch.sin(ang).to(device)
+    return _dft_table(freqs, _lattice([range(k) for k in kp]), grid, device)
 
 
 def _offset_table(freqs: torch.Tensor, kp: Sequence[int], grid: Sequence[int],
@@ -122,41 +133,33 @@ def _offset_table(freqs: torch.Tensor, kp: Sequence[int], grid: Sequence[int],
     ``H(w) = sum_d R_d exp(-i w d)`` with ``R_d = sum_(t - t' = d) W_t W_t'^T``; the offsets
     ``d`` range over ``(2 kp - 1)`` values per axis.  Returns ``idx`` of shape ``(K^2,)`` (the
     offset of pair ``(t, t')``, row-major in ``t, t'``) and float64 ``cos``, ``sin`` tables
-    ``(nf, n_off)`` of the angles ``2 pi sum_ax k_ax d_ax / M_ax``, reduced exactly as turns.
+    ``(nf, n_off)`` of the angles ``2 pi sum_ax k_ax d_ax / M_ax``.
     """
-    d = len(kp)
-    if d == 0:  # a matrix: one tap, one offset, one frequency
+    if not kp:  # a matrix: one tap, one offset, one frequency
         one = torch.ones(freqs.shape[0], 1, dtype=torch.float64, device=device)
         return torch.zeros(1, dtype=torch.long, device=device), one, torch.zeros_like(one)
-    tap_axes = torch.meshgrid(*[torch.arange(k) for k in kp], indexing="ij")
-    taps = torch.stack([t.reshape(-1) for t in tap_axes], dim=1)  # (K, d)
+    taps = _lattice([range(k) for k in kp])  # (K, d)
     diff = taps[:, None, :] - taps[None, :, :] + torch.tensor(kp) - 1  # (K, K, d), in [0, 2 kp - 1)
-    span = [2 * k - 1 for k in kp]
     idx = torch.zeros(diff.shape[:2], dtype=torch.long)
-    for ax in range(d):
-        idx = idx * span[ax] + diff[..., ax]
-    off_axes = torch.meshgrid(*[torch.arange(m) - (k - 1) for m, k in zip(span, kp)], indexing="ij")
-    offs = torch.stack([o.reshape(-1) for o in off_axes], dim=1)  # (n_off, d)
-    turn = torch.zeros(freqs.shape[0], offs.shape[0], dtype=torch.float64)
-    for ax in range(d):
-        m = grid[ax]
-        turn = turn + torch.remainder(freqs[:, ax, None] * offs[None, :, ax], m).double() / m
-    ang = 2 * math.pi * torch.remainder(turn, 1.0)
-    return idx.reshape(-1).to(device), torch.cos(ang).to(device), torch.sin(ang).to(device)
+    for ax, k in enumerate(kp):
+        idx = idx * (2 * k - 1) + diff[..., ax]
+    cos, sin = _dft_table(freqs, _lattice([range(1 - k, k) for k in kp]), grid, device)
+    return idx.reshape(-1).to(device), cos, sin
 
 
 def _gram_by_offsets(w: torch.Tensor, left: bool, kp: Sequence[int], grid: Sequence[int], freqs: torch.Tensor,
-                     u: float) -> tuple[torch.Tensor, torch.Tensor]:
+                     schur: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Float64 Gram symbols ``H = F F^H`` (``left``) or ``F^H F`` at every grid frequency, from the tap pairs.
 
     ``w``: ``(G, co, ci, K)`` real taps.  One real product ``V V^T`` of the stacked taps gives every
     ``W_t W_t'^T``; summed per offset they are the Gram symbol's coefficients ``R_d``, and a real
     DFT over the ``(2 kp - 1)^d`` offsets gives ``H`` at all ``nf`` frequencies: ``(K c)^2 inner +
     2 nf n_off c^2`` multiplications instead of ``4 nf c^2 inner`` for complex products per frequency.
-    Returns ``H`` (``(G nf, c, c)``, complex128) and a bound on ``||H - H_exact||_2`` per entry of the
-    batch: ``gamma (sum_t |W_t|)(sum_t |W_t|)^T`` in norm, through the Schur test (all float64).
+    ``schur`` (per group) bounds ``||sum_t |W_t| ||_2^2`` from above (the Schur test).  Returns ``H``
+    (``(G nf, c, c)``, complex128) and a bound on ``||H - H_exact||_2`` per entry of the batch:
+    ``gamma || (sum_t |W_t|)(sum_t |W_t|)^T ||`` (all float64).
     """
-    G, co, ci, K = w.shape
+    G, _, _, K = w.shape
     w = w.double()
     taps = w.permute(0, 3, 1, 2) if left else w.permute(0, 3, 2, 1)  # (G, K, c, inner)
     c, inner = taps.shape[2], taps.shape[3]
@@ -170,9 +173,7 @@ def _gram_by_offsets(w: torch.Tensor, left: bool, kp: Sequence[int], grid: Seque
     re = cos @ R
     im = sin @ R
     H = torch.complex(re, -im if left else im).reshape(G * nf, c, c)
-    S = w.abs().sum(-1)  # (G, co, ci): sum of |W_t| over the taps
-    schur = S.sum(-1).amax(-1) * S.sum(-2).amax(-1) * (1 + 8 * (co + ci + K) * u)
-    e_H = _gamma(inner + K + n_off + 24, u) * schur.repeat_interleave(nf)
+    e_H = _gamma(inner + K + n_off + 24, 2.0 ** -53) * schur.repeat_interleave(nf)
     return H, e_H
 
 
@@ -378,7 +379,7 @@ def _certified(weight: torch.Tensor, wg: torch.Tensor, kp: list[int], grid: list
         n_off = math.prod(2 * k - 1 for k in kp)
         offsets = cdt == torch.complex128 and K * K * c * c * inner + 2 * nf * n_off * c * c < 4 * nf * c * c * inner
         if offsets:  # the float64 Gram symbol from the tap pairs: fewer products; exact up to e_H
-            H, e_H = _gram_by_offsets(w, left, kp, grid, freqs, _unit(torch.float64))
+            H, e_H = _gram_by_offsets(w, left, kp, grid, freqs, schurS)
             e_in = torch.zeros(H.shape[0], dtype=torch.float64, device=dev)
         else:
             # symbol by a direct DFT of the taps in the working precision: one product with the
