@@ -188,9 +188,18 @@ class _ConvNdOperator(StructuredOperator):
         return np.pad(x, widths, mode=_NUMPY_PAD_MODE[self.padding_mode])
 
     def _pad_adjoint(self, xp: np.ndarray) -> np.ndarray:
-        """Adjoint of :meth:`_pad`: fold every padded entry back onto its source."""
+        """Adjoint of :meth:`_pad`: fold every padded entry back onto its source (the map of ``_pad_src``)."""
         if self.padding_mode == "zeros":
             return xp
+        nd = self._nd
+        for ax, pos, src in self._pad_src:
+            axis = xp.ndim - nd + ax
+            pl, L = self.padding[ax][0], self.input_size[ax]
+            moved = np.moveaxis(xp, axis, 0)
+            out = moved[pl:pl + L].copy()
+            np.add.at(out, src - pl, moved[pos])  # a source may receive several padded entries
+            xp = np.moveaxis(out, 0, axis)
+        return xp
         mode = _NUMPY_PAD_MODE[self.padding_mode]
         nd = self._nd
         for ax, (L, (pl, pr)) in enumerate(zip(self.input_size, self.padding)):
