@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike
 
 from .. import _fft
 from .._validation import as_array, check_finite as _check_finite, positive_int, result_dtype
-from .base import StructuredOperator
+from .base import _CheckedProducts
 from .circulant import _as_rows
 
 if TYPE_CHECKING:
@@ -114,79 +114,6 @@ def _block_product(spec: np.ndarray, X: np.ndarray, L: int, rows: int, real: boo
         return _along_blocks("irfft" if real else "ifft", spec @ F, L, True, rows)
     Y = _fft.irfft(spec @ F, L, axis=-3) if real else _fft.ifft(spec @ F, L, axis=-3)
     return Y if rows == L else Y[..., :rows, :, :]
-
-
-class _CheckedProducts(StructuredOperator):
-    """Products through a cached spectrum, validated as the base class does.
-
-    The finiteness check of the input is read off the forward transform rather
-    than made by a separate pass over it: a subclass implements
-    ``_apply(X, adjoint, name)`` for ``X`` of the product's dtype and, with
-    ``name`` not None, raises ``ValueError`` naming ``name`` when ``X`` holds
-    NaN or inf (at a cost of O(k), see :func:`_block_product`).  The common
-    case, an unbatched operator and an ndarray of its own dtype and shape,
-    skips every conversion.
-
-    Spectra are cached per key ``(real, adjoint)``, ``adjoint`` for that of
-    ``A^H`` (formed once, not per product), and computed by
-    ``_own_spec(real, adjoint)`` on first use.  An operator made by
-    ``transpose()`` or ``adjoint()`` is marked with :meth:`_derived`: the
-    adjoint of ``A`` (or the transpose of a real ``A``) takes its spectra from
-    ``A``'s cache, ``A``'s adjoint spectrum being its own and ``A``'s own its
-    adjoint one, so a product with ``A.T`` or ``A.H`` after one with ``A``
-    costs no transform of the defining arrays.
-    """
-
-    _spec_cache: dict[Any, Any]
-    # (operator, 'T' or 'H'): this operator is that one's transpose or adjoint
-    _spec_source: tuple[Any, str] | None = None
-
-    def _own_spec(self, real: bool, adjoint: bool) -> np.ndarray:
-        raise NotImplementedError
-
-    def _spec(self, real: bool, adjoint: bool = False) -> np.ndarray:
-        """The spectrum for products (of ``A^H`` with ``adjoint``), cached."""
-        key = (real, adjoint)
-        s = self._spec_cache.get(key)
-        if s is None:
-            src = self._spec_source
-            if src is not None and (src[1] == "H" or src[0]._dtype.kind == "f"):
-                s = src[0]._spec(real, not adjoint)  # (A^H)^H = A, and A^T = A^H for real A
-            else:
-                s = self._own_spec(real, adjoint)
-            self._spec_cache[key] = s
-        return s
-
-    def _derived(self, parent: "_CheckedProducts", mode: str) -> None:
-        """Mark ``self`` as ``parent``'s transpose (``'T'``) or adjoint (``'H'``)."""
-        self._spec_source = (parent, mode)
-        self.check_finite = parent.check_finite
-
-    def _apply(self, X: np.ndarray, adjoint: bool, name: str | None = None) -> np.ndarray:
-        raise NotImplementedError
-
-    def _matmat(self, X):
-        return self._apply(X, False)
-
-    def _rmatmat(self, X):
-        return self._apply(X, True)
-
-    def _product(self, x: Any, name: str, adjoint: bool, vector: bool, check_finite: bool | None) -> np.ndarray:
-        if check_finite is None:
-            check_finite = self.check_finite
-        rows = self._mn[0] if adjoint else self._mn[1]
-        if type(x) is np.ndarray and x.dtype is self._dtype and x.ndim == 2 - vector \
-                and x.shape[0] == rows and not self._batch_shape:
-            X = x  # the common case: nothing to convert
-            if check_finite and _fft.get_fft_backend()[0] == "numpy":
-                _check_finite(X, name)  # NumPy's transforms warn about NaN and inf
-                check_finite = False
-        else:
-            X = self._prepare(x, name, rows, not vector, check_finite)
-            check_finite = False
-        if vector:
-            return self._apply(X[..., None], adjoint, name if check_finite else None)[..., 0]
-        return self._apply(X, adjoint, name if check_finite else None)
 
 
 def _singular_tolerance(sv):

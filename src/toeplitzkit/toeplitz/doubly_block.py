@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 
 from .. import _fft
 from .._validation import as_array, check_finite as _check_finite, positive_int
-from .block import _CheckedProducts
+from .base import _CheckedProducts
 from .circulant import _as_rows
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike
 from .. import _fft
 from .._validation import as_array, as_column_row, check_finite as _check_finite, check_option, positive_int, \
     result_dtype
-from .block import _CheckedProducts
+from .base import _CheckedProducts
 from .circulant import _as_rows
 
 if TYPE_CHECKING:
