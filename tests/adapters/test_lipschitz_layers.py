@@ -164,6 +164,29 @@ def test_groupsort_and_maxmin_sort_groups_and_are_1_lipschitz():
         assert act.lipschitz_upper() == 1.0
     with pytest.raises(ValueError, match="'group_size' = 4 must divide the size 6"):
         GroupSort(4)(x)
+
+
+@pytest.mark.parametrize("dim", [1, -1, 0])
+def test_maxmin_pairs_equal_the_sort_with_its_gradient_ties_included(dim):
+    # groups of 2 take a compare and two selects; the values and the Jacobian (a permutation, also at ties)
+    # are those of the descending sort
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 6, 4, generator=g, dtype=F64)
+    x[0, 0], x[0, 1] = x[0, 1].clone(), x[0, 1].clone()  # exact ties along dim 1
+    x[1, :, 0] = x[1, :, 1]  # along dim -1
+    x[0] = x[1]  # along dim 0
+    x.requires_grad_(True)
+    y = MaxMin(dim)(x)
+    shape = list(x.shape)
+    d = dim % x.ndim
+    shape[d:d + 1] = [shape[d] // 2, 2]
+    ref = x.reshape(shape).sort(dim=d + 1, descending=True, stable=True).values.reshape(x.shape)
+    torch.testing.assert_close(y, ref, rtol=0, atol=0)
+    v = torch.randn(x.shape, generator=g, dtype=F64)
+    (gy,) = torch.autograd.grad(y, x, v)
+    (gr,) = torch.autograd.grad(ref, x, v)
+    torch.testing.assert_close(gy, gr, rtol=0, atol=0)
+    assert torch.equal(torch.sort(gy.flatten()).values, torch.sort(v.flatten()).values)  # a permutation of v
     with pytest.raises(ValueError, match="'group_size' must be a positive int"):
         GroupSort(0)
 

@@ -339,6 +339,8 @@ class GroupSort(nn.Module):
         if n % self.group_size:
             raise ValueError(f"'group_size' = {self.group_size} must divide the size {n} of dimension {self.dim}")
         shape = x.shape[:dim] + (n // self.group_size, self.group_size) + x.shape[dim + 1:]
+        if self.group_size == 2:  # max and min of the pairs, and a backward that swaps: 2-3x faster than a sort
+            return _MaxMinPairs.apply(x, shape, dim + 1)
         return x.reshape(shape).sort(dim=dim + 1, descending=True).values.reshape(x.shape)
 
     def lipschitz_upper(self) -> float:
@@ -347,6 +349,27 @@ class GroupSort(nn.Module):
 
     def extra_repr(self) -> str:
         return f"group_size={self.group_size}, dim={self.dim}"
+
+
+class _MaxMinPairs(torch.autograd.Function):
+    """``(max(a, b), min(a, b))`` over axis ``ax`` of ``x.reshape(shape)`` (size 2); the gradient is routed back
+    by the comparison ``a >= b`` (ties keep the order, as a stable sort): a permutation of the incoming one."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, shape: tuple[int, ...], ax: int) -> torch.Tensor:
+        a, b = x.reshape(shape).unbind(ax)
+        first = a >= b
+        ctx.save_for_backward(first)
+        ctx.shape, ctx.ax = shape, ax
+        return torch.stack((torch.maximum(a, b), torch.minimum(a, b)), dim=ax).reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        (first,) = ctx.saved_tensors
+        g = grads[0]
+        ga, gb = g.reshape(ctx.shape).unbind(ctx.ax)
+        return torch.stack((torch.where(first, ga, gb), torch.where(first, gb, ga)), dim=ctx.ax).reshape(g.shape), \
+            None, None
 
 
 class MaxMin(GroupSort):
