@@ -232,3 +232,21 @@ def test_gram_symbol_by_tap_pairs_equals_the_direct_products(left, kp, grid):
     diff = torch.linalg.matrix_norm(H - direct, ord=2)
     assert bool((diff <= e_H).all())
     assert float(e_H.max()) < 1e-11 * float(torch.linalg.matrix_norm(direct, ord=2).max())
+
+
+@pytest.mark.parametrize("left", [True, False])
+def test_float64_gram_from_two_real_products_equals_the_complex_product(left):
+    from toeplitzkit.adapters.torch.gram import _gram_real
+    g = torch.Generator().manual_seed(int(left))
+    # small integers: every product and sum is exact, so the real route must equal F F^H (or F^H F) exactly
+    C = torch.randint(-8, 9, (4, 5, 7), generator=g).double()
+    S = torch.randint(-8, 9, (4, 5, 7), generator=g).double()
+    F = torch.complex(C, -S)
+    H, _ = _gram_real(C, S, left)
+    torch.testing.assert_close(H, F @ F.mH if left else F.mH @ F, rtol=0, atol=0)
+    # random entries: within the charged error of the complex product
+    C, S = torch.randn(4, 30, 50, generator=g, dtype=F64), torch.randn(4, 30, 50, generator=g, dtype=F64)
+    F = torch.complex(C, -S)
+    H, e_H = _gram_real(C, S, left)
+    diff = torch.linalg.matrix_norm(H - (F @ F.mH if left else F.mH @ F), ord=2)
+    assert bool((diff <= 2 * e_H).all()) and bool((e_H < 1e-11 * torch.linalg.matrix_norm(H, ord=2)).all())
