@@ -126,54 +126,59 @@ def _phase_table(freqs: torch.Tensor, kp: Sequence[int], grid: Sequence[int],
     return _dft_table(freqs, _lattice([range(k) for k in kp]), grid, device)
 
 
-def _offset_table(freqs: torch.Tensor, kp: Sequence[int], grid: Sequence[int],
-                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Tap-pair offsets of the Gram symbol: pair index -> offset index, and the offsets' DFT table.
-
-    ``H(w) = sum_d R_d exp(-i w d)`` with ``R_d = sum_(t - t' = d) W_t W_t'^T``; the offsets
-    ``d`` range over ``(2 kp - 1)`` values per axis.  Returns ``idx`` of shape ``(K^2,)`` (the
-    offset of pair ``(t, t')``, row-major in ``t, t'``) and float64 ``cos``, ``sin`` tables
-    ``(nf, n_off)`` of the angles ``2 pi sum_ax k_ax d_ax / M_ax``.
-    """
-    if not kp:  # a matrix: one tap, one offset, one frequency
-        one = torch.ones(freqs.shape[0], 1, dtype=torch.float64, device=device)
-        return torch.zeros(1, dtype=torch.long, device=device), one, torch.zeros_like(one)
+def _offset_pairs(kp: Sequence[int]) -> tuple[torch.Tensor, list[list[tuple[int, int]]]]:
+    """The tap offsets ``d = t - t'`` of the Gram symbol with ``d = 0`` or ``d > 0`` (first nonzero coordinate
+    positive), ``(n_half, dim)``, ``d = 0`` first, and for each the tap index pairs ``(t, t')`` (row-major taps)."""
     taps = _lattice([range(k) for k in kp])  # (K, d)
-    diff = taps[:, None, :] - taps[None, :, :] + torch.tensor(kp) - 1  # (K, K, d), in [0, 2 kp - 1)
-    idx = torch.zeros(diff.shape[:2], dtype=torch.long)
-    for ax, k in enumerate(kp):
-        idx = idx * (2 * k - 1) + diff[..., ax]
-    cos, sin = _dft_table(freqs, _lattice([range(1 - k, k) for k in kp]), grid, device)
-    return idx.reshape(-1).to(device), cos, sin
+    index = {tuple(t.tolist()): i for i, t in enumerate(taps)}
+    offs = [d for d in _lattice([range(1 - k, k) for k in kp]).tolist()
+            if not any(d) or next(x for x in d if x) > 0]
+    offs.sort(key=lambda d: any(d))  # d = 0 first
+    pairs = [[(i, index[tuple(a - b for a, b in zip(t, d))]) for i, t in enumerate(taps.tolist())
+              if tuple(a - b for a, b in zip(t, d)) in index] for d in offs]
+    return torch.tensor(offs, dtype=torch.long).reshape(len(offs), len(kp)), pairs
 
 
 def _gram_by_offsets(w: torch.Tensor, left: bool, kp: Sequence[int], grid: Sequence[int], freqs: torch.Tensor,
                      schur: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Float64 Gram symbols ``H = F F^H`` (``left``) or ``F^H F`` at every grid frequency, from the tap pairs.
 
-    ``w``: ``(G, co, ci, K)`` real taps.  One real product ``V V^T`` of the stacked taps gives every
-    ``W_t W_t'^T``; summed per offset they are the Gram symbol's coefficients ``R_d``, and a real
-    DFT over the ``(2 kp - 1)^d`` offsets gives ``H`` at all ``nf`` frequencies: ``(K c)^2 inner +
-    2 nf n_off c^2`` multiplications instead of ``4 nf c^2 inner`` for complex products per frequency.
-    ``schur`` (per group) bounds ``||sum_t |W_t| ||_2^2`` from above (the Schur test).  Returns ``H``
-    (``(G nf, c, c)``, complex128) and a bound on ``||H - H_exact||_2`` per entry of the batch:
-    ``gamma || (sum_t |W_t|)(sum_t |W_t|)^T ||`` (all float64).
+    ``w``: ``(G, co, ci, K)`` real taps.  ``H(w) = sum_d R_d exp(-+ i w d)`` with ``R_d = sum_(t - t' = d)
+    W_t W_t'^T`` and ``R_-d = R_d^T``, so ``H = R_0 + sum_(d > 0) [(R_d + R_d^T) cos(w d) -+ i (R_d - R_d^T)
+    sin(w d)]``: one real product per tap pair with ``d >= 0`` (``(K^2 + K) / 2`` of them) and a real DFT
+    over those offsets give ``H`` at all ``nf`` frequencies, about ``(K^2 + K) c^2 inner / 2 + nf n_off c^2``
+    multiplications instead of ``3 nf c^2 inner`` for products per frequency.  ``schur`` (per group) bounds
+    ``||sum_t |W_t| ||_2^2`` from above (the Schur test).  Returns ``H`` (``(G nf, c, c)``, complex128) and a
+    bound on ``||H - H_exact||_2`` per entry of the batch, ``gamma || (sum_t |W_t|)(sum_t |W_t|)^T ||``:
+    every term ``W_t W_t'^T`` reaches ``H`` through at most ``K inner + n_off + 2`` rounded sums.
     """
     G, _, _, K = w.shape
     w = w.double()
-    taps = w.permute(0, 3, 1, 2) if left else w.permute(0, 3, 2, 1)  # (G, K, c, inner)
+    taps = (w.permute(3, 0, 1, 2) if left else w.permute(3, 0, 2, 1)).contiguous()  # (K, G, c, inner)
     c, inner = taps.shape[2], taps.shape[3]
-    idx, cos, sin = _offset_table(freqs, kp, grid, w.device)
-    n_off, nf = cos.shape[1], cos.shape[0]
-    V = taps.reshape(G, K * c, inner)
-    P = (V @ V.mT).reshape(G, K, c, K, c).permute(0, 1, 3, 2, 4).reshape(G, K * K, c, c)
-    R = torch.zeros(G, n_off, c, c, dtype=torch.float64, device=w.device)
-    R.index_add_(1, idx, P)
-    R = R.reshape(G, n_off, c * c)
-    re = cos @ R
-    im = sin @ R
-    H = torch.complex(re, -im if left else im).reshape(G * nf, c, c)
-    e_H = _gamma(inner + K + n_off + 24, 2.0 ** -53) * schur.repeat_interleave(nf)
+    nf = freqs.shape[0]
+    if not kp:  # a matrix: H = W W^T (or W^T W) at the one frequency
+        H = (taps[0] @ taps[0].mT).to(torch.complex128).reshape(G * nf, c, c)
+        return H, _gamma(inner + 2, 2.0 ** -53) * schur.repeat_interleave(nf)
+    offs, pairs = _offset_pairs(kp)
+    n_half = offs.shape[0]
+    R = torch.empty(n_half, G, c, c, dtype=torch.float64, device=w.device)
+    for j, prs in enumerate(pairs):  # pass 1: R_d for d >= 0, accumulated pair by pair
+        (a, b), rest = prs[0], prs[1:]
+        torch.matmul(taps[a], taps[b].mT, out=R[j])
+        for a, b in rest:
+            R[j].baddbmm_(taps[a], taps[b].mT)
+    # coefficients [R_0, R_d + R_d^T, -+ i (R_d - R_d^T)] against the table [cos, sin]: one product writes H
+    Z = torch.empty(2 * n_half - 1, G, c, c, dtype=torch.complex128, device=w.device)
+    Z[0].real.copy_(R[0])
+    torch.add(R[1:], R[1:].mT, out=Z[1:n_half].real)
+    torch.sub(R[1:].mT, R[1:], out=Z[n_half:].imag) if left else torch.sub(R[1:], R[1:].mT, out=Z[n_half:].imag)
+    Z[:n_half].imag.zero_()
+    Z[n_half:].real.zero_()
+    cos, sin = _dft_table(freqs, offs, grid, w.device)  # (nf, n_half)
+    T = torch.cat((cos, sin[:, 1:]), dim=1).to(torch.complex128)
+    H = (T @ Z.reshape(2 * n_half - 1, G * c * c)).reshape(nf, G, c, c).transpose(0, 1).reshape(G * nf, c, c)
+    e_H = _gamma(K * inner + 2 * n_half + 24, 2.0 ** -53) * schur.repeat_interleave(nf)
     return H, e_H
 
 
@@ -421,7 +426,7 @@ def _certified(weight: torch.Tensor, wg: torch.Tensor, kp: list[int], grid: list
         # smaller at 512 channels) and factors in float64, unless the float64 tap-pair Gram is cheaper.
         blocked = False
         n_off = math.prod(2 * k - 1 for k in kp)
-        direct_cost, offsets_cost = 4 * nf * c * c * inner, K * K * c * c * inner + 2 * nf * n_off * c * c
+        direct_cost, offsets_cost = 4 * nf * c * c * inner, (K * K + K) // 2 * c * c * inner + nf * (n_off + 1) * c * c
         if cdt == torch.complex64:
             F0 = w.sum(-1).double()
             low = float(F0.square().sum(-2 if not left else -1).amax())
