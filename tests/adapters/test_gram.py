@@ -250,3 +250,21 @@ def test_float64_gram_from_two_real_products_equals_the_complex_product(left):
     H, e_H = _gram_real(C, S, left)
     diff = torch.linalg.matrix_norm(H - (F @ F.mH if left else F.mH @ F), ord=2)
     assert bool((diff <= 2 * e_H).all()) and bool((e_H < 1e-11 * torch.linalg.matrix_norm(H, ord=2)).all())
+
+
+def test_cholesky_check_agrees_with_torch_on_definite_and_indefinite_matrices():
+    from toeplitzkit.adapters.torch.gram import _cholesky_ok
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(6, 20, 20, dtype=torch.complex128, generator=g)
+    H = X @ X.mH
+    top = torch.linalg.eigvalsh(H)[:, -1]
+    shift = top * torch.tensor([1.001, 0.999, 1.5, 0.5, 1.0001, 0.9999], dtype=F64)  # t^2 I - H: PD iff t^2 > top
+    A = -H
+    A.diagonal(dim1=-2, dim2=-1).add_(shift[:, None])
+    expected = torch.linalg.cholesky_ex(A)[1] == 0
+    assert expected.tolist() == [True, False, True, False, True, False]
+    L, ok = _cholesky_ok(A.clone(), need_factor=False)  # LAPACK in place: no factor returned
+    assert L is None and ok.tolist() == expected.tolist()
+    L, ok = _cholesky_ok(A.clone(), need_factor=True)
+    assert ok.tolist() == expected.tolist()
+    torch.testing.assert_close(L[0] @ L[0].mH, A[0])

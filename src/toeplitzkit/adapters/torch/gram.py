@@ -16,6 +16,7 @@ import math
 from typing import Any, Sequence
 
 import torch
+from scipy.linalg.lapack import zpotrf as _zpotrf
 
 from ..._deprecation import renamed_parameters
 from ...toeplitz.geometry import ConvGeometry, IntOrTuple, PaddingLike
@@ -224,6 +225,22 @@ def _gram_blocked(X: torch.Tensor, b: int) -> tuple[torch.Tensor, int]:
         torch.matmul(Xa, Xa.mH, out=buf)
         H.add_(buf)
     return H, min(b, n) + -(-n // b)
+
+
+def _cholesky_ok(A: torch.Tensor, need_factor: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Which matrices of the Hermitian batch ``A`` (a scratch copy: it may be overwritten) have a Cholesky factor.
+
+    Returns the factors when ``need_factor`` (torch's batched ``cholesky_ex``), else ``None``; for
+    complex128 CPU batches without the factor, LAPACK's ``zpotrf`` runs in place on each matrix (no
+    copy and no zeroing of the upper triangle).  The transpose it reads is ``conj(A)``, which has a
+    factor exactly when ``A`` does, with the same backward error bound.
+    """
+    if not need_factor and A.device.type == "cpu" and A.dtype == torch.complex128 and A.is_contiguous():
+        arr = A.numpy()
+        ok = [_zpotrf(arr[k].T, lower=1, clean=0, overwrite_a=1)[1] == 0 for k in range(arr.shape[0])]
+        return None, torch.tensor(ok, dtype=torch.bool)
+    L, info = torch.linalg.cholesky_ex(A)
+    return L, info == 0
 
 
 # ------------------------------------------------------------------ rounding margins
@@ -499,13 +516,12 @@ def _certified(weight: torch.Tensor, wg: torch.Tensor, kp: list[int], grid: list
                 idx = todo[a:a + chunk]
                 A = H[idx].neg_() if rnd or todo.numel() > chunk else H.neg()
                 A.diagonal(dim1=-2, dim2=-1).add_(t2v)
-                L, info = torch.linalg.cholesky_ex(A)
-                oks = info == 0
+                L, oks = _cholesky_ok(A, need_factor=cdt == torch.complex64)
                 ok[a:a + chunk] = oks
                 t2[idx[oks]] = t2v
                 # the factorization's backward error is <= gamma_{c+1} |L| |L|^H (Higham, Thm 10.3); in
                 # float64, || |L| |L|^H || is bounded through the trace after the loop (no pass over L)
-                if cdt == torch.complex64:
+                if L is not None:
                     rhoL[idx[oks]] = _schur(L if bool(oks.all()) else L[oks]) * (1 + 8 * c * u)
             todo = todo[~ok]
             if todo.numel() == 0:
