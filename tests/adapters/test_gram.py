@@ -255,7 +255,7 @@ def test_float64_gram_from_two_real_products_equals_the_complex_product(left):
 def test_cholesky_check_agrees_with_torch_on_definite_and_indefinite_matrices():
     from toeplitzkit.adapters.torch.gram import _cholesky_ok
     g = torch.Generator().manual_seed(5)
-    X = torch.randn(6, 20, 20, dtype=torch.complex128, generator=g)
+    X = torch.randn(6, 20, 20, dtype=torch.complex128, generator=g)  # order >= 16: the LAPACK path
     H = X @ X.mH
     top = torch.linalg.eigvalsh(H)[:, -1]
     shift = top * torch.tensor([1.001, 0.999, 1.5, 0.5, 1.0001, 0.9999], dtype=F64)  # t^2 I - H: PD iff t^2 > top

@@ -231,11 +231,12 @@ def _cholesky_ok(A: torch.Tensor, need_factor: bool) -> tuple[torch.Tensor | Non
     """Which matrices of the Hermitian batch ``A`` (a scratch copy: it may be overwritten) have a Cholesky factor.
 
     Returns the factors when ``need_factor`` (torch's batched ``cholesky_ex``), else ``None``; for
-    complex128 CPU batches without the factor, LAPACK's ``zpotrf`` runs in place on each matrix (no
-    copy and no zeroing of the upper triangle).  The transpose it reads is ``conj(A)``, which has a
+    complex128 CPU batches of matrices of order 16 or more without the factor, LAPACK's ``zpotrf`` runs
+    in place on each matrix (no copy and no zeroing of the upper triangle).  The transpose it reads is ``conj(A)``, which has a
     factor exactly when ``A`` does, with the same backward error bound.
     """
-    if not need_factor and A.device.type == "cpu" and A.dtype == torch.complex128 and A.is_contiguous():
+    if not need_factor and A.device.type == "cpu" and A.dtype == torch.complex128 and A.is_contiguous() \
+            and A.shape[-1] >= 16:  # below, one call per matrix costs more than the factorization
         arr = A.numpy()
         ok = [_zpotrf(arr[k].T, lower=1, clean=0, overwrite_a=1)[1] == 0 for k in range(arr.shape[0])]
         return None, torch.tensor(ok, dtype=torch.bool)
