@@ -52,6 +52,7 @@ def _worker(rank, port, out_dir):
         for t in range(STEPS):
             _step(ddp, reg, opt, x[t], y[t])
         torch.save([p.detach().clone() for p in model.parameters()], f"{out_dir}/rank{rank}.pt")
+        dist.barrier()  # both ranks are done communicating before either tears its process group down
     finally:
         dist.destroy_process_group()
 
