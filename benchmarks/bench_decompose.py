@@ -83,26 +83,10 @@ def bench_factorize(repeats):
               f"(SVD alone {t_svd:.3f} s)")
 
 
-def _dense_product(op):
-    """Independent dense product of the factors, left to right: diagonals scale columns; a
-    circulant is ``scipy.linalg.circulant`` or, with at most 4 nonzeros, a sum of column shifts."""
-    import scipy.linalg as sl
-
-    n = op.n
-    D = np.eye(n, dtype=complex)
-    for kind, f in zip(op.kinds, op.factors):
-        if kind == "diagonal":
-            D = D * f[None, :]
-        elif np.count_nonzero(f) <= 4:
-            D = sum(f[j] * np.roll(D, -j, axis=1) for j in np.flatnonzero(f))
-        else:
-            D = D @ sl.circulant(f)
-    return D
-
-
 def bench_ranks(quick):
     """dc_factorize on random rank-k matrices: reconstruction error and time per (n, k), real and complex."""
     from toeplitzkit.decompose import dc_factorize
+    from toeplitzkit.testing import dense_factor_product
 
     if quick:
         cases = [(64, [1, 8, 32, 64]), (256, [1, 16, 64, 256]), (1024, [1, 16, 64]), (257, [1, 2])]
@@ -128,7 +112,7 @@ def bench_ranks(quick):
                           f"{time.perf_counter() - t0:8.2f} failed: {str(exc)[:60]}...", flush=True)
                     continue
                 t = time.perf_counter() - t0
-                err = float(np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M))
+                err = float(np.linalg.norm(dense_factor_product(op) - M) / np.linalg.norm(M))
                 worst = max(worst, err)
                 print(f"{n:>5} {k:>5} {'complex' if cplx else 'real':>8} {op.rank:>6} {op.num_factors:>7} "
                       f"{t:8.2f} {err:10.1e}", flush=True)

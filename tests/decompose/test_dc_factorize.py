@@ -2,9 +2,9 @@ import contextlib
 
 import numpy as np
 import pytest
-import scipy.linalg as sl
 
 from toeplitzkit.decompose import DiagonalCirculant, dc_factorize
+from toeplitzkit.testing import dense_factor_product
 
 try:  # keep BLAS single-threaded: the SVDs here are small and threads only contend
     from threadpoolctl import threadpool_limits
@@ -23,22 +23,6 @@ def _low_rank(rng, n, k, cplx):
         A = A + 1j * rng.standard_normal((n, k))
         B = B + 1j * rng.standard_normal((k, n))
     return A @ B
-
-
-def _dense_product(op):
-    # Independent dense product of the factors: explicit diagonal scalings, and a
-    # circulant either as scipy.linalg.circulant (dense factors) or, when it has at
-    # most 4 nonzeros, as the sum of c_j times the cyclic shift by j.
-    n = op.n
-    out = np.eye(n, dtype=complex)
-    for kind, f in zip(op.kinds, op.factors):
-        if kind == "diagonal":
-            out = out * f[None, :]
-        elif np.count_nonzero(f) <= 4:
-            out = sum(f[j] * np.roll(out, -j, axis=1) for j in np.flatnonzero(f))
-        else:
-            out = out @ sl.circulant(f)
-    return out
 
 
 def _check_structure(op, k):
@@ -65,7 +49,7 @@ def test_200_random_trials_all_reconstruct(record_property):
             _check_structure(op, k)
             assert op.rank == k and op.requested_rank == k
             # independent check: the exact dense product of the returned factors
-            err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
+            err = np.linalg.norm(dense_factor_product(op) - M) / np.linalg.norm(M)
             assert err <= 1e-8, (trial, n, k, err)
             x = rng.standard_normal(n)
             np.testing.assert_allclose(op @ x, M @ x, rtol=0, atol=1e-8 * np.linalg.norm(M) * np.linalg.norm(x))
@@ -120,7 +104,7 @@ def test_float32_input_gives_complex64(rng, n, k):
     op = dc_factorize(M)
     assert op.dtype == np.complex64 and op.rank == k
     assert op.reconstruction_error <= 1e-4
-    np.testing.assert_allclose(_dense_product(op), M, atol=1e-4 * np.linalg.norm(M))
+    np.testing.assert_allclose(dense_factor_product(op), M, atol=1e-4 * np.linalg.norm(M))
     x = rng.standard_normal(n).astype(np.float32)
     assert np.linalg.norm(op @ x - M @ x) <= 1e-4 * np.linalg.norm(M) * np.linalg.norm(x)
 
@@ -130,7 +114,7 @@ def test_full_rank_up_to_32(rng):
     M = rng.standard_normal((32, 32))
     op = dc_factorize(M)
     _check_structure(op, 32)
-    assert np.linalg.norm(_dense_product(op) - M) <= 1e-8 * np.linalg.norm(M)
+    assert np.linalg.norm(dense_factor_product(op) - M) <= 1e-8 * np.linalg.norm(M)
 
 
 def test_numpy_and_numba_engines_agree(rng):
@@ -165,7 +149,7 @@ def test_zero_rows_and_columns(rng, n, k, zero_rows, zero_cols, kp):
     op = dc_factorize(M)
     assert op.requested_rank == k and op.rank == kp
     _check_structure(op, kp)
-    np.testing.assert_allclose(_dense_product(op), M, atol=1e-9 * np.linalg.norm(M))
+    np.testing.assert_allclose(dense_factor_product(op), M, atol=1e-9 * np.linalg.norm(M))
 
 
 def test_failure_raises_with_error_reached(rng):
@@ -210,7 +194,7 @@ def test_every_rank_reconstructs(n, cplx):
             op = dc_factorize(M)
             assert op.requested_rank == k and n % op.rank == 0 and op.rank >= k
             _check_structure(op, op.rank)
-            err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
+            err = np.linalg.norm(dense_factor_product(op) - M) / np.linalg.norm(M)
             assert err <= 1e-8, (n, k, err)
 
 
@@ -222,7 +206,7 @@ def test_full_rank_reconstructs(n, cplx):
     with _one_thread():
         op = dc_factorize(M)
     _check_structure(op, n)
-    err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
+    err = np.linalg.norm(dense_factor_product(op) - M) / np.linalg.norm(M)
     assert err <= 1e-8, err
 
 
@@ -231,7 +215,7 @@ def test_full_rank_numpy_engine(rng):
     M = _low_rank(rng, 48, 48, cplx=True)
     op = dc_factorize(M, engine="numpy")
     _check_structure(op, 48)
-    assert np.linalg.norm(_dense_product(op) - M) <= 1e-8 * np.linalg.norm(M)
+    assert np.linalg.norm(dense_factor_product(op) - M) <= 1e-8 * np.linalg.norm(M)
 
 
 @pytest.mark.parametrize("n", [67, 101])
@@ -242,7 +226,7 @@ def test_prime_n(n):
         M = _low_rank(rng, n, k, cplx=k == 2)
         op = dc_factorize(M)
         assert op.rank == (1 if k == 1 else n)
-        err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
+        err = np.linalg.norm(dense_factor_product(op) - M) / np.linalg.norm(M)
         assert err <= 1e-8
 
 
@@ -257,7 +241,7 @@ def test_prime_n_above_256(k, cplx):
         op = dc_factorize(M)
     assert op.rank == n and op.requested_rank == k
     _check_structure(op, n)
-    err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
+    err = np.linalg.norm(dense_factor_product(op) - M) / np.linalg.norm(M)
     assert err <= 1e-8, err
 
 
@@ -269,7 +253,7 @@ def test_n_1024_rank_128():
     with _one_thread():
         op = dc_factorize(M)
     _check_structure(op, 128)
-    err = np.linalg.norm(_dense_product(op) - M) / np.linalg.norm(M)
+    err = np.linalg.norm(dense_factor_product(op) - M) / np.linalg.norm(M)
     assert err <= 1e-8, err
 
 
