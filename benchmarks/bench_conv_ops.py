@@ -7,10 +7,10 @@ process: what a shared, loaded machine disturbs least) and wall-clock time of
 
 - torch's ``convNd`` and ``conv_transposeNd`` (the adjoint, with the
   ``output_padding`` that gives back the input size),
-- the operator's ``apply`` and ``apply_adjoint`` with ``method='direct'`` and
-  ``method='fft'``; ``method='auto'`` builds one of these two, and its time is
-  that path's time (the table says which it picked and whether it is the
-  faster one).
+- the operator's ``apply`` and ``apply_adjoint`` with ``method='direct'``,
+  ``method='fft'`` and, for 3-tap kernels at stride 1, ``method='winograd'``;
+  ``method='auto'`` builds one of these, and its time is that path's time (the
+  table says which it runs at that batch size, and whether it is the fastest).
 
 Inputs are the same NumPy arrays for both (torch reads them through
 ``torch.from_numpy``), in the same dtype; both allocate their outputs; the
@@ -164,7 +164,7 @@ def main(argv=None):
     ap.add_argument("--batches", default="1,64")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--budget", type=float, default=20.0, help="seconds per cell after which fewer repeats run")
-    ap.add_argument("--only", default="", help="run the layers whose name contains this")
+    ap.add_argument("--only", default="", help="run the layers whose name contains one of these (comma-separated)")
     ap.add_argument("--markdown", action="store_true", help="print the table in Markdown")
     args = ap.parse_args(argv)
 
@@ -177,8 +177,9 @@ def main(argv=None):
     print(f"ratios are ours / torch (median of up to {args.repeat} interleaved runs); 'auto' is the path "
           f"method='auto' builds, 'ok' whether it is the faster of the two\n")
     sep = " | " if args.markdown else "  "
-    head = ["layer", "dtype", "B", "torch ms", "direct ms", "fft ms", "auto", "ok", "ratio", "ratio wall",
-            "torch adj ms", "direct adj ms", "fft adj ms", "ok", "ratio adj", "ratio adj wall", "max rel err"]
+    head = ["layer", "dtype", "B", "torch ms", "direct ms", "fft ms", "winograd ms", "auto", "ok", "ratio",
+            "ratio wall", "torch adj ms", "direct adj ms", "fft adj ms", "winograd adj ms", "ok", "ratio adj",
+            "ratio adj wall", "max rel err"]
     if args.markdown:
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
@@ -189,7 +190,7 @@ def main(argv=None):
     cells = picked = 0
     worst = []
     for layer in LAYERS:
-        if args.only and args.only not in layer.name:
+        if args.only and not any(part in layer.name for part in args.only.split(",")):
             continue
         for dname in args.dtypes.split(","):
             dt = np.dtype(dname)
@@ -202,8 +203,15 @@ def main(argv=None):
                           groups=layer.groups)
                 cls = OPS[layer.nd]
                 ops = {m: cls(w, in_size, method=m, **kw) for m in ("direct", "fft")}
-                auto = cls(w, in_size, **kw).method
-                other = "fft" if auto == "direct" else "direct"
+                try:
+                    ops["winograd"] = cls(w, in_size, method="winograd", **kw)
+                except ValueError:  # not a 3-tap kernel at stride 1
+                    pass
+                auto_op = cls(w, in_size, **kw)
+                auto = auto_op.method
+                if auto == "winograd" and B < auto_op._winograd_min_batch:
+                    auto = "direct"  # what 'auto' runs for so few images
+                others = [m for m in ops if m != auto]
                 y = rng.standard_normal((B, layer.cout) + ops["direct"].output_size).astype(dt)
                 fwd, adj = torch_fns(layer, w, in_size, ops["direct"].output_size)
                 tx, ty = torch.from_numpy(x), torch.from_numpy(y)
@@ -212,17 +220,17 @@ def main(argv=None):
                     ref, ref_adj = fwd(tx).numpy(), adj(ty).numpy()
                 err = max(np.abs(ops[auto].apply(x) - ref).max() / np.abs(ref).max(),
                           np.abs(ops[auto].apply_adjoint(y) - ref_adj).max() / np.abs(ref_adj).max())
-                wall, cpu, skipped = time_interleaved({
-                    "torch": lambda: fwd(tx), "direct": lambda: ops["direct"].apply(x),
-                    "fft": lambda: ops["fft"].apply(x),
-                    "torch_adj": lambda: adj(ty), "direct_adj": lambda: ops["direct"].apply_adjoint(y),
-                    "fft_adj": lambda: ops["fft"].apply_adjoint(y)}, args.repeat, args.budget,
-                    slow={other: auto, other + "_adj": auto + "_adj"})
+                fns = {"torch": lambda: fwd(tx), "torch_adj": lambda: adj(ty)}
+                for m, op in ops.items():
+                    fns[m] = lambda op=op: op.apply(x)
+                    fns[m + "_adj"] = lambda op=op: op.apply_adjoint(y)
+                slow = {m: auto for m in others} | {m + "_adj": auto + "_adj" for m in others}
+                wall, cpu, skipped = time_interleaved(fns, args.repeat, args.budget, slow=slow)
                 ratio = {"cpu": cpu[auto] / cpu["torch"], "wall": wall[auto] / wall["torch"]}
                 ratio_adj = {"cpu": cpu[auto + "_adj"] / cpu["torch_adj"],
                              "wall": wall[auto + "_adj"] / wall["torch_adj"]}
-                ok = cpu[auto] <= cpu[other] * 1.05
-                ok_adj = cpu[auto + "_adj"] <= cpu[other + "_adj"] * 1.05
+                ok = all(cpu[auto] <= cpu[m] * 1.05 for m in others)
+                ok_adj = all(cpu[auto + "_adj"] <= cpu[m + "_adj"] * 1.05 for m in others)
                 for clock in within:
                     within[clock] += (ratio[clock] <= TARGET) + (ratio_adj[clock] <= TARGET)
                 cells += 2
@@ -232,11 +240,11 @@ def main(argv=None):
                         worst.append(f"{layer.name} {dname} B={B} {what} {r:.2f}x")
 
                 def ms(k):
-                    return f"{cpu[k] * 1e3:.3f}" + ("*" if k in skipped else "")
+                    return f"{cpu[k] * 1e3:.3f}" + ("*" if k in skipped else "") if k in cpu else "-"
 
-                row = [layer.name, dname, str(B), ms("torch"), ms("direct"), ms("fft"), auto,
+                row = [layer.name, dname, str(B), ms("torch"), ms("direct"), ms("fft"), ms("winograd"), auto,
                        "yes" if ok else "NO", f"{ratio['cpu']:.2f}", f"{ratio['wall']:.2f}",
-                       ms("torch_adj"), ms("direct_adj"), ms("fft_adj"), "yes" if ok_adj else "NO",
+                       ms("torch_adj"), ms("direct_adj"), ms("fft_adj"), ms("winograd_adj"), "yes" if ok_adj else "NO",
                        f"{ratio_adj['cpu']:.2f}", f"{ratio_adj['wall']:.2f}", f"{err:.1e}"]
                 print(("| " + " | ".join(row) + " |") if args.markdown else sep.join(row), flush=True)
     print(f"\nload average after: {'/'.join(f'{v:.2f}' for v in os.getloadavg())}")

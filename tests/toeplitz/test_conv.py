@@ -331,7 +331,7 @@ def test_conv_errors():
     with pytest.raises(TypeError, match="'groups'"):
         Conv2dOperator(w, 8, groups=1.5)
     with pytest.raises(ValueError, match="'method'"):
-        Conv2dOperator(w, 8, method="winograd")
+        Conv2dOperator(w, 8, method="gemm")
     bad = w.copy()
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="'weight' must contain only finite"):
@@ -614,13 +614,16 @@ def test_direct_path_complex_kernel_and_input(engine, monkeypatch):
 def test_auto_cost_model_choices():
     rng = np.random.default_rng(33)
     for w, size, kw in [
-        (rng.standard_normal((64, 64, 3, 3)), 56, dict(padding=1)),  # ResNet 3x3
+        (rng.standard_normal((64, 64, 3, 3)), 56, dict(stride=2, padding=1)),  # strided ResNet 3x3
         (rng.standard_normal((64, 3, 7, 7)), 224, dict(stride=2, padding=3)),  # stem
         (rng.standard_normal((32, 1, 3, 3)), 112, dict(padding=1, groups=32)),  # depthwise
-        (rng.standard_normal((512, 512, 3, 3)), 2, dict(padding=1)),  # small feature map
+        (rng.standard_normal((512, 512, 3, 3)), 1, dict(padding=1)),  # 1x1 map: the centre tap alone
     ]:
         op = Conv2dOperator(w, size, **kw)
         assert op.method == "direct" and op._direct_cost() < op._fft_cost()
+    # stride-1 3x3 layers take Winograd's F(2, 3) (tests/toeplitz/test_winograd.py)
+    for c, size in [(64, 56), (512, 2)]:
+        assert Conv2dOperator(rng.standard_normal((c, c, 3, 3)), size, padding=1).method == "winograd"
     for w, size in [(rng.standard_normal((4, 4, 15, 15)), 64), (rng.standard_normal((8, 8, 31)), 4096)]:
         op = (Conv2dOperator if w.ndim == 4 else Conv1dOperator)(w, size, padding=w.shape[-1] // 2)
         assert op.method == "fft" and op._fft_cost() < op._direct_cost()

@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from .. import _fft
+from . import _winograd
 from .._deps import HAS_NUMBA
 from .._validation import as_array, check_option, result_dtype
 from .base import StructuredOperator
@@ -44,7 +45,10 @@ _NUMPY_PAD_MODE: dict[str, Literal["wrap", "reflect", "edge"]] = {
 # product, so that memory stays a few times the size of the input.
 _CACHE_BYTES = 1 << 25
 _CHUNK_BYTES = 1 << 22
-_METHODS = ("auto", "fft", "direct")
+_METHODS = ("auto", "fft", "direct", "winograd")
+# The Winograd path transforms at most about this many bytes of input and output
+# tiles (V and M) per chunk of images (at least one image).
+_WINOGRAD_BYTES = 1 << 25
 # The direct path gathers the windows of at most this many bytes of input at a
 # time into the column matrix of one matrix product (whole images when they fit,
 # else bands of output rows of one image).
@@ -64,10 +68,15 @@ _USE_NUMBA = HAS_NUMBA
 # of the compiled group loops and of the per-frequency complex products,
 # entries gathered into the column matrix, FFT work units (n log2 n), small
 # per-frequency products, per-tap phase terms and accumulations of a streamed
-# spectrum, and the fixed cost of a product.
+# spectrum, the fixed cost of a product; Winograd's transformed entries (written
+# and read, ``_winograd_cost``) and the bytes of a kernel larger than the cache
+# that a product reads from memory (``_winograd_batch``), fitted to 3x3 layers of
+# 64-512 channels on 2x2 to 56x56 maps.
 _COST = {"gemm_macs": 1.7e10, "loop_macs": 4.5e9, "complex_macs": 1.5e9, "gather": 1.5e9, "fft": 2.0e9,
-         "freq": 5.0e7, "phase": 5.0e7, "accumulate": 2.0e8, "call": 2.0e-5}
+         "freq": 5.0e7, "phase": 5.0e7, "accumulate": 2.0e8, "call": 2.0e-5, "winograd": 1.0e9,
+         "kernel_bytes": 4.8e9, "cache_bytes": 8 << 20}
 _KERNELS: Any = None
+_WINOGRAD_KERNELS: Any = None
 
 
 def _kernels() -> Any:
@@ -80,6 +89,18 @@ def _kernels() -> Any:
 
         _KERNELS = _conv_kernels
     return _KERNELS
+
+
+def _winograd_kernels() -> Any:
+    """The compiled transforms of the Winograd path, or None without Numba (NumPy passes then)."""
+    global _WINOGRAD_KERNELS
+    if not _USE_NUMBA:
+        return None
+    if _WINOGRAD_KERNELS is None:
+        from . import _winograd_kernels as kernels
+
+        _WINOGRAD_KERNELS = kernels
+    return _WINOGRAD_KERNELS
 
 
 class _ConvNdOperator(StructuredOperator):
@@ -136,8 +157,24 @@ class _ConvNdOperator(StructuredOperator):
                        for tap in np.ndindex(*self.kernel_size)]
         self._plan_direct()
         method = check_option(method, "method", _METHODS)
+        # Winograd F(2, 3): 3-tap kernels along every axis, stride 1, no dilation, matrix products per group
+        self._winograd_tiles = tuple((f + 1) // 2 for f in self._full)
+        winograd_ok = (all(k == 3 for k in self.kernel_size) and all(s == 1 for s in self.stride)
+                       and all(d == 1 for d in self.dilation) and not self._loops and not self._identity)
+        if method == "winograd" and not winograd_ok:
+            raise ValueError("'method': 'winograd' needs a kernel of 3 taps along every axis, stride 1 and dilation 1, "
+                             "and groups wider than the depthwise-like ones the compiled loops take; got kernel_size "
+                             f"{self.kernel_size}, stride {self.stride}, dilation {self.dilation}, "
+                             f"groups {self.groups}; use 'direct', 'fft' or 'auto'")
+        # the smallest batch the Winograd path takes (with 'auto': smaller ones go the direct way)
+        self._winograd_min_batch = 1
         if method == "auto":
-            method = "direct" if self._direct_cost() <= self._fft_cost() else "fft"
+            costs = {"direct": self._direct_cost(), "fft": self._fft_cost()}
+            if winograd_ok and nd > 1:  # in 1-D it saves a third of the multiply-adds, and measured no faster
+                costs["winograd"] = self._winograd_cost()
+            method = min(costs, key=costs.__getitem__)
+            if method == "winograd":
+                self._winograd_min_batch = self._winograd_batch(costs["direct"], costs["winograd"])
         self.method = method
         self._direct = method == "direct"
 
@@ -379,6 +416,91 @@ class _ConvNdOperator(StructuredOperator):
             mix = nk * (2 * co * ci_g / _COST["gemm_macs"] + 1 / _COST["phase"] + co / _COST["accumulate"])
         return _COST["call"] * 3 + transforms + mix
 
+    def _winograd_cost(self) -> float:
+        """Modelled seconds of one Winograd product per image (float64, one thread; see ``_COST``).
+
+        ``4^d`` matrix products over the tiles, and the transforms, whose cost
+        is that of the transformed entries written and read (``4^d`` per tile
+        and channel, in and out).
+        """
+        T = 4 ** self._nd
+        tiles = math.prod(self._winograd_tiles)
+        macs = T * self.out_channels * (self.in_channels // self.groups) * tiles
+        moved = T * (self.in_channels + self.out_channels) * tiles
+        return _COST["call"] * 2 + macs / _COST["gemm_macs"] + moved / _COST["winograd"]
+
+    def _winograd_batch(self, direct: float, winograd: float) -> int:
+        """The smallest batch for which the Winograd product is modelled faster than the direct one.
+
+        The per-image costs ``direct`` and ``winograd`` leave out reading the
+        kernel, once per product: ``4^d / K`` times as many entries for the
+        transformed kernel.  Where that outgrows the cache it decides products
+        of one or a few images on small maps (512 channels on 4x4: a float32
+        image's product reads 16.8 MB of transformed kernel against 9.4 MB).
+        """
+        entries = self.out_channels * (self.in_channels // self.groups)
+        cache, item = _COST["cache_bytes"], self._dtype.itemsize
+        spill = [max(0.0, taps * entries * item - cache) for taps in (4 ** self._nd, len(self._active))]
+        extra = (spill[0] - spill[1]) / _COST["kernel_bytes"] + _COST["call"]
+        saved = (direct - _COST["call"]) - (winograd - 2 * _COST["call"])
+        return max(1, int(extra // saved) + 1) if saved > 0 else 1 << 62
+
+    def _winograd_weights(self, dtype: DTypeLike) -> np.ndarray:
+        """``G g G^T`` per axis (computed in float64, then cast), ``(4^d, groups, c_out_g, c_in_g)``."""
+        key = ("winograd", np.dtype(dtype).str)
+        U = self._spec_cache.get(key)
+        if U is None:
+            g = self.groups
+            u = _winograd.kernel_transform(self.weight, self._nd)  # (T, c_out, c_in_g)
+            U = np.ascontiguousarray(u.reshape(u.shape[0], g, -1, u.shape[2]).astype(dtype))
+            self._spec_cache[key] = U
+        return U
+
+    def _winograd_forward(self, x: np.ndarray) -> np.ndarray:
+        """Winograd F(2, 3) product (see ``_winograd``): transform the input tiles, ``4^d`` matrix products, back."""
+        B = x.shape[0]
+        dt = x.dtype
+        g = self.groups
+        co, cin = self.out_channels, self.in_channels
+        tiles = self._winograd_tiles
+        T = 4 ** self._nd
+        U = self._winograd_weights(dt)
+        ntile = math.prod(tiles)
+        nb = max(1, min(B, _WINOGRAD_BYTES // (T * (cin + co) * ntile * dt.itemsize)))
+        kernels = _winograd_kernels()
+        fused = kernels is not None and self._nd == 2
+        xs = x.reshape((B, cin) + self.input_size)
+        out = np.empty((B, co) + self.output_size, dtype=dt)
+        zeros = self.padding_mode == "zeros"
+        interior = (slice(None), slice(None)) + self._inner
+        for b0 in range(0, B, nb):
+            n = min(nb, B - b0)
+            P = n * ntile
+            # rows past the padded input stay zero: they only feed outputs that are cropped
+            xq = self._take("winograd pad", (n, cin) + tuple(2 * t + 2 for t in tiles), dt, zero=True)
+            xq[interior] = xs[b0:b0 + n]
+            if not zeros:
+                self._fill_padding(xq)
+            if fused:
+                vbuf = self._take("winograd V", (T * (cin * P + _winograd.PLANE_PAD),), dt, zero=False)
+                mbuf = self._take("winograd M", (T * (co * P + _winograd.PLANE_PAD),), dt, zero=False)
+                V, M = _winograd.planes(vbuf, T, cin, P), _winograd.planes(mbuf, T, co, P)
+                kernels.input_2d(xq, tiles[0], tiles[1], V)
+            else:
+                vbuf = self._take("winograd V", (T * cin * P,), dt, zero=False)
+                mbuf = self._take("winograd M", (T * co * P,), dt, zero=False)
+                V, M = vbuf.reshape(T, cin, P), mbuf.reshape(T, co, P)
+                _winograd.transform_input(xq, tiles, V, kernels)
+            np.matmul(U, _winograd.split_rows(V, g), out=_winograd.split_rows(M, g))
+            if fused:
+                kernels.output_2d(M, tiles[0], tiles[1], out[b0:b0 + n])
+            else:
+                R = _winograd.transform_output(M, tiles, co, n, kernels)
+                out[b0:b0 + n] = np.swapaxes(R[(Ellipsis,) + tuple(slice(0, o) for o in self.output_size)], 0, 1)
+            for key, buf in (("winograd pad", xq), ("winograd V", vbuf), ("winograd M", mbuf)):
+                self._give(key, buf)
+        return out
+
     def _direct_weights(self, dtype: DTypeLike, adjoint: bool, transposed: bool = False) -> np.ndarray:
         """The kernel restricted to the active taps, per dtype.
 
@@ -553,8 +675,12 @@ class _ConvNdOperator(StructuredOperator):
         self._spec_cache[("transposed",)] = t
         return t
 
-    def _direct_backward(self, y: np.ndarray) -> np.ndarray:
-        """Adjoint of :meth:`_direct_forward`: one matrix product per chunk, then scatter (col2im)."""
+    def _direct_backward(self, y: np.ndarray, winograd: bool = False) -> np.ndarray:
+        """Adjoint of :meth:`_direct_forward`: one matrix product per chunk, then scatter (col2im).
+
+        At stride 1 it is the forward product of :meth:`_transposed`, by the
+        Winograd path when ``winograd``.
+        """
         B = y.shape[0]
         dt = y.dtype
         g = self.groups
@@ -567,7 +693,7 @@ class _ConvNdOperator(StructuredOperator):
             return res.reshape((B, cin) + self.input_size)
         t = self._transposed()
         if t is not None:
-            res = t._direct_forward(y)
+            res = t._winograd_forward(y) if winograd else t._direct_forward(y)
             return res if self.padding_mode == "zeros" else self._pad_adjoint(res)
         ys = y.reshape(B, co, P)
         nb, bands = self._chunks(B, dt.itemsize)
@@ -608,6 +734,10 @@ class _ConvNdOperator(StructuredOperator):
             return np.empty((B, self.out_channels) + self.output_size, dtype=x.dtype)
         if self._direct:
             return self._direct_forward(x)
+        if self.method == "winograd":
+            if B < self._winograd_min_batch:
+                return self._direct_forward(x)
+            return self._winograd_forward(x)
         real = x.dtype.kind == "f"
         axes = tuple(range(-nd, 0))
         xp = self._pad(x)
@@ -633,8 +763,8 @@ class _ConvNdOperator(StructuredOperator):
         B = y.shape[0]
         if B == 0:
             return np.empty((B, self.in_channels) + self.input_size, dtype=y.dtype)
-        if self._direct:
-            return self._direct_backward(y)
+        if self._direct or self.method == "winograd":
+            return self._direct_backward(y, winograd=self.method == "winograd" and B >= self._winograd_min_batch)
         real = y.dtype.kind == "f"
         axes = tuple(range(-nd, 0))
         if any(s != 1 for s in self.stride):
@@ -804,17 +934,23 @@ class Conv2dOperator(_ConvNdOperator):
         ``padding_mode`` in ``('zeros', 'circular', 'reflect', 'replicate')`` with
         torch's limits on the padding.  The resolved padding is stored per side in
         ``padding``, the parsed arguments in ``geometry``.
-    method : {'auto', 'fft', 'direct'}, default 'auto'
+    method : {'auto', 'fft', 'direct', 'winograd'}, default 'auto'
         How products are evaluated (the result is the same up to rounding):
         ``'fft'`` by the transform of the padded input (see Notes),
         ``'direct'`` by one large matrix product on the gathered windows of
         the input (``K c_out c_in / groups`` multiply-adds per output pixel, no
-        transform; see Notes).  ``'auto'`` compares modelled times of the two
-        (matrix-product, gathering and FFT rates fitted to measurements on
-        one CPU thread): ``'direct'`` for 1x1, 3x3 and strided layers,
-        depthwise layers and small feature maps, the transform for large
-        kernels on few channels (e.g. 15x15 on 4 channels, or a 31-tap 1-D
-        kernel on 8).  The choice is kept in ``method``.
+        transform; see Notes), ``'winograd'`` (3x3 kernels at stride 1 and
+        dilation 1, other than depthwise) by Winograd's minimal filtering
+        F(2x2, 3x3): 16 matrix products over 4x4 input tiles, 4 multiply-adds
+        per output pixel and channel pair instead of 9 (see Notes).
+        ``'auto'`` compares modelled times of the paths (matrix-product,
+        gathering, transform and FFT rates fitted to measurements on one CPU
+        thread): Winograd for stride-1 3x3 layers (but a product of fewer
+        images than the transformed kernel's extra reads pay for, 512
+        channels on 4x4 for one image, goes the direct way), ``'direct'`` for
+        1x1 and strided layers, depthwise layers and the smallest maps, the
+        transform for large kernels on few channels (e.g. 15x15 on 4 channels,
+        or a 31-tap 1-D kernel on 8).  The choice is kept in ``method``.
     check_finite : bool, default True
         Reject NaN and infinities in ``weight`` and in the inputs.
 
@@ -825,7 +961,7 @@ class Conv2dOperator(_ConvNdOperator):
     stride, dilation : (int, int)
     padding : ((int, int), (int, int))
         The resolved padding, ``(left, right)`` per axis.
-    method : {'fft', 'direct'}
+    method : {'fft', 'direct', 'winograd'}
         The evaluation path in use.
     shape : (out_channels * Ho * Wo, in_channels * H * W)
 
@@ -870,7 +1006,22 @@ class Conv2dOperator(_ConvNdOperator):
     operator keeps its work buffers (at most 32 MiB each) between products.
     Peak memory of a product on the ResNet layer above: about 2.2 times the
     input, output included (``benchmarks/bench_conv_memory.py``).
-    ``benchmarks/bench_conv_ops.py`` times both paths against PyTorch's CPU
+
+    With ``method='winograd'`` the padded input is cut into overlapping 4x4
+    tiles (stride 2), each transformed by ``B^T d B`` (additions only) into 16
+    planes ``(c_in, tiles)``; 16 matrix products by the transformed kernel
+    ``G g G^T`` (computed once, in float64, then cast) and the output transform
+    ``A^T m A`` give 2x2 output pixels per tile (toeplitzkit.toeplitz._winograd
+    has the matrices).  It is exact in exact arithmetic; in floating point
+    its error is a small multiple of the direct sum's (the float32 errors are
+    within 3x the direct path's in the tests; in float64 both are about
+    1e-15).  The adjoint is the Winograd product of the flipped kernel.  1-D
+    (F(2, 3)) and 3-D (F(2x2x2, 3x3x3), 64 products, 8 multiply-adds instead
+    of 27) layers take it the same way; ``'auto'`` uses it in 2-D and 3-D.
+    Work memory: the transformed tiles, 4 (3-D: 8) times the input and output
+    of a chunk of images of at most 32 MiB.
+
+    ``benchmarks/bench_conv_ops.py`` times every path against PyTorch's CPU
     convolutions.
 
     The weight has no batch dimensions: one operator is one layer; a batch of

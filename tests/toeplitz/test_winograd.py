@@ -1,0 +1,193 @@
+"""The Winograd F(2, 3) path of the convolution operators, against exact algebra, torch and dense matrices."""
+
+import itertools
+import zlib
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from toeplitzkit.toeplitz import Conv1dOperator, Conv2dOperator, Conv3dOperator, conv
+from toeplitzkit.toeplitz import _winograd
+
+from .test_conv import MODES, OPS, tol, torch_conv, torch_dense
+
+BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+G = [[1, 0, 0], [sp.Rational(1, 2)] * 3, [sp.Rational(1, 2), -sp.Rational(1, 2), sp.Rational(1, 2)], [0, 0, 1]]
+AT = [[1, 1, 1, 0], [0, 1, -1, -1]]
+
+
+def test_f23_is_an_identity_of_polynomials():
+    """A^T [(G g) * (B^T d)] is the 3-tap correlation of d, symbolically (hence in every dimension, axis by axis)."""
+    g, d = sp.symbols("g0:3"), sp.symbols("d0:4")
+    y = sp.Matrix(AT) * (sp.Matrix(G) * sp.Matrix(g)).multiply_elementwise(sp.Matrix(BT) * sp.Matrix(d))
+    assert [sp.expand(y[o] - sum(g[e] * d[o + e] for e in range(3))) for o in range(2)] == [0, 0]
+    # the transforms in the code are these matrices: the kernel transform, and one pass of each
+    w = np.array([[[2.0, -3.0, 5.0]]])
+    np.testing.assert_array_equal(_winograd.kernel_transform(w, 1)[:, 0, 0], np.array(G, dtype=float) @ w[0, 0])
+    A = np.arange(6.0).reshape(1, 6, 1) ** 2
+    out = np.empty((4, 1, 2, 1))
+    _winograd.input_pass_numpy(A, 2, out)
+    np.testing.assert_array_equal(out[:, 0, :, 0].T, [np.array(BT) @ A[0, 2 * i:2 * i + 4, 0] for i in range(2)])
+    Mt = np.arange(8.0).reshape(4, 1, 2, 1) ** 2
+    back = np.empty((1, 4, 1))
+    _winograd.output_pass_numpy(Mt, back)
+    np.testing.assert_array_equal(back[0, :, 0], np.concatenate([np.array(AT) @ Mt[:, 0, i, 0] for i in range(2)]))
+
+
+def _engines(engine, monkeypatch):
+    if engine == "numpy":
+        monkeypatch.setattr(conv, "_USE_NUMBA", False)
+    elif not conv._USE_NUMBA:
+        pytest.skip("numba is not installed")
+
+
+CASES = [
+    # (nd, cin, cout, size, padding, groups)
+    (2, 8, 6, (7, 6), 1, 1),  # odd and even outputs: the last tile row is cropped
+    (2, 10, 12, (5, 8), 2, 2),  # grouped, wider padding
+    (2, 6, 6, (1, 1), 1, 1),  # a 1x1 image: one tile
+    (2, 5, 7, (4, 3), 0, 1),  # no padding
+    (2, 5, 4, (6, 6), (2, 0), 1),  # per-axis padding
+    (1, 6, 5, (11,), 1, 1),
+    (1, 10, 10, (8,), 2, 2),
+    (3, 5, 6, (4, 5, 3), 1, 1),
+    (3, 10, 10, (3, 3, 4), 1, 2),
+]
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c)))
+def test_winograd_matches_torch_and_dense(case, mode, dtype, engine, monkeypatch):
+    _engines(engine, monkeypatch)
+    nd, cin, cout, size, padding, groups = case
+    if mode != "zeros" and any(p >= s for p, s in zip(np.broadcast_to(padding, (nd,)), size)):
+        pytest.skip("reflect padding needs padding < size")
+    rng = np.random.default_rng(zlib.crc32(repr((case, mode)).encode()))
+    w = rng.standard_normal((cout, cin // groups) + (3,) * nd).astype(dtype)
+    kw = dict(padding=padding, groups=groups)
+    op = OPS[nd](w, size, padding_mode=mode, method="winograd", **kw)
+    assert op.method == "winograd"
+    x = rng.standard_normal((2, 3, cin) + size).astype(dtype)
+    y = op.apply(x)
+    ref = torch_conv(w, x.reshape((6,) + x.shape[2:]), nd, mode=mode, **kw)
+    assert y.dtype == np.dtype(dtype) and y.shape == (2, 3) + ref.shape[1:]
+    scale = np.abs(ref).max()
+    np.testing.assert_allclose(y.reshape(ref.shape), ref, rtol=0, atol=tol(dtype) * scale)
+    dense = torch_dense(w.astype(np.float64), size, nd, mode=mode, **kw)
+    v = rng.standard_normal(y.shape).astype(dtype)
+    adj = op.apply_adjoint(v)
+    expect = v.reshape(6, -1).astype(np.float64) @ dense
+    assert adj.dtype == np.dtype(dtype) and adj.shape == x.shape
+    np.testing.assert_allclose(adj.reshape(6, -1), expect, rtol=0, atol=tol(dtype) * np.abs(expect).max())
+    # again on one image: the kept work buffers (zero rows past the padded input included) are clean
+    x1 = (1e3 * rng.standard_normal(x.shape[2:])).astype(dtype)
+    np.testing.assert_allclose(op.apply(x1).ravel(), dense @ x1.ravel().astype(np.float64), rtol=0,
+                               atol=tol(dtype) * 1e3 * scale * 4)
+    np.testing.assert_allclose(op.apply(x).reshape(ref.shape), ref, rtol=0, atol=tol(dtype) * scale)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_numba_and_numpy_transforms_agree_bit_for_bit(nd, monkeypatch):
+    if not conv._USE_NUMBA:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(nd)
+    size = (9, 6, 5)[:nd]
+    w = rng.standard_normal((7, 6) + (3,) * nd).astype(np.float32)
+    x = rng.standard_normal((3, 6) + size).astype(np.float32)
+    y = OPS[nd](w, size, padding=1, method="winograd").apply(x)
+    monkeypatch.setattr(conv, "_USE_NUMBA", False)
+    np.testing.assert_array_equal(OPS[nd](w, size, padding=1, method="winograd").apply(x), y)
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_winograd_complex_kernel_and_input(engine, monkeypatch):
+    _engines(engine, monkeypatch)
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((6, 5, 3, 3)) + 1j * rng.standard_normal((6, 5, 3, 3))
+    x = rng.standard_normal((2, 5, 6, 7)) + 1j * rng.standard_normal((2, 5, 6, 7))
+    op, ref = (Conv2dOperator(w, (6, 7), padding=1, method=m) for m in ("winograd", "direct"))
+    np.testing.assert_allclose(op.apply(x), ref.apply(x), rtol=0, atol=1e-12 * np.abs(ref.apply(x)).max())
+    y = rng.standard_normal((2, 6, 6, 7)) + 1j * rng.standard_normal((2, 6, 6, 7))
+    np.testing.assert_allclose(op.apply_adjoint(y), ref.apply_adjoint(y), rtol=0,
+                               atol=1e-12 * np.abs(ref.apply_adjoint(y)).max())
+
+
+def test_winograd_in_chunks_of_images(monkeypatch):
+    """A budget of under two images' tiles: chunks of one image, a partial last chunk with two."""
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((8, 8, 3, 3))
+    op, ref = (Conv2dOperator(w, (6, 6), padding=1, method=m) for m in ("winograd", "direct"))
+    x = rng.standard_normal((5, 8, 6, 6))
+    expect = ref.apply(x)
+    per_image = 16 * 16 * 9 * 8
+    for budget in (per_image, 2 * per_image):
+        monkeypatch.setattr(conv, "_WINOGRAD_BYTES", budget)
+        np.testing.assert_allclose(op.apply(x), expect, rtol=0, atol=1e-12 * np.abs(expect).max())
+
+
+def test_float32_error_is_that_of_the_direct_sum():
+    """Rounding: in float32, Winograd's error against float64 stays within 3x the direct path's (ResNet-like layers)."""
+    rng = np.random.default_rng(13)
+    for cin, size in [(64, 8), (128, 4), (32, 14)]:
+        w = rng.standard_normal((cin, cin, 3, 3)) / np.sqrt(9 * cin)
+        x = rng.standard_normal((4, cin, size, size))
+        exact = Conv2dOperator(w, size, padding=1, method="direct").apply(x)
+        errs = {}
+        for m in ("winograd", "direct"):
+            y = Conv2dOperator(w.astype(np.float32), size, padding=1, method=m).apply(x.astype(np.float32))
+            errs[m] = np.abs(y - exact).max() / np.abs(exact).max()
+        assert errs["winograd"] <= 3 * errs["direct"], errs
+
+
+def test_winograd_needs_three_taps_stride_one_no_dilation():
+    w = np.ones((4, 4, 3, 3))
+    for kw in [dict(stride=2), dict(dilation=2, padding=2)]:
+        with pytest.raises(ValueError, match="'method': 'winograd'"):
+            Conv2dOperator(w, 8, method="winograd", **kw)
+    with pytest.raises(ValueError, match="'method': 'winograd'"):
+        Conv2dOperator(np.ones((4, 4, 5, 5)), 8, method="winograd")
+    if conv._USE_NUMBA:  # depthwise groups take the compiled loops
+        with pytest.raises(ValueError, match="groups"):
+            Conv2dOperator(np.ones((4, 1, 3, 3)), 8, groups=4, method="winograd")
+    with pytest.raises(ValueError, match="'method'"):
+        Conv2dOperator(w, 8, method="winograd3")
+
+
+def test_auto_takes_winograd_for_3x3_layers_and_the_direct_path_for_a_single_wide_image():
+    rng = np.random.default_rng(3)
+    for cin, size in [(64, 56), (128, 28), (256, 14), (512, 7), (64, 8)]:
+        op = Conv2dOperator(rng.standard_normal((cin, cin, 3, 3)).astype(np.float32), size, padding=1)
+        assert op.method == "winograd" and op._winograd_cost() < min(op._direct_cost(), op._fft_cost())
+        assert op._winograd_min_batch == 1
+    assert Conv3dOperator(rng.standard_normal((32, 32, 3, 3, 3)), 16, padding=1).method == "winograd"
+    assert Conv1dOperator(rng.standard_normal((64, 64, 3)), 1024, padding=1).method == "direct"
+    # 512 channels on 4x4: one image reads 16/9 as many kernel entries through Winograd; batches go that way
+    w = rng.standard_normal((512, 512, 3, 3)).astype(np.float32)
+    op = Conv2dOperator(w, 4, padding=1)
+    direct = Conv2dOperator(w, 4, padding=1, method="direct")
+    winograd = Conv2dOperator(w, 4, padding=1, method="winograd")
+    assert op.method == "winograd" and op._winograd_min_batch > 1
+    x1 = rng.standard_normal((1, 512, 4, 4)).astype(np.float32)
+    np.testing.assert_array_equal(op.apply(x1), direct.apply(x1))  # the same path, the same rounding
+    np.testing.assert_array_equal(op.apply_adjoint(x1), direct.apply_adjoint(x1))
+    xb = rng.standard_normal((op._winograd_min_batch, 512, 4, 4)).astype(np.float32)
+    np.testing.assert_array_equal(op.apply(xb), winograd.apply(xb))
+    np.testing.assert_array_equal(op.apply_adjoint(xb), winograd.apply_adjoint(xb))
+
+
+def test_winograd_grid_of_sizes_against_the_direct_path():
+    """Every output parity and padding up to the kernel's span, 2-D, float64."""
+    rng = np.random.default_rng(17)
+    w = rng.standard_normal((6, 5, 3, 3))
+    for h, wd, p in itertools.product(range(1, 6), range(1, 6), range(3)):
+        if h + 2 * p < 3 or wd + 2 * p < 3:
+            continue
+        op, ref = (Conv2dOperator(w, (h, wd), padding=p, method=m) for m in ("winograd", "direct"))
+        x = rng.standard_normal((2, 5, h, wd))
+        np.testing.assert_allclose(op.apply(x), ref.apply(x), rtol=0, atol=1e-12 * np.abs(ref.apply(x)).max())
+        y = rng.standard_normal((2, 6) + op.output_size)
+        np.testing.assert_allclose(op.apply_adjoint(y), ref.apply_adjoint(y), rtol=0,
+                                   atol=1e-12 * np.abs(ref.apply_adjoint(y)).max())
