@@ -32,8 +32,9 @@ in two overlapping tiles), so the Schur test gives ``||Q|| <= 4^d`` times the
 direct sum's absolute bound: ``16 (c_in + 11) eps`` in 2-D against the
 ``64 (9 c_in + 16) eps`` the lower bounds charge.
 
-Layouts: the padded input is ``(n, C, Q_1, ..., Q_d)`` with ``Q_a = 2 t_a + 2``
-(``t_a`` tiles along axis ``a``, rows past the padded input zero); the
+Layouts: the padded input is ``(n, C, Q_1, ..., Q_d)`` (fused 2-D kernels) or
+``(C, n, Q_1, ..., Q_d)`` (separable passes) with ``Q_a = 2 t_a + 2`` (``t_a``
+tiles along axis ``a``, rows past the padded input zero); the
 transformed input ``V`` is ``(4^d, C, n t_1 ... t_d)``, the tile index of
 each axis in C order (``(u_1, ..., u_d)``, ``u_1`` slowest), so that ``V[k]`` is
 the right-hand side of one matrix product; ``M = U V`` has the same layout
@@ -106,16 +107,14 @@ def output_pass_numpy(A: np.ndarray, out: np.ndarray) -> None:
 
 
 def transform_input(xq: np.ndarray, tiles: tuple[int, ...], V: np.ndarray, kernels) -> None:
-    """``V`` ``(4^d, C, n prod(tiles))`` (C-contiguous) from the padded input ``xq`` ``(n, C, Q_1, ..., Q_d)``.
+    """``V`` ``(4^d, C, n prod(tiles))`` (C-contiguous) from the padded input ``xq`` ``(C, n, Q_1, ..., Q_d)``.
 
     Separable passes, last axis first; each writes four streams, so ``V``
     needs no padding between its planes.
     """
-    n, C = xq.shape[:2]
     nd = len(tiles)
     passes = (kernels.input_pass if kernels is not None else input_pass_numpy)
-    # channels ahead of the images, which the matrix products need; every pass keeps (4.., C, n, ...) order
-    cur = np.ascontiguousarray(np.swapaxes(xq, 0, 1))
+    cur = xq  # every pass keeps the order (4.., C, n, ...)
     for ax in range(nd - 1, -1, -1):
         lead = nd - 1 - ax  # transform axes already in front
         sh = cur.shape
