@@ -140,3 +140,35 @@ def transform_output(M: np.ndarray, tiles: tuple[int, ...], co: int, n: int, ker
         passes(cur.reshape(4, pre, t, post), nxt.reshape(pre, 2 * t, post))
         cur = nxt
     return cur
+
+
+def transform_input_3d(xq: np.ndarray, tiles: tuple[int, ...], V: np.ndarray, kernels) -> None:
+    """:func:`transform_input` of a 3-D layer with the compiled kernels: the fused 2-D transform, then depth.
+
+    ``xq`` ``(C, n, Q_0, Q_1, Q_2)``; the same operations in the same order as
+    the three separable passes (the last axis, the middle one, then depth).
+    """
+    C, n, Q0, Q1, Q2 = xq.shape
+    t0, t1, t2 = tiles
+    cols = C * n * Q0 * t1 * t2
+    W = planes(np.empty(16 * (cols + PLANE_PAD), dtype=xq.dtype), 16, 1, cols)
+    kernels.input_2d(xq.reshape(C * n * Q0, 1, Q1, Q2), t1, t2, W)
+    out = V.reshape(4, 16, C * n, t0, t1 * t2)
+    for k in range(16):
+        kernels.input_pass(W[k].reshape(C * n, Q0, t1 * t2), t0, out[:, k])
+
+
+def transform_output_3d(M: np.ndarray, tiles: tuple[int, ...], co: int, n: int, kernels) -> np.ndarray:
+    """:func:`transform_output` of a 3-D layer with the compiled kernels: depth, then the fused 2-D transform.
+
+    Returns ``(c_out, n, 2 t_0, 2 t_1, 2 t_2)``.
+    """
+    t0, t1, t2 = tiles
+    cols = co * n * 2 * t0 * t1 * t2
+    R = planes(np.empty(16 * (cols + PLANE_PAD), dtype=M.dtype), 16, 1, cols)
+    src = np.ascontiguousarray(M).reshape(4, 16, co * n, t0, t1 * t2)
+    for k in range(16):
+        kernels.output_pass(src[:, k], R[k].reshape(co * n, 2 * t0, t1 * t2))
+    out = np.empty((co * n * 2 * t0, 1, 2 * t1, 2 * t2), dtype=M.dtype)
+    kernels.output_2d(R, t1, t2, out)
+    return out.reshape(co, n, 2 * t0, 2 * t1, 2 * t2)

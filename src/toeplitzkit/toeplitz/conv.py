@@ -498,12 +498,16 @@ class _ConvNdOperator(StructuredOperator):
                 vbuf = self._take("winograd V", (T * cin * P,), dt, zero=False)
                 mbuf = self._take("winograd M", (T * co * P,), dt, zero=False)
                 V, M = vbuf.reshape(T, cin, P), mbuf.reshape(T, co, P)
-                _winograd.transform_input(xq, tiles, V, kernels)
+                if kernels is not None and self._nd == 3:
+                    _winograd.transform_input_3d(xq, tiles, V, kernels)
+                else:
+                    _winograd.transform_input(xq, tiles, V, kernels)
             np.matmul(U, _winograd.split_rows(V, g), out=_winograd.split_rows(M, g))
             if fused:
                 kernels.output_2d(M, tiles[0], tiles[1], out[b0:b0 + n])
             else:
-                R = _winograd.transform_output(M, tiles, co, n, kernels)
+                R = (_winograd.transform_output_3d if kernels is not None and self._nd == 3
+                     else _winograd.transform_output)(M, tiles, co, n, kernels)
                 out[b0:b0 + n] = np.swapaxes(R[(Ellipsis,) + tuple(slice(0, o) for o in self.output_size)], 0, 1)
             for key, buf in (("winograd pad", xq), ("winograd V", vbuf), ("winograd M", mbuf)):
                 self._give(key, buf)
