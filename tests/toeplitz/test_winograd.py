@@ -192,3 +192,41 @@ def test_winograd_grid_of_sizes_against_the_direct_path():
         y = rng.standard_normal((2, 6) + op.output_size)
         np.testing.assert_allclose(op.apply_adjoint(y), ref.apply_adjoint(y), rtol=0,
                                    atol=1e-12 * np.abs(ref.apply_adjoint(y)).max())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rounding_bound_matrix_is_within_16_times_the_direct_absolute_bound(seed):
+    """The entrywise rounding bound of the 2-D path, ``Q |x|`` (``_winograd`` docstring), has ``||Q|| <= 16 S``.
+
+    ``S = sqrt(max row sum * max column sum)`` of ``|w|``, the direct sum's
+    absolute bound that ``bounds.conv._lower`` charges; ``Q`` is built here
+    tile by tile from ``|A^T|``, ``|G|``, ``|B^T|``.
+    """
+    rng = np.random.default_rng(seed)
+    co, ci, H, W, pad = 4, 5, 5, 6, 1
+    w = rng.standard_normal((co, ci, 3, 3)) * rng.uniform(0, 2, (co, ci, 1, 1))
+    aA, aG, aB = np.abs(np.array(AT, float)), np.abs(np.array(G, float)), np.abs(np.array(BT, float))
+    Ho, Wo = H + 2 * pad - 2, W + 2 * pad - 2
+    Q = np.zeros((co, Ho, Wo, ci, H, W))
+    for o, i in itertools.product(range(co), range(ci)):
+        U = aG @ np.abs(w[o, i]) @ aG.T  # (4, 4)
+        tile = np.einsum("au,cv,uv,up,vq->acpq", aA, aA, U, aB, aB)  # output (a, c) from input (p, q)
+        for ti, tj in itertools.product(range((Ho + 1) // 2), range((Wo + 1) // 2)):
+            for a, c, p, q in itertools.product(range(2), range(2), range(4), range(4)):
+                oy, ox, iy, ix = 2 * ti + a, 2 * tj + c, 2 * ti + p - pad, 2 * tj + q - pad
+                if oy < Ho and ox < Wo and 0 <= iy < H and 0 <= ix < W:
+                    Q[o, oy, ox, i, iy, ix] += tile[a, c, p, q]
+    Q = Q.reshape(co * Ho * Wo, ci * H * W)
+    aw = np.abs(w)
+    S = np.sqrt(aw.sum(axis=(1, 2, 3)).max() * aw.sum(axis=(0, 2, 3)).max())
+    assert np.linalg.norm(Q, 2) <= 16 * S
+    # and it bounds the float32 path's actual error (with gamma for c_in + 5 d + 1 roundings)
+    # ... and Q bounds the float32 path's actual error, with gamma of c_in + 5 d + 1 roundings; the
+    # reference is the float64 product of the same float32 data (its own error is below 1e-15)
+    x32 = rng.standard_normal((ci, H, W)).astype(np.float32)
+    w32 = w.astype(np.float32)
+    y32 = Conv2dOperator(w32, (H, W), padding=pad, method="winograd").apply(x32).ravel().astype(np.float64)
+    ref = Conv2dOperator(w32.astype(np.float64), (H, W), padding=pad, method="direct").apply(x32.astype(np.float64))
+    u, n = 2.0 ** -24, ci + 5 * 2 + 1
+    bound = n * u / (1 - n * u) * (Q @ np.abs(x32.ravel().astype(np.float64)))
+    assert np.all(np.abs(y32 - ref.ravel()) <= bound * (1 + 1e-6))
