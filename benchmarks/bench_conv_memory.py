@@ -60,7 +60,8 @@ def main(argv=None):
         w = rng.standard_normal((c, c, 3, 3)).astype(dtype)
         x = rng.standard_normal((c, n, n)).astype(dtype)
         mb = 2.0 ** 20
-        for method in ("fft", "direct"):
+        times = {}
+        for method in ("fft", "direct", "winograd"):
             op = Conv2dOperator(w, n, padding=1, method=method)
             peak_f, y = peak_of(lambda: op.apply(x))
             peak_a, _ = peak_of(lambda: op.apply_adjoint(y))
@@ -72,12 +73,11 @@ def main(argv=None):
                 print(f"\n[{np.dtype(dtype).name}] input {x.nbytes / mb:.1f} MiB; a stored kernel spectrum "
                       f"would be {spec_bytes / mb:.0f} MiB ({spec_bytes / x.nbytes:.0f}x the input); "
                       f"method='auto' picks {Conv2dOperator(w, n, padding=1).method!r}")
-            print(f"  {method:6s} apply         peak {peak_f / mb:7.1f} MiB  ratio peak/input "
+            print(f"  {method:8s} apply         peak {peak_f / mb:7.1f} MiB  ratio peak/input "
                   f"{peak_f / x.nbytes:5.2f}  median wall {t_f[0] * 1e3:8.1f} ms, cpu {t_f[1] * 1e3:8.1f} ms")
-            print(f"  {method:6s} apply_adjoint peak {peak_a / mb:7.1f} MiB  ratio peak/input "
+            print(f"  {method:8s} apply_adjoint peak {peak_a / mb:7.1f} MiB  ratio peak/input "
                   f"{peak_a / x.nbytes:5.2f}  median wall {t_a[0] * 1e3:8.1f} ms, cpu {t_a[1] * 1e3:8.1f} ms")
-            if method == "fft":
-                t_fft = t_f
+            times[method] = t_f[0]
         try:
             import torch
         except ImportError:
@@ -88,7 +88,7 @@ def main(argv=None):
             t_t = median_time(lambda: torch.nn.functional.conv2d(tx, tw, padding=1), args.repeat)
         err = np.abs(y - ref).max() / np.abs(ref).max()
         print(f"  torch conv2d         median wall {t_t[0] * 1e3:8.1f} ms, cpu {t_t[1] * 1e3:8.1f} ms  "
-              f"(ratio apply/torch: fft {t_fft[0] / t_t[0]:5.2f}, direct {t_f[0] / t_t[0]:5.2f} (wall)); "
+              "(ratio apply/torch: " + ", ".join(f"{m} {t / t_t[0]:5.2f}" for m, t in times.items()) + " (wall)); "
               f"max rel. difference {err:.1e}")
 
 

@@ -129,6 +129,26 @@ def test_winograd_in_chunks_of_images(monkeypatch):
         np.testing.assert_allclose(op.apply(x), expect, rtol=0, atol=1e-12 * np.abs(expect).max())
 
 
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+@pytest.mark.parametrize("nd,size", [(1, (13,)), (2, (9, 6)), (3, (7, 4, 5))])
+def test_winograd_in_bands_of_tile_rows(nd, size, engine, monkeypatch):
+    """An image over the budget goes in bands of 1 or 2 tile rows (a short last band, an odd last row)."""
+    _engines(engine, monkeypatch)
+    rng = np.random.default_rng(nd)
+    w = rng.standard_normal((6, 5) + (3,) * nd)
+    x = rng.standard_normal((3, 5) + size)
+    ref = OPS[nd](w, size, padding=1, method="direct")
+    op = OPS[nd](w, size, padding=1, method="winograd", padding_mode="zeros")
+    monkeypatch.setattr(conv, "_WINOGRAD_COLUMNS", 1)
+    per_row = 4 ** nd * 11 * 8 * int(np.prod([(s + 1) // 2 for s in size[1:]]))
+    for rows in (1, 2):
+        monkeypatch.setattr(conv, "_WINOGRAD_BYTES", rows * per_row)
+        np.testing.assert_allclose(op.apply(x), ref.apply(x), rtol=0, atol=1e-12 * np.abs(ref.apply(x)).max())
+        y = rng.standard_normal(ref.apply(x).shape)
+        np.testing.assert_allclose(op.apply_adjoint(y), ref.apply_adjoint(y), rtol=0,
+                                   atol=1e-12 * np.abs(ref.apply_adjoint(y)).max())
+
+
 def test_float32_error_is_that_of_the_direct_sum():
     """Rounding: in float32, Winograd's error against float64 stays within 3x the direct path's (ResNet-like layers)."""
     rng = np.random.default_rng(13)

@@ -461,7 +461,12 @@ class _ConvNdOperator(StructuredOperator):
         return U
 
     def _winograd_forward(self, x: np.ndarray) -> np.ndarray:
-        """Winograd F(2, 3) product (see ``_winograd``): transform the input tiles, ``4^d`` matrix products, back."""
+        """Winograd F(2, 3) product (see ``_winograd``): transform the input tiles, ``4^d`` matrix products, back.
+
+        Chunks of whole images whose tiles take about the budget, or, for an
+        image larger than that, bands of tile rows along the first axis (the
+        padded image is written once, each band reads its rows of it).
+        """
         B = x.shape[0]
         dt = x.dtype
         g = self.groups
@@ -469,19 +474,22 @@ class _ConvNdOperator(StructuredOperator):
         tiles = self._winograd_tiles
         T = 4 ** self._nd
         U = self._winograd_weights(dt)
-        ntile = math.prod(tiles)
         per_tile = T * (cin + co) * dt.itemsize
         budget = max(_WINOGRAD_BYTES, min(_COLS_MAX, per_tile * _WINOGRAD_COLUMNS))
-        nb = max(1, min(B, budget // (per_tile * ntile)))
+        row_tiles = math.prod(tiles[1:])
+        rows = max(1, budget // (per_tile * row_tiles))  # tile rows of one band
+        nb = max(1, min(B, rows // tiles[0]))
+        bands = [(r, min(tiles[0], r + rows)) for r in range(0, tiles[0], rows)]
         kernels = _winograd_kernels()
         fused = kernels is not None and self._nd == 2
+        three = kernels is not None and self._nd == 3
         xs = x.reshape((B, cin) + self.input_size)
         out = np.empty((B, co) + self.output_size, dtype=dt)
         zeros = self.padding_mode == "zeros"
         interior = (slice(None), slice(None)) + self._inner
+        O0 = self.output_size[0]
         for b0 in range(0, B, nb):
             n = min(nb, B - b0)
-            P = n * ntile
             # rows past the padded input stay zero: they only feed outputs that are cropped;
             # the separable passes take the channels ahead of the images (the products' order)
             lead = (n, cin) if fused else (cin, n)
@@ -489,28 +497,31 @@ class _ConvNdOperator(StructuredOperator):
             xq[interior] = xs[b0:b0 + n] if fused else np.swapaxes(xs[b0:b0 + n], 0, 1)
             if not zeros:
                 self._fill_padding(xq)
-            if fused:
-                vbuf = self._take("winograd V", (T * (cin * P + _winograd.PLANE_PAD),), dt, zero=False)
-                mbuf = self._take("winograd M", (T * (co * P + _winograd.PLANE_PAD),), dt, zero=False)
-                V, M = _winograd.planes(vbuf, T, cin, P), _winograd.planes(mbuf, T, co, P)
-                kernels.input_2d(xq, tiles[0], tiles[1], V)
-            else:
-                vbuf = self._take("winograd V", (T * cin * P,), dt, zero=False)
-                mbuf = self._take("winograd M", (T * co * P,), dt, zero=False)
-                V, M = vbuf.reshape(T, cin, P), mbuf.reshape(T, co, P)
-                if kernels is not None and self._nd == 3:
-                    _winograd.transform_input_3d(xq, tiles, V, kernels)
+            for r0, r1 in bands:
+                tb = (r1 - r0,) + tiles[1:]
+                P = n * math.prod(tb)
+                xb = xq[:, :, 2 * r0:2 * r1 + 2]
+                o0, o1 = 2 * r0, min(2 * r1, O0)
+                if fused:
+                    vbuf = self._take("winograd V", (T * (cin * P + _winograd.PLANE_PAD),), dt, zero=False)
+                    mbuf = self._take("winograd M", (T * (co * P + _winograd.PLANE_PAD),), dt, zero=False)
+                    V, M = _winograd.planes(vbuf, T, cin, P), _winograd.planes(mbuf, T, co, P)
+                    kernels.input_2d(xb, tb[0], tb[1], V)
                 else:
-                    _winograd.transform_input(xq, tiles, V, kernels)
-            np.matmul(U, _winograd.split_rows(V, g), out=_winograd.split_rows(M, g))
-            if fused:
-                kernels.output_2d(M, tiles[0], tiles[1], out[b0:b0 + n])
-            else:
-                R = (_winograd.transform_output_3d if kernels is not None and self._nd == 3
-                     else _winograd.transform_output)(M, tiles, co, n, kernels)
-                out[b0:b0 + n] = np.swapaxes(R[(Ellipsis,) + tuple(slice(0, o) for o in self.output_size)], 0, 1)
-            for key, buf in (("winograd pad", xq), ("winograd V", vbuf), ("winograd M", mbuf)):
-                self._give(key, buf)
+                    vbuf = self._take("winograd V", (T * cin * P,), dt, zero=False)
+                    mbuf = self._take("winograd M", (T * co * P,), dt, zero=False)
+                    V, M = vbuf.reshape(T, cin, P), mbuf.reshape(T, co, P)
+                    (_winograd.transform_input_3d if three else _winograd.transform_input)(xb, tb, V, kernels)
+                np.matmul(U, _winograd.split_rows(V, g), out=_winograd.split_rows(M, g))
+                if fused:
+                    kernels.output_2d(M, tb[0], tb[1], out[b0:b0 + n, :, o0:o1])
+                else:
+                    R = (_winograd.transform_output_3d if three else _winograd.transform_output)(M, tb, co, n, kernels)
+                    crop = (slice(None), slice(None), slice(0, o1 - o0)) + tuple(map(slice, self.output_size[1:]))
+                    out[b0:b0 + n, :, o0:o1] = np.swapaxes(R[crop], 0, 1)
+                self._give("winograd V", vbuf)
+                self._give("winograd M", mbuf)
+            self._give("winograd pad", xq)
         return out
 
     def _direct_weights(self, dtype: DTypeLike, adjoint: bool, transposed: bool = False) -> np.ndarray:
