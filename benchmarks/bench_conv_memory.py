@@ -82,6 +82,7 @@ def main(argv=None):
             import torch
         except ImportError:
             continue
+        torch.set_num_threads(1)  # as the BLAS: one thread each
         tw, tx = torch.from_numpy(w), torch.from_numpy(x[None])
         with torch.no_grad():
             ref = torch.nn.functional.conv2d(tx, tw, padding=1)[0].numpy()
