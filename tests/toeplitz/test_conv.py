@@ -55,6 +55,31 @@ def tol(dtype):
     return 2e-5 if np.dtype(dtype) == np.float32 else 1e-12
 
 
+def check_against_torch_and_dense(op, w, size, kw, mode, dtype, rng, scale_again=1.0):
+    """``op`` against torch on a (2, 3) batch (leading dimensions kept), its adjoint against the dense matrix.
+
+    Then once more on one image (scaled by ``scale_again``) and on the batch: the
+    work buffers the operator keeps between products are clean.
+    """
+    nd = len(size)
+    x = rng.standard_normal((2, 3, w.shape[1] * kw["groups"]) + size).astype(dtype)
+    y = op.apply(x)
+    ref = torch_conv(w, x.reshape((6,) + x.shape[2:]), nd, mode=mode, **kw)
+    assert y.dtype == np.dtype(dtype) and y.shape == (2, 3) + ref.shape[1:]
+    scale = np.abs(ref).max()
+    np.testing.assert_allclose(y.reshape(ref.shape), ref, rtol=0, atol=tol(dtype) * scale)
+    dense = torch_dense(w.astype(np.float64), size, nd, mode=mode, **kw)
+    v = rng.standard_normal(y.shape).astype(dtype)
+    adj = op.apply_adjoint(v)
+    assert adj.dtype == np.dtype(dtype) and adj.shape == x.shape
+    expect = v.reshape(6, -1).astype(np.float64) @ dense
+    np.testing.assert_allclose(adj.reshape(6, -1), expect, rtol=0, atol=tol(dtype) * np.abs(expect).max())
+    x1 = (scale_again * rng.standard_normal(x.shape[2:])).astype(dtype)
+    np.testing.assert_allclose(op.apply(x1).ravel(), dense @ x1.ravel().astype(np.float64), rtol=0,
+                               atol=tol(dtype) * scale * scale_again * 4)
+    np.testing.assert_allclose(op.apply(x).reshape(ref.shape), ref, rtol=0, atol=tol(dtype) * scale)
+
+
 # --------------------------------------------------------------------- conv2d grid
 GRID2 = [
     dict(k=k, stride=s, padding=p, dilation=d, groups=g, mode=m)
@@ -508,24 +533,7 @@ def test_direct_path_matches_torch_and_dense(case, mode, dtype, engine, monkeypa
     op = OPS[nd](w, size, padding_mode=mode, method="direct", **kw)
     co_g, ci_g = w.shape[0] // kw["groups"], w.shape[1]
     assert op._loops == (engine == "numba" and co_g * ci_g <= conv._LOOP_GROUP_SIZE)
-    # a batch of shape (2, 3): leading dimensions are kept
-    x = rng.standard_normal((2, 3, w.shape[1] * kw["groups"]) + size).astype(dtype)
-    y = op.apply(x)
-    ref = torch_conv(w, x.reshape((6,) + x.shape[2:]), nd, mode=mode, **kw)
-    assert y.dtype == np.dtype(dtype) and y.shape == (2, 3) + ref.shape[1:]
-    scale = np.abs(ref).max()
-    np.testing.assert_allclose(y.reshape(ref.shape), ref, rtol=0, atol=tol(dtype) * scale)
-    dense = torch_dense(w.astype(np.float64), size, nd, mode=mode, **kw)
-    v = rng.standard_normal(y.shape).astype(dtype)
-    adj = op.apply_adjoint(v)
-    assert adj.dtype == np.dtype(dtype) and adj.shape == x.shape
-    expect = v.reshape(6, -1).astype(np.float64) @ dense
-    np.testing.assert_allclose(adj.reshape(6, -1), expect, rtol=0, atol=tol(dtype) * np.abs(expect).max())
-    # the same operator again, on other inputs and another batch size: the kept work buffers are clean
-    x1 = rng.standard_normal(x.shape[2:]).astype(dtype)
-    np.testing.assert_allclose(op.apply(x1).ravel(), dense @ x1.ravel().astype(np.float64), rtol=0,
-                               atol=tol(dtype) * scale * 4)
-    np.testing.assert_allclose(op.apply(x).reshape(ref.shape), ref, rtol=0, atol=tol(dtype) * scale)
+    check_against_torch_and_dense(op, w, size, kw, mode, dtype, rng)
 
 
 @pytest.mark.parametrize("mode", MODES)

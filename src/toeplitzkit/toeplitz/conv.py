@@ -18,6 +18,7 @@ size ``(in_channels, *input_size)`` maps ``x.ravel()`` to the ravel of the
 
 from __future__ import annotations
 
+import importlib
 import math
 from typing import TYPE_CHECKING, Any, Literal, Union
 
@@ -79,32 +80,26 @@ _USE_NUMBA = HAS_NUMBA
 _COST = {"gemm_macs": 1.7e10, "loop_macs": 4.5e9, "complex_macs": 1.5e9, "gather": 1.5e9, "fft": 2.0e9,
          "freq": 5.0e7, "phase": 5.0e7, "accumulate": 2.0e8, "call": 2.0e-5, "winograd": 1.0e9,
          "kernel_bytes": 4.8e9, "cache_bytes": 8 << 20}
-_KERNELS: Any = None
-_WINOGRAD_KERNELS: Any = None
+_COMPILED: dict[str, Any] = {}
+
+
+def _compiled(module: str) -> Any:
+    """A module of Numba kernels of this package, imported on first use; None without Numba (NumPy does the work)."""
+    if not _USE_NUMBA:
+        return None
+    if module not in _COMPILED:
+        _COMPILED[module] = importlib.import_module(f"{__package__}.{module}")
+    return _COMPILED[module]
 
 
 def _kernels() -> Any:
-    """The compiled kernels of the direct path, or None without Numba (NumPy then does the same work)."""
-    global _KERNELS
-    if not _USE_NUMBA:
-        return None
-    if _KERNELS is None:
-        from . import _conv_kernels
-
-        _KERNELS = _conv_kernels
-    return _KERNELS
+    """The compiled loops of the direct path (depthwise-like groups), or None."""
+    return _compiled("_conv_kernels")
 
 
 def _winograd_kernels() -> Any:
-    """The compiled transforms of the Winograd path, or None without Numba (NumPy passes then)."""
-    global _WINOGRAD_KERNELS
-    if not _USE_NUMBA:
-        return None
-    if _WINOGRAD_KERNELS is None:
-        from . import _winograd_kernels as kernels
-
-        _WINOGRAD_KERNELS = kernels
-    return _WINOGRAD_KERNELS
+    """The compiled transforms of the Winograd path, or None."""
+    return _compiled("_winograd_kernels")
 
 
 class _ConvNdOperator(StructuredOperator):
