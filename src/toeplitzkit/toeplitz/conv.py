@@ -451,7 +451,7 @@ class _ConvNdOperator(StructuredOperator):
         if U is None:
             g = self.groups
             u = _winograd.kernel_transform(self.weight, self._nd)  # (T, c_out, c_in_g)
-            U = np.ascontiguousarray(u.reshape(u.shape[0], g, -1, u.shape[2]).astype(dtype))
+            U = np.ascontiguousarray(u.reshape(u.shape[0], g, -1, u.shape[2]).astype(dtype, copy=False))
             self._spec_cache[key] = U
         return U
 

@@ -110,7 +110,7 @@ def lower_bound(layer: ConvLayer, grid: GridResult | None, plan: GridPlan | None
     abs_b = abs_bound(layer)
     K = int(np.prod(cast(np.ndarray, layer.weight).shape[1:]))
     # ||fl(A x) - A x|| <= margin ||x|| in float64, see abs_bound (the Winograd path, which 'auto' takes
-    # for stride-1 3-tap layers, stays within 4^d (c_in + 5 d + 1) eps abs_b, far below: see _winograd)
+    # for stride-1 3-tap layers, stays within 4^d (c_in + 3 d + 3^d) eps abs_b, far below: see _winograd)
     margin = 64 * _EPS * (K + 8 * sum(math.log2(v + 1) for v in layer.input_size) + 16) * abs_b
 
     if not waves and not noise:
