@@ -156,18 +156,50 @@ def test_float32_error_is_that_of_the_direct_sum():
         assert errs["winograd"] <= 3 * errs["direct"], errs
 
 
-def test_winograd_needs_three_taps_stride_one_no_dilation():
-    w = np.ones((4, 4, 3, 3))
-    for kw in [dict(stride=2), dict(dilation=2, padding=2)]:
-        with pytest.raises(ValueError, match="'method': 'winograd'"):
-            Conv2dOperator(w, 8, method="winograd", **kw)
+def test_winograd_needs_three_taps_and_stride_one():
+    w = np.ones((8, 8, 3, 3))
     with pytest.raises(ValueError, match="'method': 'winograd'"):
-        Conv2dOperator(np.ones((4, 4, 5, 5)), 8, method="winograd")
+        Conv2dOperator(w, 8, method="winograd", stride=2)
+    with pytest.raises(ValueError, match="'method': 'winograd'"):
+        Conv2dOperator(np.ones((8, 8, 5, 5)), 8, method="winograd")
+    assert Conv2dOperator(w, 8, method="winograd", dilation=2, padding=2).method == "winograd"
     if conv._USE_NUMBA:  # depthwise groups take the compiled loops
         with pytest.raises(ValueError, match="groups"):
             Conv2dOperator(np.ones((4, 1, 3, 3)), 8, groups=4, method="winograd")
     with pytest.raises(ValueError, match="'method'"):
         Conv2dOperator(w, 8, method="winograd3")
+
+
+DILATED = [
+    # (nd, size, padding, dilation)
+    (2, (9, 7), 2, 2),  # phases of unequal lengths along the second axis
+    (2, (8, 10), 3, (3, 2)),  # per-axis dilation
+    (2, (6, 5), 1, (1, 2)),
+    (1, (11,), 2, 3),
+    (3, (5, 6, 4), 2, (2, 1, 2)),
+]
+DILATED_MODES = [(case, mode) for case in DILATED for mode in MODES
+                 if mode == "zeros" or all(case[2] < n for n in case[1])]
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case,mode", DILATED_MODES,
+                         ids=lambda c: "-".join(map(str, c)) if isinstance(c, tuple) else c)
+def test_dilated_winograd_works_on_the_phases(case, mode, dtype, engine, monkeypatch):
+    """Dilation d: the padded input's prod(d) phases are undilated correlations, their outputs interleaved."""
+    _engines(engine, monkeypatch)
+    nd, size, padding, dilation = case
+    rng = np.random.default_rng(zlib.crc32(repr((case, mode)).encode()))
+    w = rng.standard_normal((7, 6) + (3,) * nd).astype(dtype)
+    kw = dict(padding=padding, dilation=dilation, groups=1)
+    op = OPS[nd](w, size, padding_mode=mode, method="winograd", **kw)
+    check_against_torch_and_dense(op, w, size, kw, mode, dtype, rng, scale_again=1e3)
+    # and in bands of one tile row (of every phase)
+    monkeypatch.setattr(conv, "_WINOGRAD_COLUMNS", 1)
+    monkeypatch.setattr(conv, "_WINOGRAD_BYTES", 1)
+    check_against_torch_and_dense(OPS[nd](w, size, padding_mode=mode, method="winograd", **kw), w, size, kw, mode,
+                                  dtype, rng)
 
 
 def test_auto_takes_winograd_for_3x3_layers_and_the_direct_path_for_a_single_wide_image():

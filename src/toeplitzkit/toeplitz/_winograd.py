@@ -1,5 +1,8 @@
 """Winograd's minimal filtering F(2, 3) for 3-tap convolutions at stride 1.
 
+(A dilated layer is run on the phases of its padded input, each an undilated
+correlation: ``conv._ConvNdOperator._winograd_forward``.)
+
 Two outputs of a 3-tap correlation ``y[o] = sum_e g[e] d[o + e]`` from a tile
 of four inputs take four multiplications instead of six::
 

@@ -156,15 +156,18 @@ class _ConvNdOperator(StructuredOperator):
                        for tap in np.ndindex(*self.kernel_size)]
         self._plan_direct()
         method = check_option(method, "method", _METHODS)
-        # Winograd F(2, 3): 3-tap kernels along every axis, stride 1, no dilation, matrix products per group
-        self._winograd_tiles = tuple((f + 1) // 2 for f in self._full)
+        # Winograd F(2, 3): 3-tap kernels along every axis, stride 1, matrix products per group.  With
+        # dilation d the padded input splits into prod(d) phases (every d-th entry per axis), each an
+        # undilated correlation: the longest phase has ceil(full / d) outputs per axis.
+        self._winograd_phase = tuple(-(-f // d) for f, d in zip(self._full, self.dilation))
+        self._winograd_tiles = tuple((f + 1) // 2 for f in self._winograd_phase)
         winograd_ok = (all(k == 3 for k in self.kernel_size) and all(s == 1 for s in self.stride)
-                       and all(d == 1 for d in self.dilation) and not self._loops and not self._identity)
+                       and not self._loops and not self._identity)
         if method == "winograd" and not winograd_ok:
-            raise ValueError("'method': 'winograd' needs a kernel of 3 taps along every axis, stride 1 and dilation 1, "
+            raise ValueError("'method': 'winograd' needs a kernel of 3 taps along every axis and stride 1, "
                              "and groups wider than the depthwise-like ones the compiled loops take; got kernel_size "
-                             f"{self.kernel_size}, stride {self.stride}, dilation {self.dilation}, "
-                             f"groups {self.groups}; use 'direct', 'fft' or 'auto'")
+                             f"{self.kernel_size}, stride {self.stride}, groups {self.groups}; "
+                             "use 'direct', 'fft' or 'auto'")
         # the smallest batch the Winograd path takes (with 'auto': smaller ones go the direct way)
         self._winograd_min_batch = 1
         if method == "auto":
@@ -423,7 +426,7 @@ class _ConvNdOperator(StructuredOperator):
         and channel, in and out).
         """
         T = 4 ** self._nd
-        tiles = math.prod(self._winograd_tiles)
+        tiles = math.prod(self._winograd_tiles) * math.prod(self.dilation)
         macs = T * self.out_channels * (self.in_channels // self.groups) * tiles
         moved = T * (self.in_channels + self.out_channels) * tiles
         return _COST["call"] * 2 + macs / _COST["gemm_macs"] + moved / _COST["winograd"]
@@ -460,19 +463,23 @@ class _ConvNdOperator(StructuredOperator):
 
         Chunks of whole images whose tiles take about the budget, or, for an
         image larger than that, bands of tile rows along the first axis (the
-        padded image is written once, each band reads its rows of it).
+        padded image is written once, each band reads its rows of it).  A
+        dilated layer works on the phases of its padded input as on more
+        images, and its outputs are interleaved back.
         """
         B = x.shape[0]
         dt = x.dtype
         g = self.groups
         co, cin = self.out_channels, self.in_channels
-        tiles = self._winograd_tiles
+        tiles, sub, dil = self._winograd_tiles, self._winograd_phase, self.dilation
+        D = math.prod(dil)
+        phases = list(np.ndindex(*dil))
         T = 4 ** self._nd
         U = self._winograd_weights(dt)
         per_tile = T * (cin + co) * dt.itemsize
         budget = max(_WINOGRAD_BYTES, min(_COLS_MAX, per_tile * _WINOGRAD_COLUMNS))
-        row_tiles = math.prod(tiles[1:])
-        rows = max(1, budget // (per_tile * row_tiles))  # tile rows of one band
+        row_tiles = math.prod(tiles[1:]) * D
+        rows = max(1, budget // (per_tile * row_tiles))  # tile rows of one band (of every phase)
         nb = max(1, min(B, rows // tiles[0]))
         bands = [(r, min(tiles[0], r + rows)) for r in range(0, tiles[0], rows)]
         kernels = _winograd_kernels()
@@ -482,21 +489,37 @@ class _ConvNdOperator(StructuredOperator):
         out = np.empty((B, co) + self.output_size, dtype=dt)
         zeros = self.padding_mode == "zeros"
         interior = (slice(None), slice(None)) + self._inner
-        O0 = self.output_size[0]
+        Q = tuple(2 * t + 2 for t in tiles)
         for b0 in range(0, B, nb):
             n = min(nb, B - b0)
-            # rows past the padded input stay zero: they only feed outputs that are cropped;
+            m = n * D  # images of the transforms: (phase, image), the phase slowest
+            # rows past the padded input (or phase) stay zero: they only feed outputs that are cropped;
             # the separable passes take the channels ahead of the images (the products' order)
-            lead = (n, cin) if fused else (cin, n)
-            xq = self._take("winograd pad", lead + tuple(2 * t + 2 for t in tiles), dt, zero=True)
-            xq[interior] = xs[b0:b0 + n] if fused else np.swapaxes(xs[b0:b0 + n], 0, 1)
-            if not zeros:
-                self._fill_padding(xq)
+            xq = self._take("winograd pad", ((m, cin) if fused else (cin, m)) + Q, dt, zero=True)
+            if D == 1:
+                xq[interior] = xs[b0:b0 + n] if fused else np.swapaxes(xs[b0:b0 + n], 0, 1)
+                if not zeros:
+                    self._fill_padding(xq)
+                res = out[b0:b0 + n]
+            else:
+                xp = self._take("winograd dilated pad", (n, cin) + self._padded, dt, zero=True)
+                xp[interior] = xs[b0:b0 + n]
+                if not zeros:
+                    self._fill_padding(xp)
+                for k, ph in enumerate(phases):
+                    src = xp[(slice(None), slice(None)) + tuple(slice(r, None, d) for r, d in zip(ph, dil))]
+                    keep = tuple(map(slice, src.shape[2:]))
+                    if fused:
+                        xq[(slice(k * n, (k + 1) * n), slice(None)) + keep] = src
+                    else:
+                        xq[(slice(None), slice(k * n, (k + 1) * n)) + keep] = np.swapaxes(src, 0, 1)
+                self._give("winograd dilated pad", xp)
+                res = self._take("winograd dilated out", (m, co) + sub, dt, zero=False)
             for r0, r1 in bands:
                 tb = (r1 - r0,) + tiles[1:]
-                P = n * math.prod(tb)
+                P = m * math.prod(tb)
                 xb = xq[:, :, 2 * r0:2 * r1 + 2]
-                o0, o1 = 2 * r0, min(2 * r1, O0)
+                o0, o1 = 2 * r0, min(2 * r1, sub[0])
                 if fused:
                     vbuf = self._take("winograd V", (T * (cin * P + _winograd.PLANE_PAD),), dt, zero=False)
                     mbuf = self._take("winograd M", (T * (co * P + _winograd.PLANE_PAD),), dt, zero=False)
@@ -509,14 +532,19 @@ class _ConvNdOperator(StructuredOperator):
                     (_winograd.transform_input_3d if three else _winograd.transform_input)(xb, tb, V, kernels)
                 np.matmul(U, _winograd.split_rows(V, g), out=_winograd.split_rows(M, g))
                 if fused:
-                    kernels.output_2d(M, tb[0], tb[1], out[b0:b0 + n, :, o0:o1])
+                    kernels.output_2d(M, tb[0], tb[1], res[:, :, o0:o1])
                 else:
-                    R = (_winograd.transform_output_3d if three else _winograd.transform_output)(M, tb, co, n, kernels)
-                    crop = (slice(None), slice(None), slice(0, o1 - o0)) + tuple(map(slice, self.output_size[1:]))
-                    out[b0:b0 + n, :, o0:o1] = np.swapaxes(R[crop], 0, 1)
+                    R = (_winograd.transform_output_3d if three else _winograd.transform_output)(M, tb, co, m, kernels)
+                    crop = (slice(None), slice(None), slice(0, o1 - o0)) + tuple(map(slice, sub[1:]))
+                    res[:, :, o0:o1] = np.swapaxes(R[crop], 0, 1)
                 self._give("winograd V", vbuf)
                 self._give("winograd M", mbuf)
             self._give("winograd pad", xq)
+            if D > 1:  # interleave the phases' outputs
+                for k, ph in enumerate(phases):
+                    dst = out[(slice(b0, b0 + n), slice(None)) + tuple(slice(r, None, d) for r, d in zip(ph, dil))]
+                    dst[...] = res[(slice(k * n, (k + 1) * n), slice(None)) + tuple(map(slice, dst.shape[2:]))]
+                self._give("winograd dilated out", res)
         return out
 
     def _direct_weights(self, dtype: DTypeLike, adjoint: bool, transposed: bool = False) -> np.ndarray:
@@ -957,13 +985,13 @@ class Conv2dOperator(_ConvNdOperator):
         ``'fft'`` by the transform of the padded input (see Notes),
         ``'direct'`` by one large matrix product on the gathered windows of
         the input (``K c_out c_in / groups`` multiply-adds per output pixel, no
-        transform; see Notes), ``'winograd'`` (3x3 kernels at stride 1 and
-        dilation 1, other than depthwise) by Winograd's minimal filtering
+        transform; see Notes), ``'winograd'`` (3x3 kernels at stride 1, any
+        dilation, other than depthwise) by Winograd's minimal filtering
         F(2x2, 3x3): 16 matrix products over 4x4 input tiles, 4 multiply-adds
         per output pixel and channel pair instead of 9 (see Notes).
         ``'auto'`` compares modelled times of the paths (matrix-product,
         gathering, transform and FFT rates fitted to measurements on one CPU
-        thread): Winograd for stride-1 3x3 layers (but a product of fewer
+        thread): Winograd for stride-1 3x3 layers, dilated ones included (but a product of fewer
         images than the transformed kernel's extra reads pay for, 512
         channels on 4x4 for one image, goes the direct way), ``'direct'`` for
         1x1 and strided layers, depthwise layers and the smallest maps, the
@@ -1033,7 +1061,10 @@ class Conv2dOperator(_ConvNdOperator):
     has the matrices).  It is exact in exact arithmetic; in floating point
     its error is a small multiple of the direct sum's (the float32 errors are
     within 3x the direct path's in the tests; in float64 both are about
-    1e-15).  The adjoint is the Winograd product of the flipped kernel.  1-D
+    1e-15).  The adjoint is the Winograd product of the flipped kernel.  A
+    dilated layer (dilation ``d``) splits the padded input into its ``d_h d_w``
+    phases (every ``d``-th pixel per axis), each an undilated correlation with
+    the same kernel, and interleaves their outputs.  1-D
     (F(2, 3)) and 3-D (F(2x2x2, 3x3x3), 64 products, 8 multiply-adds instead
     of 27) layers take it the same way; ``'auto'`` uses it in 2-D and 3-D.
     Work memory: the transformed tiles of a chunk of whole images, 4 (3-D: 8)
