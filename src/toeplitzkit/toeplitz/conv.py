@@ -447,6 +447,10 @@ class _ConvNdOperator(StructuredOperator):
         saved = (direct - _COST["call"]) - (winograd - 2 * _COST["call"])
         return max(1, int(extra // saved) + 1) if saved > 0 else 1 << 62
 
+    def _winograd_for(self, B: int) -> bool:
+        """Whether a product of ``B`` images takes the Winograd path (else the direct one)."""
+        return self.method == "winograd" and B >= self._winograd_min_batch
+
     def _winograd_weights(self, dtype: DTypeLike) -> np.ndarray:
         """``G g G^T`` per axis (computed in float64, then cast), ``(4^d, groups, c_out_g, c_in_g)``."""
         key = ("winograd", np.dtype(dtype).str)
@@ -778,12 +782,8 @@ class _ConvNdOperator(StructuredOperator):
         B = x.shape[0]
         if B == 0:
             return np.empty((B, self.out_channels) + self.output_size, dtype=x.dtype)
-        if self._direct:
-            return self._direct_forward(x)
-        if self.method == "winograd":
-            if B < self._winograd_min_batch:
-                return self._direct_forward(x)
-            return self._winograd_forward(x)
+        if self._direct or self.method == "winograd":
+            return self._winograd_forward(x) if self._winograd_for(B) else self._direct_forward(x)
         real = x.dtype.kind == "f"
         axes = tuple(range(-nd, 0))
         xp = self._pad(x)
@@ -810,7 +810,7 @@ class _ConvNdOperator(StructuredOperator):
         if B == 0:
             return np.empty((B, self.in_channels) + self.input_size, dtype=y.dtype)
         if self._direct or self.method == "winograd":
-            return self._direct_backward(y, winograd=self.method == "winograd" and B >= self._winograd_min_batch)
+            return self._direct_backward(y, winograd=self._winograd_for(B))
         real = y.dtype.kind == "f"
         axes = tuple(range(-nd, 0))
         if any(s != 1 for s in self.stride):
